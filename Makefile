@@ -1,0 +1,42 @@
+# nnplayground — `make run` and `make test` are the whole set-up (see README).
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+# Debian's Chromium, driven by Playwright through executable_path (tests/browser/conftest.py).
+CHROMIUM ?= /usr/bin/chromium
+
+.PHONY: setup run test chromium bench clean
+.DEFAULT_GOAL := run
+
+setup: $(VENV)/.installed node_modules/.installed
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+# Make sure a Chromium is there for the browser tests: Debian's, installed with apt-get when root.
+chromium:
+	@if [ -x "$(CHROMIUM)" ]; then echo "chromium: $(CHROMIUM)"; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-dejavu-core >/dev/null; \
+	else echo "No Chromium at $(CHROMIUM): install Debian's chromium, or set CHROMIUM=/path/to/chrome" >&2; exit 1; fi
+
+run: setup
+	$(PY) -m app
+
+test: setup chromium
+	CHROMIUM=$(CHROMIUM) $(PY) -m pytest
+
+bench: setup
+	$(PY) bench/engine.py
+	$(PY) bench/stream.py
+	$(PY) bench/render.py
+
+clean:
+	rm -rf $(VENV) node_modules

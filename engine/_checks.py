@@ -1,0 +1,69 @@
+"""Input checks shared by layers: every user-causable error is a ValueError naming the layer,
+what it got and what it expects."""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+
+def positive_int(where: str, field: str, value, minimum: int = 1) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
+        raise ValueError(f"{where}: {field} must be an integer >= {minimum}, got {value!r}")
+    return int(value)
+
+
+def non_negative_int(where: str, field: str, value) -> int:
+    return positive_int(where, field, value, minimum=0)
+
+
+def pair(where: str, field: str, value, minimum: int = 1) -> tuple[int, int]:
+    """An int or a pair of ints (as torch's ``kernel_size=3`` or ``(3, 2)``)."""
+    if isinstance(value, (tuple, list)):
+        if len(value) != 2:
+            raise ValueError(f"{where}: {field} must be an int or a pair of ints, got {value!r}")
+        return (positive_int(where, field, value[0], minimum), positive_int(where, field, value[1], minimum))
+    v = positive_int(where, field, value, minimum)
+    return (v, v)
+
+
+def probability(where: str, field: str, value, allow_one: bool = False) -> float:
+    ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and np.isfinite(value)
+    if not ok or value < 0 or value > 1 or (value == 1 and not allow_one):
+        upper = "1]" if allow_one else "1)"
+        raise ValueError(f"{where}: {field} must be a number in [0, {upper}, got {value!r}")
+    return float(value)
+
+
+def real(where: str, field: str, value, low=-np.inf, high=np.inf, low_open=False) -> float:
+    ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and np.isfinite(value)
+    if not ok or value < low or value > high or (low_open and value == low):
+        bracket = "(" if low_open else "["
+        raise ValueError(f"{where}: {field} must be a finite number in {bracket}{low}, {high}], got {value!r}")
+    return float(value)
+
+
+def array(where: str, x, ndim: int | tuple[int, ...], last_dim: int | None = None,
+          name: str = "input", dtype=None, layout: str | None = None) -> np.ndarray:
+    """Check a floating input array: its type, number of dimensions, trailing size and finiteness.
+
+    ``layout`` is a human name of the expected shape, e.g. ``"(N, C, H, W)"``, used in messages.
+    """
+    if not isinstance(x, np.ndarray):
+        raise ValueError(f"{where}: {name} must be a numpy array, got {type(x).__name__}")
+    ndims = (ndim,) if isinstance(ndim, int) else tuple(ndim)
+    shape_text = layout or " or ".join(f"{d}-D" for d in ndims)
+    if x.ndim not in ndims:
+        raise ValueError(f"{where}: {name} has shape {x.shape}; expected {shape_text}")
+    if x.dtype.kind != "f":
+        raise ValueError(f"{where}: {name} has dtype {x.dtype}; expected float32 or float64")
+    if dtype is not None and x.dtype != dtype:
+        raise ValueError(f"{where}: {name} has dtype {x.dtype}; expected {np.dtype(dtype)} (the module's dtype)")
+    if last_dim is not None and x.shape[-1] != last_dim:
+        raise ValueError(f"{where}: {name} has shape {x.shape}; expected last dimension {last_dim} {shape_text}")
+    if any(s == 0 for s in x.shape):
+        raise ValueError(f"{where}: {name} has shape {x.shape}; expected no empty dimension")
+    if not np.isfinite(x).all():
+        raise ValueError(f"{where}: {name} contains NaN or infinite values; expected finite numbers")
+    return x
