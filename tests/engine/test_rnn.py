@@ -317,7 +317,7 @@ def test_learns_sine_next_step_prediction():
     lr, beta1, beta2 = 0.01, 0.9, 0.999
     targets = y.reshape(-1, 1)
     losses = []
-    for step in range(1, 201):
+    for step in range(1, 401):
         output, _ = rnn(x)  # (N, L, H)
         features = output.reshape(-1, hidden)
         error = readout(features) - targets
