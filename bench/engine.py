@@ -1,0 +1,260 @@
+"""Engine speed: training steps per second for the course's networks, next to PyTorch CPU eager when installed.
+
+    .venv/bin/python bench/engine.py [--seconds 2] [--threads 1]
+
+Both run in float64 on the same batches, one thread each by default (numpy's BLAS and torch's intra-op pool
+set alike). Each step is what the playground does: zero_grad, forward, loss (read back as a float),
+backward, optimizer step. The two contenders alternate in short rounds and each keeps its best round, so a
+burst of load from elsewhere on the machine hurts neither more than the other.
+
+Targets (issue 2): ≥ 3× PyTorch on (a) and (b), ≥ 2× on (c), no slower on (d) and (e).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=2.0, help="measuring time per model and contender")
+    parser.add_argument("--threads", type=int, default=1, help="BLAS / torch threads")
+    return parser.parse_args()
+
+
+ARGS = parse_args() if __name__ == "__main__" else None
+if ARGS is not None:
+    # Before numpy is imported: OpenBLAS reads its thread count once, at load time.
+    for variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[variable] = str(ARGS.threads)
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+
+import numpy as np  # noqa: E402
+
+import engine  # noqa: E402
+from engine.builders import mlp  # noqa: E402
+from engine.datasets import load_digits, load_mnist_subset, make_2d, sine_wave  # noqa: E402
+from engine.inspect import grid_activations, make_grid  # noqa: E402
+
+try:
+    import torch
+except ImportError:
+    torch = None
+
+ROUNDS = 8
+
+
+def rate(step, seconds: float) -> float:
+    """Calls of ``step`` per second over about ``seconds``."""
+    count, start = 0, time.perf_counter()
+    while True:
+        for _ in range(10):
+            step()
+        count += 10
+        elapsed = time.perf_counter() - start
+        if elapsed >= seconds:
+            return count / elapsed
+
+
+def race(contenders: dict, seconds: float) -> dict:
+    """Best rate per contender over ROUNDS alternating rounds (after a warm-up)."""
+    for step in contenders.values():
+        for _ in range(20):
+            step()
+    best = {name: 0.0 for name in contenders}
+    for _ in range(ROUNDS):
+        for name, step in contenders.items():
+            best[name] = max(best[name], rate(step, seconds / ROUNDS))
+    return best
+
+
+def batches(x, y, batch_size, count=64, seed=0):
+    """A fixed cycle of minibatches (index arrays drawn once), so both engines see the same data."""
+    rng = np.random.default_rng(seed)
+    return [(x[idx], y[idx]) for idx in (rng.integers(0, len(x), batch_size) for _ in range(count))]
+
+
+# --- our engine --------------------------------------------------------------------------------------------
+
+def ours_step(model, optimizer, loss_fn, data):
+    state = {"i": 0}
+
+    def step():
+        x, y = data[state["i"] % len(data)]
+        state["i"] += 1
+        optimizer.zero_grad()
+        loss = loss_fn(model(x), y)
+        model.backward(loss_fn.backward())
+        optimizer.step()
+        return loss
+    return step
+
+
+class OursRNNHead:
+    """RNN + Linear head, with the Sequential-like forward/backward the step loop expects."""
+
+    def __init__(self, rnn, head):
+        self.rnn, self.head = rnn, head
+
+    def __call__(self, x):
+        return self.head(self.rnn(x)[0])
+
+    def backward(self, grad):
+        return self.rnn.backward(self.head.backward(grad))[0]
+
+    def parameters(self):
+        return list(self.rnn.parameters()) + list(self.head.parameters())
+
+
+# --- PyTorch -----------------------------------------------------------------------------------------------
+
+def torch_step(model, optimizer, loss_fn, data):
+    tensors = [(torch.from_numpy(x), torch.from_numpy(y)) for x, y in data]
+    state = {"i": 0}
+
+    def step():
+        x, y = tensors[state["i"] % len(tensors)]
+        state["i"] += 1
+        optimizer.zero_grad()
+        loss = loss_fn(model(x), y)
+        loss.backward()
+        optimizer.step()
+        return loss.item()
+    return step
+
+
+def torch_mlp(sizes, activation):
+    layers = []
+    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
+        layers.append(torch.nn.Linear(a, b))
+        if i < len(sizes) - 2:
+            layers.append(activation())
+    return torch.nn.Sequential(*layers).double()
+
+
+def copy_weights(ours, theirs):
+    theirs.load_state_dict({k: torch.from_numpy(v.copy()) for k, v in ours.state_dict().items()})
+
+
+def torch_optimizer(kind, params, **kwargs):
+    return getattr(torch.optim, kind)(params, **kwargs)
+
+
+# --- the benchmarks ----------------------------------------------------------------------------------------
+
+def mlp_case(sizes, x, y, batch_size, loss, optimizer, **opt_kwargs):
+    model = mlp(sizes, activation="tanh", rng=0)
+    ours_loss = engine.MSELoss() if loss == "mse" else engine.CrossEntropyLoss()
+    data = batches(x, y, batch_size)
+    contenders = {"ours": ours_step(model, getattr(engine, optimizer)(model.parameters(), **opt_kwargs),
+                                    ours_loss, data)}
+    if torch is not None:
+        reference = torch_mlp(sizes, torch.nn.Tanh)
+        copy_weights(model, reference)
+        torch_loss = torch.nn.MSELoss() if loss == "mse" else torch.nn.CrossEntropyLoss()
+        contenders["torch"] = torch_step(reference, torch_optimizer(optimizer, reference.parameters(), **opt_kwargs),
+                                         torch_loss, data)
+    return contenders, model
+
+
+def grid_case(model):
+    grid = make_grid(100)
+    contenders = {"ours": lambda: grid_activations(model, grid)}
+    if torch is not None:
+        reference = torch_mlp([m.in_features for m in model if isinstance(m, engine.Linear)] + [1], torch.nn.Tanh)
+        copy_weights(model, reference)
+        grid_t = torch.from_numpy(grid)
+
+        def every_neuron():
+            with torch.no_grad():
+                outputs, a = [], grid_t
+                for m in reference:
+                    a = m(a)
+                    if isinstance(m, torch.nn.Tanh) or m is reference[-1]:
+                        outputs.append(a)
+            return outputs
+        contenders["torch"] = every_neuron
+    return contenders
+
+
+def cnn_case(images, labels):
+    engine.manual_seed(0)
+    model = engine.Sequential(engine.Conv2d(1, 8, 3, padding=1), engine.ReLU(), engine.MaxPool2d(2),
+                              engine.Flatten(), engine.Linear(8 * 4 * 4, 10))
+    data = batches(images[:, None], labels, 32)
+    contenders = {"ours": ours_step(model, engine.Adam(model.parameters(), lr=0.01), engine.CrossEntropyLoss(), data)}
+    if torch is not None:
+        reference = torch.nn.Sequential(torch.nn.Conv2d(1, 8, 3, padding=1), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
+                                        torch.nn.Flatten(), torch.nn.Linear(8 * 4 * 4, 10)).double()
+        copy_weights(model, reference)
+        contenders["torch"] = torch_step(reference, torch.optim.Adam(reference.parameters(), lr=0.01),
+                                         torch.nn.CrossEntropyLoss(), data)
+    return contenders
+
+
+def rnn_case():
+    x, y = sine_wave(n_sequences=64, length=50, seed=0)
+    engine.manual_seed(0)
+    rnn, head = engine.RNN(1, 16, batch_first=True), engine.Linear(16, 1)
+    model = OursRNNHead(rnn, head)
+    data = batches(x, y, 16)
+    contenders = {"ours": ours_step(model, engine.Adam(model.parameters(), lr=0.01), engine.MSELoss(), data)}
+    if torch is not None:
+        class TorchRNNHead(torch.nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.rnn, self.head = torch.nn.RNN(1, 16, batch_first=True), torch.nn.Linear(16, 1)
+
+            def forward(self, x):
+                return self.head(self.rnn(x)[0])
+        reference = TorchRNNHead().double()
+        state = {f"rnn.{k}": v for k, v in rnn.state_dict().items()}
+        state.update({f"head.{k}": v for k, v in head.state_dict().items()})
+        reference.load_state_dict({k: torch.from_numpy(v.copy()) for k, v in state.items()})
+        contenders["torch"] = torch_step(reference, torch.optim.Adam(reference.parameters(), lr=0.01),
+                                         torch.nn.MSELoss(), data)
+    return contenders
+
+
+def main(args) -> None:
+    if torch is not None:
+        torch.set_num_threads(args.threads)
+    circle = make_2d("circle", n_samples=500, seed=0)
+    targets = np.where(circle.y == 1, 1.0, -1.0)[:, None]  # TF Playground's ±1 labels, squared error
+    digits, digit_labels = load_digits()
+    mnist, mnist_labels = load_mnist_subset()
+
+    cases = []
+    contenders, small = mlp_case([2, 8, 8, 8, 8, 1], circle.X, targets, 10, "mse", "SGD", lr=0.03)
+    cases.append(("(a) 2-8-8-8-8-1 tanh, batch 10, MSE, SGD", contenders, 3.0))
+    cases.append(("(a) 100×100 grid, every neuron (evals/s)", grid_case(small), None))
+    contenders, _ = mlp_case([64, 16, 16, 10], digits.reshape(-1, 64), digit_labels, 32, "ce", "Adam", lr=0.01)
+    cases.append(("(b) 64-16-16-10 tanh, batch 32, digits, Adam", contenders, 3.0))
+    contenders, _ = mlp_case([784, 16, 16, 10], mnist.reshape(-1, 784), mnist_labels, 32, "ce", "SGD", lr=0.1,
+                             momentum=0.9)
+    cases.append(("(c) 784-16-16-10 tanh, batch 32, MNIST, SGD+momentum", contenders, 2.0))
+    if hasattr(engine, "Conv2d"):
+        cases.append(("(d) CNN conv3×3(8)-relu-maxpool-linear, batch 32, digits, Adam",
+                      cnn_case(digits, digit_labels), 1.0))
+    else:
+        print("(d) skipped: engine.Conv2d is not available yet", file=sys.stderr)
+    cases.append(("(e) RNN(1→16)+linear, batch 16 × 50 steps, sine, Adam", rnn_case(), 1.0))
+
+    versions = f"numpy {np.__version__}" + (f", torch {torch.__version__}" if torch else ", torch not installed")
+    print(f"# engine benchmark — float64, {args.threads} thread(s), {versions}, ~{args.seconds:g} s per contender\n")
+    print(f"| {'model':<64} | {'ours /s':>9} | {'torch /s':>9} | {'ratio':>6} | target |")
+    print(f"|{'-' * 66}|{'-' * 11}|{'-' * 11}|{'-' * 8}|--------|")
+    for name, contenders, target in cases:
+        best = race(contenders, args.seconds)
+        theirs = best.get("torch")
+        ratio = f"{best['ours'] / theirs:5.1f}×" if theirs else "     –"
+        mark = "" if target is None or theirs is None else (" ok" if best["ours"] / theirs >= target else " MISS")
+        target_text = f"≥{target:g}×{mark}" if target else ""
+        print(f"| {name:<64} | {best['ours']:9.0f} | {theirs or 0:9.0f} | {ratio:>6} | {target_text:<6} |", flush=True)
+
+
+if __name__ == "__main__":
+    main(ARGS)

@@ -1,0 +1,128 @@
+"""Sequential, as torch.nn.Sequential: children named "0", "1", ... run in order.
+
+Besides torch's forward, ``backward(grad)`` runs the children's backward in reverse. The model's input is
+validated once here (type, dtype, finiteness); each child then only does its own cheap shape checks.
+Children are renumbered after ``insert``/``pop`` so ``state_dict`` keys are what torch would give the
+resulting model.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+
+import numpy as np
+
+from .module import Module
+
+
+class Sequential(Module):
+    """``Sequential(*modules)``: ``model[i]``, ``len(model)``, iteration, ``append``, ``insert``, ``pop``."""
+
+    def __init__(self, *modules: Module):
+        super().__init__()
+        for i, m in enumerate(modules):
+            self._check_module(m, i)
+        self._set_children(list(modules))
+
+    @staticmethod
+    def _check_module(m, position) -> None:
+        if not isinstance(m, Module):
+            raise ValueError(f"Sequential: item {position} must be a Module, got {type(m).__name__}")
+
+    def _set_children(self, modules: list[Module]) -> None:
+        # Children live only in _modules (as torch's add_module), keyed "0".."n-1".
+        self._modules.clear()
+        for i, m in enumerate(modules):
+            self._modules[str(i)] = m
+        self.__dict__["_chain"] = tuple(modules)
+
+    # --- list-like access
+    def __len__(self) -> int:
+        return len(self._chain)
+
+    def __iter__(self):
+        return iter(self._chain)
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return Sequential(*self._chain[index])
+        return self._chain[self._index(index)]
+
+    def __setitem__(self, index: int, module: Module) -> None:
+        self._check_module(module, index)
+        modules = list(self._chain)
+        modules[self._index(index)] = module
+        self._set_children(modules)
+
+    def __delitem__(self, index: int) -> None:
+        self.pop(index)
+
+    def __getattr__(self, name):
+        # torch allows model._modules["0"] and getattr(model, "0"); keep that working.
+        modules = self.__dict__.get("_modules")
+        if modules is not None and name in modules:
+            return modules[name]
+        raise AttributeError(f"Sequential has no attribute {name!r}")
+
+    def _index(self, index) -> int:
+        n = len(self._chain)
+        if isinstance(index, bool) or not isinstance(index, (int, np.integer)) or not -n <= index < n:
+            raise ValueError(f"Sequential: index must be an integer in [{-n}, {n - 1}], got {index!r}")
+        return int(index) % n
+
+    def append(self, module: Module) -> "Sequential":
+        self._check_module(module, len(self))
+        self._set_children(list(self._chain) + [module])
+        return self
+
+    def insert(self, index: int, module: Module) -> "Sequential":
+        """Insert before ``index`` (0 ≤ index ≤ len, negative counts from the end, as list.insert)."""
+        n = len(self._chain)
+        if isinstance(index, bool) or not isinstance(index, (int, np.integer)) or not -n <= index <= n:
+            raise ValueError(f"Sequential.insert: index must be an integer in [{-n}, {n}], got {index!r}")
+        self._check_module(module, index)
+        modules = list(self._chain)
+        modules.insert(int(index), module)
+        self._set_children(modules)
+        return self
+
+    def pop(self, index: int = -1) -> Module:
+        modules = list(self._chain)
+        module = modules.pop(self._index(index))
+        self._set_children(modules)
+        return module
+
+    # --- maths
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        """Run every child in order; ``x`` is the first child's input (e.g. (N, in_features))."""
+        if x.__class__ is not np.ndarray or x.dtype.kind != "f" or not np.isfinite(x).all():
+            self._reject(x)
+        d = self.__dict__
+        d["input"] = x
+        try:
+            for m in self._chain:
+                x = m.forward(x)
+        except ValueError as error:
+            raise ValueError(f"Sequential layer {self._chain.index(m)}: {error}") from None
+        d["output"] = x
+        return x
+
+    def _reject(self, x) -> None:
+        first = f"layer 0 ({self._chain[0]!r})" if self._chain else "Sequential"
+        if not isinstance(x, np.ndarray):
+            raise ValueError(f"Sequential {first}: input must be a numpy array, got {type(x).__name__}")
+        if x.dtype.kind != "f":
+            raise ValueError(f"Sequential {first}: input has dtype {x.dtype}; expected {self.dtype} "
+                             f"(the model's dtype; cast with x.astype(model.dtype))")
+        raise ValueError(f"Sequential {first}: input contains NaN or infinite values; expected finite numbers")
+
+    def backward(self, grad_output: np.ndarray) -> np.ndarray:
+        """dL/d(output) → dL/d(input); every child accumulates into its parameters' ``.grad``."""
+        for m in reversed(self._chain):
+            grad_output = m.backward(grad_output)
+        return grad_output
+
+    def __repr__(self) -> str:
+        if not self._chain:
+            return "Sequential()"
+        return super().__repr__()

@@ -1,0 +1,341 @@
+"""Convolution and pooling on ``(N, C, H, W)`` batches, shaped and named as torch.nn.
+
+Conv2d is im2col and one matmul: a strided view gathers, for every output pixel, the ``C·kH·kW`` input
+values under the kernel (one copy), and the kernel flattened to ``(C_out, C·kH·kW)`` multiplies them all
+at once; the bias rides along as one more kernel column against a row of ones. Backward is two matmuls
+and col2im, where ``np.bincount`` adds every column entry back onto the input pixel it came from (pixels
+shared by overlapping windows sum) in one pass. No Python loop over pixels or kernel offsets.
+
+The pools are separable: the max (or sum) over a ``kH × kW`` window is one over ``kW`` columns, then one
+over ``kH`` rows, each a few whole-array operations. MaxPool2d keeps each window's winner (torch's
+``return_indices``) and routes the gradient there; on ties the first in row-major order wins, as in torch.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+from numpy.lib.stride_tricks import as_strided
+
+from . import _checks
+from .init import INIT_SCHEMES, calculate_gain, init_bias, init_weight
+from .module import Module
+from .parameter import Parameter, check_dtype
+from .random import resolve_rng
+
+_LAYOUT = "(N, C, H, W)"
+
+
+def conv_output_size(size: int, kernel: int, stride: int = 1, padding: int = 0) -> int:
+    """PyTorch's formula: ``floor((size + 2·padding − kernel) / stride) + 1`` (may be ≤ 0)."""
+    return (size + 2 * padding - kernel) // stride + 1
+
+
+def _input_shape(where: str, input_shape) -> tuple[int, int, int, int]:
+    """``input_shape`` as a tuple of four positive ints ``(N, C, H, W)``, else ValueError."""
+    try:
+        shape = tuple(input_shape)
+    except TypeError:
+        raise ValueError(f"{where}: input shape must be {_LAYOUT}, got {input_shape!r}") from None
+    if len(shape) != 4 or not all(isinstance(s, numbers.Integral) and not isinstance(s, bool) and s > 0
+                                  for s in shape):
+        raise ValueError(f"{where}: input has shape {shape}; expected {_LAYOUT} with every size >= 1")
+    return tuple(int(s) for s in shape)
+
+
+def _spatial_output(where: str, hw: tuple[int, int], kernel, stride, padding=(0, 0)) -> tuple[int, int]:
+    """(H_out, W_out) by PyTorch's formula; ValueError when the window does not fit the (padded) input."""
+    padded = (hw[0] + 2 * padding[0], hw[1] + 2 * padding[1])
+    if padded[0] < kernel[0] or padded[1] < kernel[1]:
+        size = f"(H, W) = {hw}" + (f", padded to {padded}," if any(padding) else "")
+        raise ValueError(f"{where}: input of spatial size {size} is smaller than kernel_size {tuple(kernel)}; "
+                         f"expected H + 2·padding >= kH and W + 2·padding >= kW (an empty output otherwise)")
+    return (conv_output_size(hw[0], kernel[0], stride[0], padding[0]),
+            conv_output_size(hw[1], kernel[1], stride[1], padding[1]))
+
+
+def _check_grad(where: str, grad_output, output) -> np.ndarray:
+    if output is None:
+        raise ValueError(f"{where}: backward called before forward; expected a forward pass first")
+    if not isinstance(grad_output, np.ndarray) or grad_output.shape != output.shape:
+        got = grad_output.shape if isinstance(grad_output, np.ndarray) else type(grad_output).__name__
+        raise ValueError(f"{where}: grad_output has shape {got}; expected {output.shape} (the output's shape)")
+    return grad_output
+
+
+class Conv2d(Module):
+    """2-D convolution (cross-correlation, as torch) of ``(N, C_in, H, W)`` into ``(N, C_out, H_out, W_out)``.
+
+    ``weight`` is ``(C_out, C_in, kH, kW)``, ``bias`` ``(C_out,)``; ``H_out = floor((H + 2p − kH)/s) + 1``.
+    ``init`` is one of engine.init.INIT_SCHEMES ("default" is torch's: weight and bias ~ U(±1/√fan_in),
+    fan_in = C_in·kH·kW); ``nonlinearity`` picks the gain for the Xavier/He schemes, whose bias starts at zero.
+    Inputs must already have the layer's dtype: nothing is cast silently.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0, bias: bool = True,
+                 *, init: str = "default", nonlinearity: str = "relu", rng=None, dtype=np.float64):
+        super().__init__()
+        where = "Conv2d"
+        self.in_channels = _checks.positive_int(where, "in_channels", in_channels)
+        self.out_channels = _checks.positive_int(where, "out_channels", out_channels)
+        self.kernel_size = _checks.pair(where, "kernel_size", kernel_size)
+        self.stride = _checks.pair(where, "stride", stride)
+        self.padding = _checks.pair(where, "padding", padding, minimum=0)
+        if init not in INIT_SCHEMES:
+            raise ValueError(f"{where}: init must be one of {list(INIT_SCHEMES)}, got {init!r}")
+        calculate_gain(nonlinearity)  # validates the name, whatever the scheme
+        dtype = check_dtype(dtype, where)
+        rng = resolve_rng(rng)
+        shape = (self.out_channels, self.in_channels, *self.kernel_size)
+        self.weight = Parameter(init_weight(shape, init, rng, dtype, nonlinearity))
+        fan_in = self.in_channels * self.kernel_size[0] * self.kernel_size[1]
+        if bias:
+            self.bias = Parameter(init_bias(fan_in, self.out_channels, rng, dtype) if init == "default"
+                                  else np.zeros(self.out_channels, dtype=dtype))
+        else:
+            self.bias = None
+        self.input = None
+        self.output = None
+        self._cols = None  # (N, C_in·kH·kW [+ 1], H_out·W_out) im2col of the last forward, for backward
+        self._scatter = (None, None)  # (input shape, flat padded-input index of every im2col entry)
+        self._where = repr(self)
+
+    def extra_repr(self) -> str:
+        text = (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
+                f"stride={self.stride}")
+        if self.padding != (0, 0):
+            text += f", padding={self.padding}"
+        return text + (", bias=False" if self.bias is None else "")
+
+    def output_shape(self, input_shape) -> tuple[int, int, int, int]:
+        """``(N, C_out, H_out, W_out)`` for an input of shape ``(N, C_in, H, W)``; ValueError if it would be empty."""
+        return self._output_shape(_input_shape(self._where, input_shape))
+
+    def _output_shape(self, shape: tuple[int, int, int, int]) -> tuple[int, int, int, int]:
+        n, c, h, w = shape
+        if c != self.in_channels:
+            raise ValueError(f"{self._where}: input has {c} channels (shape {shape}); "
+                             f"expected {self.in_channels} channels {_LAYOUT}")
+        h_out, w_out = _spatial_output(self._where, (h, w), self.kernel_size, self.stride, self.padding)
+        return (n, self.out_channels, h_out, w_out)
+
+    def _windows(self, padded: np.ndarray, h_out: int, w_out: int) -> np.ndarray:
+        """View ``(N, C, kH, kW, H_out, W_out)`` of a padded ``(N, C, Hp, Wp)`` array: entry
+        ``[n, c, i, j, y, x]`` is ``padded[n, c, y·sH + i, x·sW + j]``. No copy."""
+        (kh, kw), (sh, sw) = self.kernel_size, self.stride
+        n, c = padded.shape[:2]
+        s = padded.strides
+        return as_strided(padded, (n, c, kh, kw, h_out, w_out), (s[0], s[1], s[2], s[3], s[2] * sh, s[3] * sw),
+                          writeable=False)
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        """``x`` (N, C_in, H, W) → (N, C_out, H_out, W_out)."""
+        weight = self.weight.data
+        _checks.array(self._where, x, 4, dtype=weight.dtype, layout=_LAYOUT)
+        n, c_out, h_out, w_out = self._output_shape(x.shape)  # x.shape: four ints >= 1, checked above
+        c, h, w = x.shape[1:]
+        (ph, pw) = self.padding
+        k = weight[0].size
+        if ph or pw:
+            padded = np.zeros((n, c, h + 2 * ph, w + 2 * pw), weight.dtype)
+            padded[:, :, ph:ph + h, pw:pw + w] = x
+        else:
+            padded = x
+        # im2col, one copy: a column of C·kH·kW input values per output pixel, per image. With a bias,
+        # one more row of ones turns it into one more weight column, so the same matmul adds it.
+        rows = k + (self.bias is not None)
+        cols = np.empty((n, rows, h_out * w_out), weight.dtype)
+        cols[:, :k].reshape(n, c, *self.kernel_size, h_out, w_out)[...] = self._windows(padded, h_out, w_out)
+        kernel = weight.reshape(c_out, k)
+        if self.bias is not None:
+            cols[:, k] = 1.0
+            kernel = np.concatenate([kernel, self.bias.data[:, None]], axis=1)
+        out = np.matmul(kernel, cols).reshape(n, c_out, h_out, w_out)  # (C_out, rows) @ (N, rows, H_out·W_out)
+        d = self.__dict__  # plain attributes: Module.__setattr__ bookkeeping costs more than it is worth here
+        d["_cols"] = cols
+        d["input"] = x
+        d["output"] = out
+        return out
+
+    def backward(self, grad_output: np.ndarray) -> np.ndarray:
+        """``grad_output`` (N, C_out, H_out, W_out) → grad_input (N, C_in, H, W); accumulates weight/bias grads."""
+        g = _check_grad(self._where, grad_output, self.output)
+        n, c_out, h_out, w_out = g.shape
+        g = g.reshape(n, c_out, h_out * w_out)
+        weight = self.weight.data
+        k = weight[0].size
+        # dL/d[W | b] = Σ_n g_n · cols_nᵀ  (the ones row of cols gives the bias gradient).
+        grad_kernel = np.matmul(g, self._cols.transpose(0, 2, 1)).sum(axis=0)
+        self.weight.grad += grad_kernel[:, :k].reshape(weight.shape)
+        if self.bias is not None:
+            self.bias.grad += grad_kernel[:, k]
+        grad_cols = np.matmul(weight.reshape(c_out, k).T, g)  # (N, C_in·kH·kW, H_out·W_out)
+        # col2im: every column entry goes back to the padded-input pixel it was copied from; bincount sums
+        # the pixels that several windows share, in one pass (np.add.at would too, far more slowly).
+        shape, index = self._scatter
+        if shape != self.input.shape:
+            index = self._scatter_index(self.input.shape, h_out, w_out)
+            self.__dict__["_scatter"] = (self.input.shape, index)
+        (ph, pw) = self.padding
+        _, c, h, w = self.input.shape
+        grad_padded = np.bincount(index, weights=grad_cols.ravel(), minlength=n * c * (h + 2 * ph) * (w + 2 * pw))
+        grad_padded = grad_padded.reshape(n, c, h + 2 * ph, w + 2 * pw).astype(g.dtype, copy=False)
+        return grad_padded[:, :, ph:ph + h, pw:pw + w]
+
+    def _scatter_index(self, input_shape, h_out: int, w_out: int) -> np.ndarray:
+        """Flat index into the padded input of every im2col entry, in ``grad_cols.ravel()`` order."""
+        n, c, h, w = input_shape
+        (ph, pw) = self.padding
+        pixels = np.arange(n * c * (h + 2 * ph) * (w + 2 * pw)).reshape(n, c, h + 2 * ph, w + 2 * pw)
+        return self._windows(pixels, h_out, w_out).ravel()
+
+
+class _Pool2d(Module):
+    """Shared by MaxPool2d and AvgPool2d: kernel/stride as torch (stride=None → kernel_size), shape checks."""
+
+    def __init__(self, kernel_size, stride=None):
+        super().__init__()
+        name = type(self).__name__
+        self._kernel = _checks.pair(name, "kernel_size", kernel_size)
+        self._stride = self._kernel if stride is None else _checks.pair(name, "stride", stride)
+        # As torch, the attributes keep the form given (an int stays an int).
+        self.kernel_size = kernel_size if isinstance(kernel_size, numbers.Integral) else self._kernel
+        self.stride = self.kernel_size if stride is None else (
+            stride if isinstance(stride, numbers.Integral) else self._stride)
+        self.input = None
+        self.output = None
+        self._where = repr(self)
+
+    def extra_repr(self) -> str:
+        return f"kernel_size={self.kernel_size}, stride={self.stride}"
+
+    def output_shape(self, input_shape) -> tuple[int, int, int, int]:
+        """``(N, C, H_out, W_out)`` for ``(N, C, H, W)``, ``H_out = floor((H − kH)/sH) + 1``; ValueError if empty."""
+        return self._output_shape(_input_shape(self._where, input_shape))
+
+    def _output_shape(self, shape: tuple[int, int, int, int]) -> tuple[int, int, int, int]:
+        return (*shape[:2], *_spatial_output(self._where, shape[2:], self._kernel, self._stride))
+
+    def _check_input(self, x) -> tuple[int, int, int, int]:
+        """Validate ``x`` (N, C, H, W) and return the output shape."""
+        _checks.array(self._where, x, 4, layout=_LAYOUT)
+        return self._output_shape(x.shape)
+
+    def _spans(self, h_out: int, w_out: int) -> tuple[int, int]:
+        """Length of the strided slice that picks one row (column) per output row (column)."""
+        return self._stride[0] * (h_out - 1) + 1, self._stride[1] * (w_out - 1) + 1
+
+
+class MaxPool2d(_Pool2d):
+    """Max over each ``kH × kW`` window: ``(N, C, H, W)`` → ``(N, C, H_out, W_out)``.
+
+    After forward, ``indices`` (N, C, H_out, W_out) is the flat index ``y·W + x`` of each window's
+    winner in its plane, as torch's ``return_indices``; on ties the first in row-major order wins
+    and alone receives the gradient, as in torch.
+    """
+
+    def __init__(self, kernel_size, stride=None):
+        super().__init__(kernel_size, stride)
+        self._offset = None  # (N, C, H_out, W_out): winner's flat offset from its window's top-left pixel
+        self._base = (None, None)  # (input shape, flat input index of every window's top-left pixel)
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        """``x`` (N, C, H, W) → (N, C, H_out, W_out)."""
+        n, c, h_out, w_out = self._check_input(x)
+        h, w = x.shape[2:]
+        (kh, kw), (sh, sw) = self._kernel, self._stride
+        span_h, span_w = self._spans(h_out, w_out)
+        # Max over the kW columns of each window, for every input row. Strict '>' keeps the first on ties.
+        row_max = x[..., 0:span_w:sw]
+        column = np.zeros(row_max.shape, np.intp) if kw == 1 else None
+        for j in range(1, kw):
+            candidate = x[..., j:j + span_w:sw]
+            better = candidate > row_max
+            row_max = np.maximum(row_max, candidate)
+            column = better if j == 1 else np.where(better, j, column)  # a bool is offset 0 or 1
+        # Then over kH rows. Rows i apart are i·W_out apart in the flat (N·C·H·W_out) array, so each step is
+        # one contiguous operation over every row; the entries that straddle two planes are never read.
+        flat, column = np.ascontiguousarray(row_max).reshape(-1), column.reshape(-1)
+        best, offset = flat, column  # running max over the first i rows of each window, and its offset
+        for i in range(1, kh):
+            length = flat.size - i * w_out
+            candidate = flat[i * w_out:]
+            better = candidate > best[:length]  # strict: the upper row keeps a tie, as torch
+            next_best, next_offset = np.empty_like(flat), np.empty(flat.size, np.intp)
+            np.maximum(best[:length], candidate, out=next_best[:length])
+            next_offset[:length] = np.where(better, column[i * w_out:] + i * w, offset[:length])
+            best, offset = next_best, next_offset
+        # The window of output row y starts at input row y·sH of its plane.
+        out = best.reshape(n, c, h, w_out)[:, :, 0:span_h:sh].copy()
+        offset = offset.reshape(n, c, h, w_out)[:, :, 0:span_h:sh]
+        d = self.__dict__  # plain attributes: Module.__setattr__ bookkeeping costs more than it is worth here
+        d["_offset"] = offset
+        d["input"] = x
+        d["output"] = out
+        return out
+
+    @property
+    def indices(self) -> np.ndarray:
+        """(N, C, H_out, W_out) flat index within each H×W plane of every window's maximum (torch's convention)."""
+        if self._offset is None:
+            raise ValueError(f"{self._where}: indices exist after a forward pass; expected a forward pass first")
+        h, w = self.input.shape[2:]
+        return self._window_base(self.input.shape) % (h * w) + self._offset
+
+    def _window_base(self, input_shape) -> np.ndarray:
+        """(N, C, H_out, W_out) flat index into the whole input of each window's top-left pixel (cached)."""
+        shape, base = self._base
+        if shape != input_shape:
+            n, c, h, w = input_shape
+            _, _, h_out, w_out = self._output_shape(input_shape)
+            planes = (np.arange(n * c) * (h * w)).reshape(n, c, 1, 1)
+            base = planes + (np.arange(h_out) * (self._stride[0] * w))[:, None] + np.arange(w_out) * self._stride[1]
+            self.__dict__["_base"] = (input_shape, base)
+        return base
+
+    def backward(self, grad_output: np.ndarray) -> np.ndarray:
+        """``grad_output`` (N, C, H_out, W_out) → grad_input (N, C, H, W), routed to each window's winner."""
+        g = _check_grad(self._where, grad_output, self.output)
+        shape = self.input.shape
+        winners = (self._window_base(shape) + self._offset).ravel()
+        # bincount sums repeated indices, so overlapping windows (stride < kernel) accumulate.
+        grad_input = np.bincount(winners, weights=g.ravel(), minlength=self.input.size)
+        return grad_input.reshape(shape).astype(g.dtype, copy=False)
+
+
+class AvgPool2d(_Pool2d):
+    """Mean over each ``kH × kW`` window: ``(N, C, H, W)`` → ``(N, C, H_out, W_out)``."""
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        """``x`` (N, C, H, W) → (N, C, H_out, W_out)."""
+        n, c, h_out, w_out = self._check_input(x)
+        (kh, kw), (sh, sw) = self._kernel, self._stride
+        span_h, span_w = self._spans(h_out, w_out)
+        row_sum = x[..., 0:span_w:sw].copy()
+        for j in range(1, kw):
+            row_sum += x[..., j:j + span_w:sw]
+        out = row_sum[:, :, 0:span_h:sh].copy()
+        for i in range(1, kh):
+            out += row_sum[:, :, i:i + span_h:sh]
+        out *= 1.0 / (kh * kw)
+        d = self.__dict__  # plain attributes: Module.__setattr__ bookkeeping costs more than it is worth here
+        d["input"] = x
+        d["output"] = out
+        return out
+
+    def backward(self, grad_output: np.ndarray) -> np.ndarray:
+        """``grad_output`` (N, C, H_out, W_out) → grad_input (N, C, H, W): each window shares its gradient evenly."""
+        g = _check_grad(self._where, grad_output, self.output)
+        n, c, h, w = self.input.shape
+        h_out, w_out = g.shape[2:]
+        (kh, kw), (sh, sw) = self._kernel, self._stride
+        span_h, span_w = self._spans(h_out, w_out)
+        share = g * (1.0 / (kh * kw))
+        grad_rows = np.zeros((n, c, h, w_out), g.dtype)
+        for i in range(kh):
+            grad_rows[:, :, i:i + span_h:sh] += share
+        grad_input = np.zeros((n, c, h, w), g.dtype)
+        for j in range(kw):
+            grad_input[..., j:j + span_w:sw] += grad_rows
+        return grad_input
