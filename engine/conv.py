@@ -192,7 +192,10 @@ class Conv2d(Module):
 
 
 class _Pool2d(Module):
-    """Shared by MaxPool2d and AvgPool2d: kernel/stride as torch (stride=None → kernel_size), shape checks."""
+    """Shared by MaxPool2d and AvgPool2d: kernel/stride as torch (stride=None → kernel_size), shape checks.
+
+    torch's other options keep their defaults here: no padding, dilation 1, ceil_mode False.
+    """
 
     def __init__(self, kernel_size, stride=None):
         super().__init__()

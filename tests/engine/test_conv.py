@@ -44,8 +44,8 @@ def test_conv2d_gradients(kwargs, shape):
     assert_gradients(conv, np.random.default_rng(0).standard_normal(shape))
 
 
-@pytest.mark.parametrize("kernel_size, stride", [(2, None), (3, 2), (2, 1), ((2, 3), (3, 1)), (2, 3)],
-                         ids=["k2", "k3-s2-overlap", "k2-s1-overlap", "non-square", "k2-s3-gaps"])
+@pytest.mark.parametrize("kernel_size, stride", [(2, None), (3, 2), (2, 1), ((2, 3), (3, 1)), (2, 3), ((3, 1), (2, 1))],
+                         ids=["k2", "k3-s2-overlap", "k2-s1-overlap", "non-square", "k2-s3-gaps", "one-column"])
 @pytest.mark.parametrize("pool", [MaxPool2d, AvgPool2d])
 def test_pool_gradients(pool, kernel_size, stride):
     x = distinct_values(np.random.default_rng(2), (2, 3, 7, 8))
@@ -166,6 +166,19 @@ def test_forward_keeps_references_not_copies():
         assert layer.input is x
         assert layer.output is out
         assert not np.shares_memory(out, x)
+
+
+def test_non_contiguous_input_gives_the_same_result():
+    rng = np.random.default_rng(12)
+    x = rng.standard_normal((2, 3, 6, 5))
+    strided = np.ascontiguousarray(x.transpose(0, 1, 3, 2)).transpose(0, 1, 3, 2)  # same values, other strides
+    assert not strided.flags.c_contiguous
+    for make in (lambda: Conv2d(3, 2, 3, rng=0), lambda: Conv2d(3, 2, 2, stride=2, padding=1, rng=0),
+                 lambda: MaxPool2d((1, 2)), lambda: AvgPool2d(2, 1)):
+        a, b = make(), make()
+        np.testing.assert_array_equal(a(x), b(strided))
+        g = rng.standard_normal(a.output.shape)
+        np.testing.assert_array_equal(a.backward(g), b.backward(g[..., ::-1].copy()[..., ::-1]))
 
 
 def test_torch_names_shapes_and_repr():
