@@ -1,0 +1,103 @@
+"""Binary frame encoding: many arrays packed into ONE bytes attachment, described by JSON descriptors.
+
+One attachment per bundle (not one per array) keeps a frame to two websocket messages whatever the
+network's size. Offsets are multiples of 8 so the page makes typed-array views without copying.
+See docs/protocol.md, "Frames".
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+ALIGN = 8
+DTYPES = {"f4": np.dtype("<f4"), "u1": np.dtype("u1"), "i4": np.dtype("<i4")}
+
+
+def finite_or_none(x) -> float | None:
+    """A float for JSON, or None for NaN/inf (JSON has no NaN and the browser's JSON.parse rejects it)."""
+    if x is None:
+        return None
+    x = float(x)
+    return x if math.isfinite(x) else None
+
+
+def quantize(array: np.ndarray) -> tuple[np.ndarray, list[float], list[float]]:
+    """(C, ...) floats → uint8 codes with per-index-of-axis-0 ``low``/``high``:
+    value = low[i] + (high[i] − low[i])·q/255. NaN counts as 0 and values beyond float32's range are clamped."""
+    flat = np.asarray(array, dtype=np.float64).reshape(len(array), -1)
+    biggest = float(np.finfo(np.float32).max)  # the page decodes in float32
+    flat = np.clip(np.nan_to_num(flat, nan=0.0), -biggest, biggest)
+    low = flat.min(axis=1)
+    high = flat.max(axis=1)
+    span = high - low
+    scale = np.divide(255.0, span, out=np.zeros_like(span), where=span > 0)
+    codes = np.rint((flat - low[:, None]) * scale[:, None]).astype(np.uint8).reshape(np.shape(array))
+    return codes, [float(v) for v in low], [float(v) for v in high]
+
+
+class Bundle:
+    """Arrays packed into one buffer: ``add`` them, then ``to_wire()`` → {arrays: [descriptor], data: bytes}."""
+
+    def __init__(self):
+        self.descriptors: list[dict] = []
+        self._parts: list[bytes] = []
+        self._size = 0
+        self.raw_f4_bytes = 0  # what the same arrays would weigh as float32 (for the benchmark's ratio)
+
+    def add(self, name: str, array, dtype: str = "f4", **quantization) -> None:
+        """Add ``array`` as ``dtype`` ("f4", "u1", "i4")."""
+        values = np.ascontiguousarray(array, dtype=DTYPES[dtype])
+        descriptor = {"name": name, "dtype": dtype, "shape": list(values.shape), "byte_offset": self._size}
+        descriptor.update(quantization)
+        self.descriptors.append(descriptor)
+        data = values.tobytes()
+        self._parts.append(data)
+        self._size += len(data)
+        pad = -self._size % ALIGN
+        if pad:
+            self._parts.append(b"\0" * pad)
+            self._size += pad
+        self.raw_f4_bytes += values.size * 4
+
+    def add_quantized(self, name: str, array: np.ndarray) -> None:
+        """Add (C, ...) floats as uint8 with per-channel ``low``/``high`` (see ``quantize``)."""
+        codes, low, high = quantize(array)
+        self.add(name, codes, "u1", low=low, high=high)
+
+    def to_wire(self, **meta) -> dict:
+        return {**meta, "arrays": self.descriptors, "data": b"".join(self._parts)}
+
+
+def decode(bundle: dict) -> dict[str, np.ndarray]:
+    """A received bundle → {name: array} (quantized arrays turned back into float32). For tests and tools."""
+    data = bundle["data"]
+    out = {}
+    for d in bundle["arrays"]:
+        count = int(np.prod(d["shape"], dtype=np.int64))
+        a = np.frombuffer(data, DTYPES[d["dtype"]], count, d["byte_offset"]).reshape(d["shape"])
+        if "low" in d:
+            low = np.asarray(d["low"], np.float64).reshape((-1,) + (1,) * (a.ndim - 1))
+            high = np.asarray(d["high"], np.float64).reshape((-1,) + (1,) * (a.ndim - 1))
+            a = (low + (high - low) * (a / 255.0)).astype(np.float32)
+        out[d["name"]] = a
+    return out
+
+
+class Frame:
+    """One built frame: its fields (with the per-frame bundle) and the versioned bundles a client may lack."""
+
+    def __init__(self, fields: dict, sections: dict[str, tuple[int, dict]], raw_f4_bytes: int):
+        self.fields = fields
+        self.sections = sections
+        self.raw_f4_bytes = raw_f4_bytes
+
+    def payload_for(self, sent_versions: dict) -> dict:
+        """The payload for a client that has been sent ``sent_versions``; updates it to what this one carries."""
+        payload = dict(self.fields)
+        for name, (version, wire) in self.sections.items():
+            if sent_versions.get(name) != version:
+                payload[name] = wire
+                sent_versions[name] = version
+        return payload

@@ -1,0 +1,41 @@
+"""``nnplayground`` / ``python -m app``: serve the playground and open it in the browser."""
+
+from __future__ import annotations
+
+import argparse
+import threading
+import webbrowser
+
+from . import create_app, socketio
+from .server import free_port
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="nnplayground", description="A live neural-network playground.")
+    parser.add_argument("--host", default="127.0.0.1", help="interface to listen on (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=5000,
+                        help="port (default 5000; if busy, the next free one is used and printed)")
+    parser.add_argument("--no-browser", action="store_true", help="do not open a browser")
+    parser.add_argument("--fps", type=float, default=60, help="frames per second per session, at most (default 60)")
+    parser.add_argument("--idle-timeout", type=float, default=600,
+                        help="seconds an unwatched session is kept (default 600)")
+    return parser.parse_args(argv)
+
+
+def main(argv=None) -> None:
+    args = parse_args(argv)
+    if not 1 <= args.fps <= 240:
+        raise SystemExit("nnplayground: --fps must be in [1, 240]")
+    port = free_port(args.host, args.port)
+    shown = "127.0.0.1" if args.host in ("0.0.0.0", "::") else args.host
+    url = f"http://{shown}:{port}/"
+    note = f" (port {args.port} is busy)" if port != args.port else ""
+    print(f"nnplayground: serving on {url}{note} — Ctrl+C to stop", flush=True)
+    app = create_app({"FPS": args.fps, "SESSION_IDLE_TIMEOUT": args.idle_timeout})
+    if not args.no_browser:
+        threading.Timer(0.8, webbrowser.open, args=(url,)).start()
+    socketio.run(app, host=args.host, port=port, allow_unsafe_werkzeug=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,113 @@
+"""A session's data: the dataset split into train and test, as network inputs and as cost targets.
+
+The 2-D sets are TF Playground's 500 points; the image sets are flattened to one input per pixel.
+How labels become targets depends on the cost (see docs/protocol.md, "Costs, targets and outputs").
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+import numpy as np
+
+from engine import datasets
+
+from .schema import is_image, task_of
+
+N_POINTS_2D = 500  # TF Playground's dataset size
+EXTENT = (-6.0, 6.0)  # the input plane of every 2-D dataset
+
+
+@dataclass
+class Data:
+    """Train/test split of one dataset. ``X_*`` (N, F) float64 network inputs; ``y_*`` (N,) labels (int64)
+    or regression targets (float64); ``points_*`` (N, 2) raw (x1, x2) for 2-D sets, None for images."""
+
+    name: str
+    task: str
+    num_classes: int
+    feature_names: list[str]
+    image_shape: tuple[int, int] | None
+    X_train: np.ndarray
+    y_train: np.ndarray
+    X_test: np.ndarray
+    y_test: np.ndarray
+    points_train: np.ndarray | None
+    points_test: np.ndarray | None
+
+    @property
+    def input_kind(self) -> str:
+        return "image" if self.image_shape else "points"
+
+    @property
+    def input_width(self) -> int:
+        return self.X_train.shape[1]
+
+    def split(self, name: str) -> tuple[np.ndarray, np.ndarray]:
+        return (self.X_train, self.y_train) if name == "train" else (self.X_test, self.y_test)
+
+
+@functools.lru_cache(maxsize=None)
+def _images(name: str) -> tuple[np.ndarray, np.ndarray]:
+    images, labels = datasets.load_digits() if name == "digits" else datasets.load_mnist_subset()
+    images.setflags(write=False)
+    labels.setflags(write=False)
+    return images, labels
+
+
+def load(settings: dict) -> Data:
+    """The data ``settings`` ask for (dataset, noise, train_fraction, features, seed)."""
+    name, seed, fraction = settings["dataset"], settings["seed"], settings["train_fraction"]
+    if is_image(name):
+        images, labels = _images(name)
+        n, h, w = images.shape
+        X_train, y_train, X_test, y_test = datasets.train_test_split(images.reshape(n, h * w), labels,
+                                                                     fraction, seed=seed)
+        return Data(name, "classification", 10, ["pixel"], (h, w), X_train, y_train, X_test, y_test, None, None)
+    data = datasets.make_2d(name, N_POINTS_2D, noise=settings["noise"], seed=seed)
+    p_train, y_train, p_test, y_test = datasets.train_test_split(data.X, data.y, fraction, seed=seed)
+    features = list(settings["features"])
+    return Data(name, task_of(name), data.num_classes, features, None,
+                datasets.featurize(p_train, features), y_train, datasets.featurize(p_test, features), y_test,
+                p_train, p_test)
+
+
+def output_layout(task: str, num_classes: int, loss: str) -> tuple[int, str]:
+    """(output width, output activation name) for a problem and cost.
+
+    "softmax" means linear logits with the softmax inside the cross-entropy cost.
+    """
+    if task == "regression":
+        return 1, "linear"
+    if loss == "cross_entropy":
+        return max(2, num_classes), "softmax"
+    if num_classes == 2:
+        return 1, "tanh"  # TF Playground: one tanh output, targets ±1
+    return num_classes, "sigmoid"  # 3Blue1Brown: one sigmoid per class, one-hot targets
+
+
+def targets(y: np.ndarray, task: str, num_classes: int, loss: str) -> np.ndarray:
+    """Labels → what the cost compares the output with: (N,) int64 classes for cross-entropy,
+    else (N, C) float64 (±1 for one tanh output, one-hot for several, the value for regression)."""
+    if task == "regression":
+        return y.astype(np.float64).reshape(-1, 1)
+    if loss == "cross_entropy":
+        return y.astype(np.int64)
+    if num_classes == 2:
+        return np.where(y == 1, 1.0, -1.0).reshape(-1, 1)
+    return np.eye(num_classes)[y]
+
+
+def predicted_classes(output: np.ndarray) -> np.ndarray:
+    """Network outputs (N, C) → predicted classes (N,): the sign for one output, else the argmax."""
+    if output.shape[1] == 1:
+        return (output[:, 0] > 0).astype(np.int64)
+    return output.argmax(axis=1)
+
+
+def grid_points(resolution: int) -> np.ndarray:
+    """(resolution², 2) points over the plane, row-major with y outer (engine.inspect.make_grid)."""
+    from engine.inspect import make_grid
+
+    return make_grid(resolution, EXTENT)

@@ -1,0 +1,61 @@
+"""Every malformed message is refused by app.messages or the session, naming the field; nothing changes."""
+
+import pytest
+
+from app import DEFAULT_CONFIG, messages
+from app.errors import ControlError
+from app.session import Session
+from bad_messages import BAD_MESSAGES
+
+
+@pytest.fixture(scope="module")
+def session():
+    return Session("t" * 24, dict(DEFAULT_CONFIG))
+
+
+def apply(session, event, payload):
+    from app.events import COMMANDS, PREPARE
+
+    message = messages.validate(event, (payload,))
+    if event in PREPARE:
+        message = PREPARE[event](message)
+    with session.controlled():
+        COMMANDS[event](session, message)
+
+
+@pytest.mark.parametrize("event,payload,field", BAD_MESSAGES, ids=[f"{e}-{f or 'payload'}-{i}" for i, (e, _, f)
+                                                                   in enumerate(BAD_MESSAGES)])
+def test_malformed_message_is_refused_naming_the_field(session, event, payload, field):
+    before = (session.state(), session.trainer.model.state_dict())
+    with pytest.raises(ControlError) as caught:
+        apply(session, event, payload)
+    wire = caught.value.to_wire(event)
+    assert wire["field"] == field
+    assert wire["event"] == event and wire["allowed"] and wire["message"]
+    assert len(wire["received"]) <= 200
+    after = (session.state(), session.trainer.model.state_dict())
+    assert after[0] == before[0]
+    assert all((after[1][k] == v).all() for k, v in before[1].items())
+
+
+def test_error_says_what_was_received_and_what_is_allowed():
+    with pytest.raises(ControlError) as caught:
+        messages.validate("set", ({"learning_rate": -1},))
+    wire = caught.value.to_wire()
+    assert wire["received"] == "-1"
+    assert wire["allowed"] == "a finite number in [1e-05, 10]"
+    assert "learning_rate" in wire["message"]
+
+
+def test_unknown_field_lists_the_allowed_ones():
+    with pytest.raises(ControlError) as caught:
+        messages.validate("edit_bias", ({"layer": 0, "neuron": 0, "value": 1, "colour": 3},))
+    assert "layer, neuron, value" in caught.value.to_wire()["allowed"]
+
+
+def test_valid_messages_pass():
+    assert messages.validate("play", ()).model_dump() == {}
+    assert messages.validate("set", ({"learning_rate": 1, "features": ["x1", "x2^2"]},)).learning_rate == 1
+    assert messages.validate("step", ({"unit": "epoch"},)).unit == "epoch"
+    assert messages.validate("probe", ({"split": "test", "index": 3},)).index == 3
+    assert messages.validate("set", ({"hidden_sizes": []},)).hidden_sizes == []
