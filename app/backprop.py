@@ -55,6 +55,8 @@ def output_layer_step(prev_activation, weight, bias, target, activation: str = "
     weight = np.asarray(weight, dtype=np.float64)
     bias = np.asarray(bias, dtype=np.float64)
     a_prev = np.asarray(prev_activation, dtype=np.float64)
+    if weight.ndim != 2:
+        raise ValueError(f"backprop: weight has shape {weight.shape}; expected (C, H)")
     c, h = weight.shape
     if a_prev.shape != (h,):
         raise ValueError(f"backprop: prev_activation has shape {a_prev.shape}; expected ({h},)")
@@ -103,8 +105,11 @@ def _one_hot(target, classes: int) -> np.ndarray:
 def step_through(model, x, target, cost: str = "mse") -> StepThrough:
     """The step-through of ``model`` (an engine MLP) for one input ``x`` (F,), read in eval mode from a copy:
     the model itself (weights, gradients, what its last pass kept, its mode) is left as it was."""
+    positions = linear_positions(model)
+    if not positions:
+        raise ValueError("backprop: the model has no Linear layer")
     view = copy.deepcopy(model).eval()
-    first = view[linear_positions(view)[0]].in_features
+    first = view[positions[0]].in_features
     x = np.asarray(x, dtype=view.dtype).reshape(-1)
     if x.size != first:
         raise ValueError(f"backprop: x has {x.size} values; expected {first}")

@@ -128,6 +128,7 @@ def test_the_model_is_left_as_it_was():
     (dict(cost="cross_entropy", target=2), "target class is 2; expected an integer in [0, 1]"),
     (dict(cost="cross_entropy", target=[0.5, 0.5]), "must be one-hot"),
     (dict(prev_activation=np.zeros(4)), "prev_activation has shape (4,); expected (3,)"),
+    (dict(weight=np.ones(3)), "weight has shape (3,); expected (C, H)"),
 ])
 def test_bad_arguments_are_value_errors(kwargs, words):
     arguments = dict(prev_activation=np.ones(3), weight=np.ones((2, 3)), bias=np.zeros(2),

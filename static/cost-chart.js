@@ -1,0 +1,109 @@
+// Cost chart: train and test loss rolling downhill, accuracy on a second axis; linear or log scale.
+// Reads frame.step, trainLoss, testLoss, trainAccuracy, testAccuracy (docs/page.md).
+
+import { Plotly, fitToElement } from './plotly.js';
+import { colors, baseLayout, axis, chartConfig, fontSize } from './theme.js';
+
+const MAX_POINTS = 800; // beyond this, every other point is dropped: the whole run stays visible
+
+/** A growing series of (step, value) that thins itself instead of growing without bound. */
+export class History {
+  constructor(names) {
+    this.names = names;
+    this.clear();
+  }
+
+  clear() {
+    this.step = [];
+    this.series = Object.fromEntries(this.names.map((n) => [n, []]));
+    this.stride = 1;
+    this.seen = 0;
+    this.revision = (this.revision ?? 0) + 1; // never repeats: Plotly's datarevision for arrays grown in place
+  }
+
+  /** Append one sample; a step that went backwards (reset) starts a new history. */
+  push(step, values) {
+    const last = this.step[this.step.length - 1];
+    if (last !== undefined && step < last) this.clear();
+    if (last === step) return;
+    this.seen += 1;
+    if (this.seen % this.stride !== 0) return;
+    this.step.push(step);
+    this.revision += 1;
+    for (const n of this.names) this.series[n].push(values[n] ?? null);
+    if (this.step.length > MAX_POINTS) {
+      const keep = (_, i) => i % 2 === 0;
+      this.step = this.step.filter(keep);
+      for (const n of this.names) this.series[n] = this.series[n].filter(keep);
+      this.stride *= 2;
+    }
+  }
+}
+
+export class CostChart {
+  constructor(el) {
+    this.el = el;
+    fitToElement(el);
+    this.history = new History(['trainLoss', 'testLoss', 'trainAccuracy', 'testAccuracy', 'batchLoss']);
+    this.log = false;
+  }
+
+  setLog(on) {
+    this.log = on;
+  }
+
+  /** Start from the server's history bundle (on connect and after reset): arrays of (n,), NaN where unknown. */
+  load(arrays) {
+    this.history.clear();
+    const steps = arrays['history.step'];
+    if (!steps) return;
+    const column = (name) => arrays[`history.${name}`];
+    for (let i = 0; i < steps.length; i += 1) {
+      const at = (name) => (column(name) && Number.isFinite(column(name)[i]) ? column(name)[i] : null);
+      this.history.push(steps[i], {
+        trainLoss: at('train_loss'), testLoss: at('test_loss'), trainAccuracy: at('train_accuracy'),
+        testAccuracy: at('test_accuracy'), batchLoss: at('batch_loss'),
+      });
+    }
+  }
+
+  /** Every frame: remember its numbers (drawing is the scheduler's call). */
+  take(frame) {
+    this.history.push(frame.metricsStep, frame);
+  }
+
+  draw() {
+    const { step, series } = this.history;
+    const finite = (v) => (v !== null && Number.isFinite(v) ? v : null);
+    const traces = [
+      line(step, series.batchLoss.map(finite), 'batch', 'rgba(88,196,221,0.3)', 'y', 1),
+      line(step, series.trainLoss.map(finite), 'train', colors.positive, 'y', 4),
+      line(step, series.testLoss.map(finite), 'test', colors.accentSoft, 'y', 3),
+    ];
+    const hasAccuracy = series.testAccuracy.some((v) => v !== null) || series.trainAccuracy.some((v) => v !== null);
+    if (hasAccuracy) {
+      traces.push(line(step, series.testAccuracy, 'accuracy', colors.green, 'y2', 2, 'dot'));
+    }
+    const layout = baseLayout({
+      margin: { l: 64, r: hasAccuracy ? 60 : 16, t: 34, b: 44 },
+      showlegend: true,
+      legend: { orientation: 'h', x: 0, y: 1.01, yanchor: 'bottom', font: { size: fontSize(14) } },
+      xaxis: axis({ title: { text: 'step', font: { size: fontSize(14) } }, rangemode: 'tozero' }),
+      yaxis: axis({ type: this.log ? 'log' : 'linear', title: { text: 'loss', font: { size: fontSize(14) } },
+        rangemode: this.log ? undefined : 'tozero', exponentformat: 'power' }),
+      yaxis2: axis({ overlaying: 'y', side: 'right', range: [0, 1.02], showgrid: false, tickformat: '.0%',
+        tickvals: [0, 0.25, 0.5, 0.75, 1], visible: hasAccuracy, title: { text: 'accuracy', font: { size: fontSize(14) } } }),
+      uirevision: this.log ? 'log' : 'linear',
+      datarevision: this.history.revision, // the history's arrays grow in place: tell Plotly they changed
+    });
+    Plotly.react(this.el, traces, layout, chartConfig);
+  }
+}
+
+function line(x, y, name, color, yaxis, width, dash = 'solid') {
+  return {
+    type: 'scatter', mode: 'lines', x, y, name, yaxis, connectgaps: true,
+    line: { color, width, dash, shape: 'linear' },
+    hovertemplate: `${name} %{y:.4g}<extra>step %{x}</extra>`,
+  };
+}

@@ -1,0 +1,337 @@
+// Digits view (3Blue1Brown's network on handwritten digits): the input digit as a grid of lit pixels, the ten
+// outputs as bars with the prediction and its confidence, every first-layer neuron's weights as an image ("what
+// this neuron looks for", blue +, red −, changing as it trains), the test digits it currently gets wrong (click
+// one to make it the probe) and the confusion matrix.
+//
+// Reads frame.input, inputShape, activations, weights, probeTarget, probeLabel, outputActivation, probe and
+// frame.evaluation (docs/protocol.md, "evaluation": confusion and misclassified.*). Computes no training maths.
+
+import { Plotly, fitToElement } from './plotly.js';
+import { colors, baseLayout, axis, plotConfig, fontSize, colorLut } from './theme.js';
+import { paintDiverging, blockMaxAbs } from './grid-paint.js';
+
+const INK = colorLut([[0, '#10141c'], [1, '#ffffff']]); // an unlit pixel is not black: the grid stays visible
+const GALLERY_INK = colorLut([[0, '#000000'], [1, '#ffffff']]);
+
+const el = (tag, className, text) => {
+  const node = document.createElement(tag);
+  if (className) node.className = className;
+  if (text !== undefined) node.textContent = text;
+  return node;
+};
+
+/** Index of the largest value. */
+export function argmax(values) {
+  let best = 0;
+  for (let i = 1; i < values.length; i += 1) if (values[i] > values[best]) best = i;
+  return best;
+}
+
+/** The input digit as 3Blue1Brown draws it: one square per pixel, lit by its value in [0, 1]. */
+export class PixelGrid {
+  constructor(canvas) {
+    this.canvas = canvas;
+    this.key = '';
+    new ResizeObserver(() => { this.key = ''; if (this.last) this.draw(...this.last); }).observe(canvas);
+  }
+
+  draw(values, h, w) {
+    this.last = [values, h, w];
+    const dpr = window.devicePixelRatio || 1;
+    const side = Math.max(40, Math.floor(Math.min(this.canvas.clientWidth, this.canvas.clientHeight || Infinity) * dpr));
+    if (this.canvas.width !== side) {
+      this.canvas.width = side;
+      this.canvas.height = side;
+    }
+    const ctx = this.canvas.getContext('2d');
+    ctx.fillStyle = colors.background;
+    ctx.fillRect(0, 0, side, side);
+    const cell = side / Math.max(h, w);
+    const gap = Math.max(1, cell * 0.1);
+    for (let r = 0; r < h; r += 1) {
+      for (let c = 0; c < w; c += 1) {
+        const k = Math.max(0, Math.min(255, Math.round(values[r * w + c] * 255))) * 4;
+        ctx.fillStyle = `rgb(${INK[k]},${INK[k + 1]},${INK[k + 2]})`;
+        ctx.fillRect(c * cell + gap / 2, r * cell + gap / 2, cell - gap, cell - gap);
+      }
+    }
+  }
+}
+
+/** The ten outputs as bars: the brightest is the network's answer. */
+export class OutputBars {
+  constructor(root) {
+    this.root = root;
+    this.headline = el('div', 'digits-headline');
+    this.list = el('div', 'output-bars');
+    root.append(this.headline, this.list);
+    this.rows = [];
+  }
+
+  ensureRows(count) {
+    if (this.rows.length === count) return;
+    this.list.replaceChildren();
+    this.rows = Array.from({ length: count }, (_, i) => {
+      const row = el('div', 'out-row');
+      const digit = el('span', 'digit', String(i));
+      const bar = el('span', 'bar');
+      const fill = el('span', 'fill');
+      bar.append(fill);
+      const value = el('span', 'value');
+      row.append(digit, bar, value);
+      this.list.append(row);
+      return { row, fill, value };
+    });
+  }
+
+  /** outputs: Float32Array (C,); target: index of the true class or null; softmax: outputs are probabilities. */
+  draw(outputs, target, softmax) {
+    this.ensureRows(outputs.length);
+    const best = argmax(outputs);
+    outputs.forEach((v, i) => {
+      const r = this.rows[i];
+      r.fill.style.width = `${Math.max(0, Math.min(1, v)) * 100}%`;
+      r.value.textContent = v.toFixed(2);
+      r.row.classList.toggle('predicted', i === best);
+      r.row.classList.toggle('target', i === target);
+    });
+    const confidence = softmax ? `probability ${(outputs[best] * 100).toFixed(0)}%` : `activation ${outputs[best].toFixed(2)}`;
+    const verdict = target === null ? '' : best === target ? ' ✓' : ` ✗ (label ${target})`;
+    this.headline.replaceChildren(
+      el('span', 'muted', 'prediction '), el('b', 'answer', String(best)),
+      el('span', 'confidence', ` ${confidence}${verdict}`),
+    );
+  }
+}
+
+/** Every first-layer neuron's incoming weights as an image, framed by how strongly it fires for the probe. */
+export class WeightImages {
+  constructor(root) {
+    this.root = root;
+    this.tiles = [];
+  }
+
+  draw(weight, shape, activation) {
+    const [h, w] = shape;
+    const n = weight.shape[0];
+    const size = h * w;
+    if (this.tiles.length !== n || this.tileSize !== h) {
+      this.root.replaceChildren();
+      this.tileSize = h;
+      this.tiles = Array.from({ length: n }, (_, j) => {
+        const tile = el('figure', 'weight-tile');
+        const canvas = el('canvas');
+        const caption = el('figcaption');
+        tile.append(canvas, caption);
+        this.root.append(tile);
+        return { tile, canvas, caption };
+      });
+    }
+    let strongest = 1e-9;
+    for (let j = 0; j < n; j += 1) strongest = Math.max(strongest, Math.abs(activation?.[j] ?? 0));
+    for (let j = 0; j < n; j += 1) {
+      const { tile, canvas, caption } = this.tiles[j];
+      const scale = Math.max(1e-6, blockMaxAbs(weight, j * size, size)); // each neuron on its own scale: its pattern
+      paintDiverging(canvas, weight, j * size, h, scale, { flip: false });
+      const a = activation ? activation[j] : 0;
+      const lit = Math.max(0, Math.min(1, Math.abs(a) / Math.max(1, strongest)));
+      tile.style.setProperty('--lit', lit.toFixed(3));
+      caption.textContent = `${j}  a=${a.toFixed(2)}`;
+      tile.title = `hidden neuron ${j}: weights from each pixel (blue +, red −, largest |w| ${scale.toFixed(3)}); ` +
+        `its activation for this input ${a.toFixed(3)}`;
+    }
+  }
+}
+
+/** The test digits the network currently gets wrong: label → prediction; a click makes one the probe. */
+export class MisclassifiedGallery {
+  constructor(root, countEl, onProbe) {
+    this.root = root;
+    this.countEl = countEl;
+    this.onProbe = onProbe;
+    this.version = null;
+  }
+
+  draw(evaluation, probe) {
+    const version = evaluation?.meta?.version ?? null;
+    if (version !== this.version) {
+      this.version = version;
+      this.build(evaluation);
+    }
+    const current = probe && probe.split === 'test' ? probe.index : null;
+    for (const tile of this.root.children) tile.classList.toggle('active', Number(tile.dataset.index) === current);
+  }
+
+  build(evaluation) {
+    this.root.replaceChildren();
+    const a = evaluation?.arrays ?? {};
+    const images = a['misclassified.image'];
+    const confusion = a.confusion;
+    let wrong = 0;
+    let total = 0;
+    if (confusion) {
+      const k = confusion.shape[0];
+      for (let i = 0; i < k * k; i += 1) {
+        total += confusion[i];
+        if (Math.floor(i / k) !== i % k) wrong += confusion[i];
+      }
+    }
+    const shown = images ? images.shape[0] : 0;
+    this.countEl.textContent = confusion ? `${wrong} of ${total} wrong${wrong > shown ? `, first ${shown} shown` : ''}` : '';
+    if (!shown) {
+      if (confusion) this.root.append(el('p', 'muted', 'None: every test digit is right.'));
+      return;
+    }
+    const [, h, w] = images.shape;
+    for (let n = 0; n < shown; n += 1) {
+      const index = a['misclassified.index'][n];
+      const tile = el('button', 'wrong-tile');
+      tile.type = 'button';
+      tile.dataset.index = String(index);
+      const canvas = el('canvas');
+      paintGrey(canvas, images, n * h * w, h, w);
+      const label = a['misclassified.label'][n];
+      const predicted = a['misclassified.predicted'][n];
+      const caption = el('span', 'caption');
+      caption.append(el('span', 'label', String(label)), el('span', 'arrow', '→'), el('span', 'guess', String(predicted)));
+      tile.append(canvas, caption);
+      tile.title = `test digit ${index}: a ${label}, read as ${predicted}. Click to look inside.`;
+      tile.addEventListener('click', () => this.onProbe?.({ split: 'test', index }));
+      this.root.append(tile);
+    }
+  }
+}
+
+function paintGrey(canvas, values, offset, h, w) {
+  canvas.width = w;
+  canvas.height = h;
+  const ctx = canvas.getContext('2d');
+  const image = ctx.createImageData(w, h);
+  for (let i = 0; i < h * w; i += 1) {
+    const k = Math.max(0, Math.min(255, Math.round(values[offset + i] * 255))) * 4;
+    image.data.set(GALLERY_INK.subarray(k, k + 4), i * 4);
+  }
+  ctx.putImageData(image, 0, 0);
+}
+
+/** Test-set confusion matrix: rows the true digit, columns the prediction; right answers blue, mistakes red. */
+export class ConfusionMatrix {
+  constructor(plotEl) {
+    this.el = plotEl;
+    fitToElement(plotEl);
+    this.version = null;
+  }
+
+  draw(evaluation) {
+    const confusion = evaluation?.arrays?.confusion;
+    const version = evaluation?.meta?.version ?? null;
+    if (!confusion || version === this.version) return;
+    this.version = version;
+    const k = confusion.shape[0];
+    const labels = Array.from({ length: k }, (_, i) => String(i));
+    const right = [];
+    const wrong = [];
+    const text = [];
+    for (let r = 0; r < k; r += 1) {
+      let rowTotal = 0;
+      for (let c = 0; c < k; c += 1) rowTotal += confusion[r * k + c];
+      right.push([]);
+      wrong.push([]);
+      text.push([]);
+      for (let c = 0; c < k; c += 1) {
+        const count = confusion[r * k + c];
+        const share = rowTotal > 0 ? count / rowTotal : 0;
+        right[r].push(r === c ? share : null);
+        wrong[r].push(r !== c && count > 0 ? share : null);
+        text[r].push(count > 0 ? String(count) : '');
+      }
+    }
+    const common = {
+      type: 'heatmap', x: labels, y: labels, xgap: 2, ygap: 2, showscale: false, zmin: 0, zmax: 1, text,
+      texttemplate: '%{text}', textfont: { size: fontSize(k > 10 ? 10 : 13) },
+      hovertemplate: 'a %{y} read as %{x}: %{text}<extra></extra>',
+    };
+    const traces = [
+      { ...common, z: right, colorscale: [[0, '#17303a'], [1, colors.positive]] },
+      { ...common, z: wrong, colorscale: [[0, '#3a1c1a'], [0.3, '#9c3a33'], [1, colors.negative]] },
+    ];
+    const layout = baseLayout({
+      margin: { l: 46, r: 8, t: 6, b: 40 },
+      xaxis: axis({ title: { text: 'predicted', font: { size: fontSize(13) } }, type: 'category', fixedrange: true,
+        side: 'bottom', showgrid: false }),
+      yaxis: axis({ title: { text: 'true', font: { size: fontSize(13) } }, type: 'category', autorange: 'reversed',
+        fixedrange: true, showgrid: false, scaleanchor: 'x' }),
+    });
+    Plotly.react(this.el, traces, layout, plotConfig);
+  }
+}
+
+/**
+ * The digits panels. `parts` names where each is built (any may be left out): {input, outputs, weights, wrong,
+ * confusion}, each an element that gets a titled section. hooks.onProbe({split, index}) makes a test digit the
+ * probe. update(frame) draws the newest frame; it does nothing for a dataset that is not made of images.
+ */
+export class DigitsView {
+  constructor(parts, hooks = {}) {
+    const section = (root, className, title) => {
+      const s = el('section', `digits-part ${className}`);
+      const h = el('h3', null, title);
+      s.append(h);
+      root.append(s);
+      return { s, h };
+    };
+    if (parts.input) {
+      const input = section(parts.input, 'digits-input', 'What the network sees');
+      this.inputCaption = el('span', 'muted');
+      input.h.append(' ', this.inputCaption);
+      const canvas = el('canvas', 'pixel-grid');
+      input.s.append(canvas);
+      this.pixels = new PixelGrid(canvas);
+    }
+    if (parts.outputs) {
+      this.outputs = new OutputBars(section(parts.outputs, 'digits-outputs', 'Output layer').s);
+    }
+    if (parts.weights) {
+      const weights = section(parts.weights, 'digits-weights', 'What each first-layer neuron looks for');
+      weights.h.append(' ', el('span', 'muted legend', 'its weights: blue +, red −; lit as it fires'));
+      const tiles = el('div', 'weight-tiles');
+      weights.s.append(tiles);
+      this.weightImages = new WeightImages(tiles);
+    }
+    if (parts.wrong) {
+      const wrong = section(parts.wrong, 'digits-wrong', 'Test digits it gets wrong');
+      const count = el('span', 'muted');
+      wrong.h.append(' ', count);
+      const gallery = el('div', 'wrong-gallery');
+      wrong.s.append(gallery);
+      this.gallery = new MisclassifiedGallery(gallery, count, hooks.onProbe);
+    }
+    if (parts.confusion) {
+      const confusion = section(parts.confusion, 'digits-confusion', 'Confusion matrix (test set)');
+      const plot = el('div', 'plot confusion-plot');
+      confusion.s.append(plot);
+      this.confusion = new ConfusionMatrix(plot);
+    }
+  }
+
+  update(frame) {
+    if (!frame.inputShape) return;
+    const [h, w] = frame.inputShape;
+    const L = frame.layerSizes.length - 1;
+    if (this.pixels) {
+      this.pixels.draw(frame.input, h, w);
+      const probe = frame.probe;
+      const drawn = !!(probe && (probe.drawing || probe.image));
+      this.inputCaption.textContent = drawn ? 'your drawing, centred and scaled'
+        : probe && 'split' in probe ? `${probe.split} digit #${probe.index}` : '';
+    }
+    if (this.outputs) {
+      const label = frame.probeLabel;
+      this.outputs.draw(frame.activations[L], typeof label === 'number' ? label : null,
+        frame.outputActivation === 'softmax');
+    }
+    this.weightImages?.draw(frame.weights[0], frame.inputShape, frame.activations[1]);
+    this.gallery?.draw(frame.evaluation, frame.probe);
+    this.confusion?.draw(frame.evaluation);
+  }
+}

@@ -1,0 +1,342 @@
+// Loss landscape: the cost over a plane of two chosen weights (every other weight held where it is), the −∇C arrow
+// field (where descent pushes those two weights from each point), and the path gradient descent has taken, ending
+// at the current point. The server computes the surface and the arrows (app/landscape.py) at a few per second and
+// sends them as the `landscape` bundle (docs/protocol.md); the current point moves with every frame's weights.
+//
+// Reads frame.landscape ({meta, arrays}), frame.weights, biases, layerSizes, step (docs/page.md).
+// Two selects choose the weights; `chooseWeight(which, parameter)` lets another view (the weight editor opened by
+// clicking a link of the network view) choose one. Either way `hooks.onChoose(weights)` is called with
+// [[layer, neuron, input] | [layer, neuron], ...] (null: the server's automatic choice) for the page to send.
+
+import { Plotly, fitToElement } from './plotly.js';
+import { colors, baseLayout, axis, plotConfig, fontSize } from './theme.js';
+
+// Valley dark, hills bright: the colour runs over log10 C, so a valley a thousand times lower than the hills
+// still shows its shape.
+const SURFACE_SCALE = [[0, '#0b0e14'], [0.3, '#142a40'], [0.62, '#2c6a82'], [0.85, '#58C4DD'], [1, '#cfeff7']];
+const CONTOURS = 16;
+const MAX_OPTIONS_PER_LAYER = 400; // bigger layers (image inputs) are chosen by clicking a link instead
+const AUTO = 'auto';
+
+const refKey = (ref) => (ref ? ref.join(',') : '');
+const isBias = (ref) => ref.length === 2;
+
+/** The network view's name for a parameter: w[layer][neuron,input] or b[layer][neuron]. */
+export function shortName(ref) {
+  return isBias(ref) ? `b[${ref[0]}][${ref[1]}]` : `w[${ref[0]}][${ref[1]},${ref[2]}]`;
+}
+
+/** The weight-editor's parameter ({kind, layer, row, col}) as a landscape reference. */
+export function refOf(parameter) {
+  return parameter.kind === 'bias' ? [parameter.layer, parameter.row] : [parameter.layer, parameter.row, parameter.col];
+}
+
+/** A parameter's value in a frame, or undefined when the network has no such parameter. */
+function valueOf(frame, ref) {
+  const [layer, neuron, input] = ref;
+  const sizes = frame.layerSizes;
+  if (!sizes || layer >= sizes.length - 1 || neuron >= sizes[layer + 1]) return undefined;
+  if (isBias(ref)) return frame.biases?.[layer]?.[neuron];
+  if (input >= sizes[layer]) return undefined;
+  return frame.weights?.[layer]?.[neuron * sizes[layer] + input];
+}
+
+export class LandscapeView {
+  /**
+   * @param {HTMLElement} container where the view draws (its own selects and plot go inside)
+   * @param {{onChoose: Function}} hooks onChoose([ref, ref] | null): ask the server for another pair
+   */
+  constructor(container, hooks = {}) {
+    this.container = container;
+    this.hooks = hooks;
+    container.classList.add('landscape-view');
+    Object.assign(container.style, { display: 'flex', flexDirection: 'column', minHeight: '0', minWidth: '0' });
+    this.bar = document.createElement('div');
+    this.bar.className = 'landscape-choice';
+    Object.assign(this.bar.style, {
+      display: 'flex', gap: '6px', alignItems: 'center', padding: '2px 6px 0', flex: 'none', flexWrap: 'wrap',
+      fontSize: '0.8rem', color: colors.muted,
+    });
+    this.selects = ['x', 'y'].map((axisName, which) => {
+      const label = document.createElement('label');
+      label.textContent = `${axisName} `;
+      const select = document.createElement('select');
+      select.id = `landscape-${axisName}`;
+      select.title = `The weight on the landscape's ${axisName} axis`;
+      Object.assign(select.style, {
+        background: colors.background, border: `1px solid ${colors.grid}`, borderRadius: '4px', padding: '1px 2px',
+        maxWidth: '8.5em', fontSize: '0.8rem',
+      });
+      select.addEventListener('change', () => this.selected(which, select.value));
+      label.append(select);
+      this.bar.append(label);
+      return select;
+    });
+    this.autoButton = document.createElement('button');
+    this.autoButton.className = 'tool';
+    this.autoButton.id = 'landscape-auto';
+    this.autoButton.textContent = 'steepest';
+    this.autoButton.title = "Let the server pick the first layer's two steepest weights";
+    Object.assign(this.autoButton.style, { fontSize: '0.75rem', padding: '1px 6px' });
+    this.autoButton.addEventListener('click', () => this.hooks.onChoose?.(null));
+    this.bar.append(this.autoButton);
+    this.plot = document.createElement('div');
+    this.plot.id = 'landscape-plot';
+    Object.assign(this.plot.style, { flex: '1', minHeight: '0', minWidth: '0' });
+    container.append(this.bar, this.plot);
+    fitToElement(this.plot);
+    this.optionsKey = '';
+    this.surface = null; // traces built from one landscape bundle, kept until the next one
+    this.surfaceVersion = null;
+    this.drawnKey = '';
+  }
+
+  /** Put `parameter` ({kind, layer, row, col}, or [layer, neuron, input?]) on axis `which` (0 = x, 1 = y). */
+  choose(which, parameter) {
+    const ref = Array.isArray(parameter) ? parameter : refOf(parameter);
+    const current = this.weights ?? [null, null];
+    const pair = [...current];
+    pair[which] = ref;
+    if (!pair[1 - which] || refKey(pair[1 - which]) === refKey(ref)) pair[1 - which] = current[which];
+    if (!pair[0] || !pair[1] || refKey(pair[0]) === refKey(pair[1])) return;
+    this.hooks.onChoose?.(pair);
+  }
+
+  selected(which, value) {
+    if (value === AUTO) {
+      this.hooks.onChoose?.(null);
+      return;
+    }
+    this.choose(which, value.split(',').map(Number));
+  }
+
+  update(frame) {
+    const landscape = frame.landscape;
+    const meta = landscape?.meta;
+    const usable = meta && meta.layer_sizes?.join('-') === frame.layerSizes.join('-');
+    this.weights = usable ? meta.weights : null;
+    this.syncOptions(frame, usable ? meta : null);
+    if (!usable) {
+      this.drawEmpty(frame, meta);
+      return;
+    }
+    const current = meta.weights.map((ref) => valueOf(frame, ref));
+    const key = `${meta.version}|${frame.step}|${current.join(',')}|${this.plot.clientWidth}x${this.plot.clientHeight}`;
+    if (key === this.drawnKey) return; // nothing moved: skip the redraw
+    this.drawnKey = key;
+    if (this.surfaceVersion !== meta.version) {
+      this.surface = surfaceTraces(landscape);
+      this.surfaceVersion = meta.version;
+    }
+    const path = pathTrace(landscape, frame.step, current);
+    const here = currentTraces(landscape, current);
+    const [xRange, yRange] = [landscape.arrays['landscape.w1'], landscape.arrays['landscape.w2']]
+      .map((a) => [a[0], a[a.length - 1]]);
+    const loss = Number.isFinite(meta.loss) ? `C = ${formatNumber(meta.loss)}` : 'C diverged';
+    const layout = baseLayout({
+      margin: { l: 58, r: 10, t: 30, b: 48 },
+      title: {
+        text: `loss landscape · ${loss}${meta.auto ? ' · steepest pair' : ''}`,
+        font: { size: fontSize(13), color: colors.muted }, x: 0.02, xanchor: 'left', y: 0.985,
+      },
+      xaxis: axis({ title: { text: meta.labels[0], font: { size: fontSize(13) }, standoff: 4 }, range: xRange,
+        zeroline: false }),
+      yaxis: axis({ title: { text: meta.labels[1], font: { size: fontSize(13) }, standoff: 2 }, range: yRange,
+        zeroline: false }),
+      uirevision: meta.weights.map(refKey).join('|'),
+    });
+    Plotly.react(this.plot, [...this.surface, path, ...here], layout, plotConfig);
+  }
+
+  drawEmpty(frame, meta) {
+    const key = `empty|${meta ? 'stale' : 'none'}`;
+    if (key === this.drawnKey) return;
+    this.drawnKey = key;
+    this.surface = null;
+    this.surfaceVersion = null;
+    const layout = baseLayout({
+      xaxis: axis({ visible: false }), yaxis: axis({ visible: false }),
+      annotations: [{
+        text: 'loss landscape: computing…', showarrow: false, xref: 'paper', yref: 'paper', x: 0.5, y: 0.5,
+        font: { size: fontSize(15), color: colors.muted },
+      }],
+    });
+    Plotly.react(this.plot, [], layout, plotConfig);
+  }
+
+  /** The selects list every parameter of the current network (big layers: only the chosen one). */
+  syncOptions(frame, meta) {
+    const sizes = frame.layerSizes;
+    const chosen = meta ? meta.weights.map(refKey) : [AUTO, AUTO];
+    const key = `${sizes.join('-')}|${chosen.join('|')}|${meta?.auto ?? ''}`;
+    if (key === this.optionsKey) return;
+    this.optionsKey = key;
+    this.selects.forEach((select, which) => {
+      select.replaceChildren();
+      const auto = new Option(meta?.auto ? `${shortName(meta.weights[which])} (steepest)` : 'steepest', AUTO);
+      select.append(auto);
+      for (let layer = 0; layer < sizes.length - 1; layer += 1) {
+        const group = document.createElement('optgroup');
+        group.label = `layer ${layer}`;
+        const nIn = sizes[layer];
+        const nOut = sizes[layer + 1];
+        const listAll = nIn * nOut <= MAX_OPTIONS_PER_LAYER;
+        for (let neuron = 0; neuron < nOut; neuron += 1) {
+          for (let input = 0; input < nIn; input += 1) {
+            const ref = [layer, neuron, input];
+            if (listAll || refKey(ref) === chosen[which]) group.append(new Option(shortName(ref), refKey(ref)));
+          }
+          group.append(new Option(shortName([layer, neuron]), refKey([layer, neuron])));
+        }
+        select.append(group);
+      }
+      select.value = meta?.auto ? AUTO : chosen[which];
+    });
+  }
+}
+
+/** The contour (coloured by log10 C, hover in C) and the −∇C arrow field of one landscape bundle. */
+function surfaceTraces(landscape) {
+  const a = landscape.arrays;
+  const w1 = Array.from(a['landscape.w1']);
+  const w2 = Array.from(a['landscape.w2']);
+  const loss = a['landscape.loss'];
+  const R = w1.length;
+  let floor = Infinity;
+  for (const c of loss) if (c > 0 && c < floor) floor = c;
+  floor = Number.isFinite(floor) ? floor : 1e-12;
+  const z = [];
+  const text = [];
+  for (let i = 0; i < R; i += 1) {
+    const row = [];
+    const words = [];
+    for (let j = 0; j < R; j += 1) {
+      const c = loss[i * R + j];
+      row.push(Number.isFinite(c) ? Math.log10(Math.max(c, floor)) : null);
+      words.push(Number.isFinite(c) ? formatNumber(c) : 'diverges');
+    }
+    z.push(row);
+    text.push(words);
+  }
+  const contour = {
+    type: 'contour', x: w1, y: w2, z, text, ncontours: CONTOURS, showscale: false, connectgaps: false,
+    colorscale: SURFACE_SCALE, contours: { coloring: 'heatmap', showlines: true },
+    line: { color: 'rgba(242,242,242,0.22)', width: 1, smoothing: 0.8 },
+    hovertemplate: 'x = %{x:.3f}<br>y = %{y:.3f}<br>C = %{text}<extra></extra>',
+  };
+  return [contour, arrowField(landscape)];
+}
+
+/**
+ * −∇C at each arrow point as a segment with a head, in weight units (so it points where descent moves the pair,
+ * and the path follows it). Lengths grow with sqrt(|∇C|) so the gentle slopes near the valley still show;
+ * the longest is 90 % of the spacing between arrows.
+ */
+function arrowField(landscape) {
+  const a = landscape.arrays;
+  const xs = a['landscape.arrow_w1'];
+  const ys = a['landscape.arrow_w2'];
+  const grad = a['landscape.grad']; // (A, A, 2): [i, j] at (xs[j], ys[i])
+  const A = xs.length;
+  const dx = A > 1 ? xs[1] - xs[0] : 1;
+  const dy = A > 1 ? ys[1] - ys[0] : 1;
+  let largest = 0;
+  for (let k = 0; k < A * A; k += 1) {
+    const g = Math.hypot(grad[2 * k] / dx, grad[2 * k + 1] / dy);
+    if (Number.isFinite(g)) largest = Math.max(largest, g);
+  }
+  const x = [];
+  const y = [];
+  const size = [];
+  for (let i = 0; i < A; i += 1) {
+    for (let j = 0; j < A; j += 1) {
+      const k = i * A + j;
+      const g1 = grad[2 * k];
+      const g2 = grad[2 * k + 1];
+      const cells = Math.hypot(g1 / dx, g2 / dy); // the arrow's length in arrow spacings, before scaling
+      if (!(largest > 0) || !Number.isFinite(cells) || cells === 0) continue;
+      const scale = (0.9 * Math.sqrt(cells / largest)) / cells;
+      x.push(xs[j], xs[j] - g1 * scale, null);
+      y.push(ys[i], ys[i] - g2 * scale, null);
+      size.push(0, 7, 0);
+    }
+  }
+  return {
+    type: 'scatter', mode: 'lines+markers', x, y, hoverinfo: 'skip', name: '−∇C',
+    line: { color: 'rgba(242,242,242,0.55)', width: 1.5 },
+    marker: { symbol: 'arrow', angleref: 'previous', size, color: 'rgba(242,242,242,0.75)', line: { width: 0 } },
+  };
+}
+
+/** The path descent took (the server's record, thinned), extended to this frame's weights. */
+function pathTrace(landscape, step, current) {
+  const path = landscape.arrays['landscape.path'];
+  const steps = landscape.arrays['landscape.path_step'];
+  const x = [];
+  const y = [];
+  for (let k = 0; k < steps.length; k += 1) {
+    x.push(path[2 * k]);
+    y.push(path[2 * k + 1]);
+  }
+  const last = steps.length ? steps[steps.length - 1] : -1;
+  if (current.every(Number.isFinite) && step > last) {
+    x.push(current[0]);
+    y.push(current[1]);
+  }
+  return {
+    type: 'scatter', mode: 'lines', x, y, name: 'path', hoverinfo: 'skip',
+    line: { color: colors.accentSoft, width: 3 },
+  };
+}
+
+/** The current point and the −∇C arrow descent takes from it. */
+function currentTraces(landscape, current) {
+  if (!current.every(Number.isFinite)) return [];
+  const meta = landscape.meta;
+  const [w1, w2] = current;
+  const traces = [{
+    type: 'scatter', mode: 'markers', x: [w1], y: [w2], name: 'now',
+    hovertemplate: `${shortName(meta.weights[0])} = %{x:.4f}<br>${shortName(meta.weights[1])} = %{y:.4f}<extra></extra>`,
+    marker: { size: 15, color: colors.accent, line: { color: colors.background, width: 2 } },
+  }];
+  const [g1, g2] = meta.gradient ?? [0, 0];
+  const a = landscape.arrays;
+  const spanX = a['landscape.w1'][a['landscape.w1'].length - 1] - a['landscape.w1'][0];
+  const spanY = a['landscape.w2'][a['landscape.w2'].length - 1] - a['landscape.w2'][0];
+  const cells = Math.hypot(g1 / spanX, g2 / spanY);
+  if (cells > 0 && Number.isFinite(cells)) {
+    const scale = 0.2 / cells; // a fifth of the plot: the direction, clearly
+    traces.push({
+      type: 'scatter', mode: 'lines+markers', x: [w1, w1 - g1 * scale], y: [w2, w2 - g2 * scale], hoverinfo: 'skip',
+      line: { color: colors.accent, width: 3 },
+      marker: { symbol: 'arrow', angleref: 'previous', size: [0, 14], color: colors.accent, line: { width: 0 } },
+    });
+  }
+  return traces;
+}
+
+function formatNumber(v) {
+  const a = Math.abs(v);
+  if (a === 0) return '0';
+  if (a >= 0.001 && a < 10000) return String(Number(v.toPrecision(4)));
+  return v.toExponential(2);
+}
+
+// ---------------- module-level mounting (one landscape per page) ----------------
+let mounted = null;
+
+/** Create the view in `container`; `hooks.onChoose(weights | null)` sends a new choice to the server. */
+export function mount(container, hooks = {}) {
+  mounted = new LandscapeView(container, hooks);
+  return mounted;
+}
+
+/** Redraw the mounted view with a decoded frame (docs/page.md). */
+export function update(frame) {
+  mounted?.update(frame);
+}
+
+/** Choose the weight on axis `which` (0 = x, 1 = y): the network view's link, or [layer, neuron, input?]. */
+export function chooseWeight(which, parameter) {
+  mounted?.choose(which, parameter);
+}

@@ -1,0 +1,288 @@
+// The page: connect, build the controls from the schema, and redraw at most once per animation frame with the
+// newest frame (older ones are never drawn; the server sends the next only after our ack). The canvas views
+// (network, boundary) draw every such frame; the Plotly charts take turns (scheduler.js).
+// window.__nnp exposes counters for tests and bench/render.py (redraws: frames actually drawn).
+
+import { connect } from './socket.js';
+import { decodeArrays, decodeFrame } from './frame.js';
+import { Controls, PAGE_OPTIONS } from './controls.js';
+import { NetworkView } from './network-view.js';
+import { CostChart } from './cost-chart.js';
+import { BoundaryView } from './boundary-view.js';
+import { GradientView } from './gradient-view.js';
+import { LandscapeView } from './landscape-view.js';
+import { ActivationView } from './activation-view.js';
+import { WeightEditor } from './weight-editor.js';
+import { DatasetThumbnails } from './dataset-thumbnails.js';
+import { readUrl, settingsToApply, writeUrl } from './url-state.js';
+import { setupTools, toast, updateModelLinks } from './tools.js';
+import { ChartScheduler } from './scheduler.js';
+
+const $ = (id) => document.getElementById(id);
+const url = readUrl();
+const page = Object.fromEntries(PAGE_OPTIONS.map((o) => [o.name, url.page[o.name] ?? o.default]));
+
+const nnp = { redraws: 0, framesReceived: 0, drawMs: {}, schema: null, state: null, frame: null, errors: [], views: {} };
+window.__nnp = nnp;
+
+let schema = null;
+let state = null;
+let urlApplied = false;
+let pending = null; // the newest frame not drawn yet, with its ack
+let drawScheduled = false;
+let lastFrame = null;
+const bundles = { dataset: null, evaluation: null, landscape: null };
+
+// ---------------- views ----------------
+const network = new NetworkView($('network-view'), {
+  buttons: $('neuron-buttons'),
+  onEdit: (target) => editor.open(target, lastFrame),
+  onHoverNeuron: (neuron) => hoverNeuron(neuron),
+  onNeuronDelta: (layer, delta) => send(delta > 0 ? 'add_neuron' : 'remove_neuron', { layer }),
+  onResize: () => redrawLast(),
+});
+const cost = new CostChart($('cost-chart'));
+const boundary = new BoundaryView($('boundary-view'), $('neuron-maps'), $('boundary-title'), {
+  onProbe: (probe) => send('probe', probe),
+  onHoverNeuron: (neuron) => hoverNeuron(neuron),
+  onResize: () => redrawLast(),
+});
+const gradient = new GradientView($('gradient-column'));
+const landscape = new LandscapeView($('loss-landscape'), { onChoose: (weights) => send('landscape', { weights }) });
+const activation = new ActivationView($('activation-curves'), $('grad-norms'));
+const canvasViews = [network, boundary];
+const dataViews = [cost, gradient, activation]; // take(frame) every frame, drawn by the scheduler
+const charts = new ChartScheduler();
+// Redraw intervals (ms): what changes most visibly redraws most often; the landscape's surface itself
+// arrives at most 4 times a second.
+charts.add('cost', () => cost.draw(), 200);
+charts.add('gradient column', () => gradient.drawColumn(), 150);
+charts.add('boundary image', () => boundary.drawImageInput(), 150, () => boundary.imageMode);
+charts.add('loss landscape', () => lastFrame && landscape.update(lastFrame), 400);
+charts.add('activations', () => activation.drawHistograms(), 300);
+charts.add('gradient norms', () => activation.drawNorms(), 300);
+Object.assign(nnp.views, { network, boundary, cost, gradient, landscape, activation });
+nnp.chartMs = charts.drawMs;
+nnp.charts = charts;
+boundary.setOptions({ showTest: page.show_test, discretize: page.discretize });
+
+const editor = new WeightEditor($('weight-editor'), {
+  send: (event, payload) => send(event, payload),
+  onChooseAxis: (which, parameter) => landscape.choose(which, parameter),
+});
+const thumbnails = new DatasetThumbnails((name) => send('set', { dataset: name }));
+
+const controls = new Controls($('controls'), {
+  onChange: (name, value) => send('set', { [name]: value }),
+  onPageOption: (name, value) => {
+    page[name] = value;
+    boundary.setOptions({ showTest: page.show_test, discretize: page.discretize });
+    if (schema && state) writeUrl(schema, state.settings, page);
+    redrawLast();
+  },
+});
+
+// ---------------- the connection ----------------
+const server = connect({
+  onConnection: (status) => {
+    $('connection').dataset.state = status;
+    $('connection').textContent = status;
+  },
+  onSession: () => updateModelLinks(),
+  onSchema: (s) => {
+    schema = s;
+    nnp.schema = s;
+    controls.build(s, page);
+    thumbnails.attach($('dataset'), s);
+    controls.hide(url.hide);
+    activation.setCurves(s.activation_curves);
+    // The server computes the landscape only while a page shows it (per connection, so again on reconnect).
+    if (s.landscape) send('landscape', { show: true });
+  },
+  onState: (s) => {
+    state = s;
+    nnp.state = s;
+    showState(s);
+    if (!urlApplied && schema) applyUrl();
+    else if (schema) writeUrl(schema, s.settings, page);
+  },
+  onFrame: (raw, ack) => {
+    nnp.framesReceived += 1;
+    takeBundles(raw);
+    if (pending) pending.ack(); // never happens while we ack on draw; if it does, the newer frame wins
+    pending = { raw, ack };
+    scheduleDraw();
+  },
+  onError: (error) => showError(error),
+});
+nnp.send = (event, payload) => send(event, payload);
+
+/** Send a control; its reply clears the errors it fixes or shows why it was refused. */
+async function send(event, payload) {
+  const reply = await server.send(event, payload);
+  if (reply && reply.ok === false && reply.error) showError(reply.error);
+  else if (event === 'set' && payload) Object.keys(payload).forEach((name) => controls.clearError(name));
+  return reply;
+}
+
+/** A shared link: push the URL's settings that differ from the session's, dropping any the server refuses. */
+async function applyUrl() {
+  urlApplied = true;
+  const wanted = settingsToApply(schema, url.settings, state.settings);
+  for (let attempt = 0; attempt < 6 && Object.keys(wanted).length; attempt += 1) {
+    const reply = await send('set', wanted);
+    if (reply?.ok !== false) break;
+    const field = reply.error?.field?.split('.')[0];
+    if (!field || !(field in wanted)) break;
+    delete wanted[field];
+  }
+  writeUrl(schema, state.settings, page);
+}
+
+function takeBundles(raw) {
+  if (raw.dataset) {
+    const { arrays, data, ...meta } = raw.dataset; // meta: the bundle's fields but its arrays
+    bundles.dataset = { version: raw.dataset.version, meta, arrays: decodeArrays(raw.dataset) };
+    thumbnails.remember(bundles.dataset);
+  }
+  if (raw.history) cost.load(decodeArrays(raw.history));
+  if (raw.evaluation) bundles.evaluation = { meta: raw.evaluation, arrays: decodeArrays(raw.evaluation) };
+  if (raw.landscape) bundles.landscape = { meta: raw.landscape, arrays: decodeArrays(raw.landscape) };
+}
+
+// ---------------- drawing ----------------
+function scheduleDraw() {
+  if (drawScheduled) return;
+  drawScheduled = true;
+  requestAnimationFrame(draw);
+}
+
+function draw(now) {
+  drawScheduled = false;
+  if (pending) {
+    const { raw, ack } = pending;
+    pending = null;
+    ack(); // ask for the next frame now, so it travels while this one is drawn
+    const frame = decodeFrame(raw, state);
+    Object.assign(frame, { dataset: bundles.dataset, evaluation: bundles.evaluation, landscape: bundles.landscape,
+      probe: state?.probe, settings: state?.settings });
+    lastFrame = frame;
+    nnp.frame = frame;
+    showReadouts(frame);
+    for (const view of dataViews) guarded(view, () => view.take(frame));
+    for (const view of canvasViews) drawView(view, frame);
+    charts.touch();
+    nnp.redraws += 1;
+  }
+  if (charts.tick(now)) scheduleDraw(); // charts still waiting for their turn
+}
+
+function guarded(view, work) {
+  try {
+    work();
+  } catch (error) {
+    console.error(`${view.constructor.name}:`, error);
+  }
+}
+
+function drawView(view, frame) {
+  const start = performance.now();
+  guarded(view, () => view.update(frame));
+  // A moving average of each view's drawing time, for bench/render.py.
+  const name = view.constructor.name;
+  nnp.drawMs[name] = 0.9 * (nnp.drawMs[name] ?? 0) + 0.1 * (performance.now() - start);
+}
+
+/** Redraw the newest frame again (hover, options, size) when no newer one is on its way. */
+function redrawLast() {
+  if (!lastFrame || pending) return;
+  requestAnimationFrame(() => {
+    if (pending || !lastFrame) return;
+    for (const view of canvasViews) drawView(view, lastFrame);
+    charts.touch();
+    scheduleDraw();
+  });
+}
+
+function hoverNeuron(neuron) {
+  boundary.setHover(neuron);
+  if (lastFrame && !pending) requestAnimationFrame(() => lastFrame && drawView(boundary, lastFrame));
+}
+
+const formatLoss = (v) => (v === null || v === undefined || !Number.isFinite(v) ? '–' : String(Number(v.toPrecision(4))));
+
+function showReadouts(frame) {
+  $('epoch').textContent = String(frame.epoch);
+  $('train-loss').textContent = formatLoss(frame.trainLoss);
+  $('test-loss').textContent = formatLoss(frame.testLoss);
+  const accuracy = frame.testAccuracy ?? frame.trainAccuracy;
+  $('accuracy').textContent = accuracy === null || accuracy === undefined ? '–' : `${(accuracy * 100).toFixed(1)}%`;
+  // A frame can report what no control caused (divergence pauses the session): trust it unless it predates
+  // the newest state.
+  if (!state || frame.configVersion >= state.config_version) {
+    showPlaying(frame.status === 'running');
+    showDivergence(frame.status === 'diverged' ? frame.divergence : null);
+  }
+}
+
+function showPlaying(running) {
+  $('play').setAttribute('aria-pressed', String(running));
+  $('play').setAttribute('aria-label', running ? 'Pause' : 'Play');
+}
+
+function showState(s) {
+  showPlaying(s.status === 'running');
+  controls.update(s.settings);
+  thumbnails.select(s.settings.dataset);
+  const hidden = s.layer_sizes.length - 2;
+  $('layer-count').textContent = `${hidden} hidden layer${hidden === 1 ? '' : 's'}`;
+  $('add-layer').disabled = hidden >= (schema?.limits?.max_hidden_layers ?? Infinity);
+  $('remove-layer').disabled = hidden <= 0;
+  showDivergence(s.status === 'diverged' ? s.divergence : null);
+}
+
+function showDivergence(divergence) {
+  const banner = $('divergence');
+  banner.hidden = !divergence;
+  if (!divergence) return;
+  // The server's message names the step and what to try; the page adds nothing it would have to guess.
+  $('divergence-detail').textContent = divergence.message
+    || `The loss became ${divergence.loss === 'inf' ? 'infinite' : 'NaN'} at step ${divergence.step}.`;
+  $('divergence-hint').textContent = divergence.message ? '' : 'Try a lower learning rate or gradient clipping, then reset.';
+}
+
+// ---------------- errors ----------------
+/** The server's refusal, next to what caused it: the control, the weight editor, or a toast. */
+function showError(error) {
+  nnp.errors.push(error);
+  const field = (error.field ?? '').split('.')[0];
+  if (error.event === 'set' && controls.showError(field, error.message)) return;
+  if ((error.event === 'edit_weight' || error.event === 'edit_bias') && editor.showError(error.message)) return;
+  toast(error.message, 8000);
+}
+
+// ---------------- transport, layers, tools ----------------
+function togglePlay() {
+  send($('play').getAttribute('aria-pressed') === 'true' ? 'pause' : 'play');
+}
+$('play').addEventListener('click', togglePlay);
+$('step').addEventListener('click', (event) => send('step', { unit: event.shiftKey ? 'epoch' : 'batch' }));
+$('reset').addEventListener('click', () => send('reset'));
+$('divergence-reset').addEventListener('click', () => send('reset'));
+$('add-layer').addEventListener('click', () => send('add_layer', {}));
+$('remove-layer').addEventListener('click', () => send('remove_layer', {}));
+$('show-arrows').addEventListener('change', (event) => { network.setArrows(event.target.checked); redrawLast(); });
+$('cost-log').addEventListener('change', (event) => {
+  cost.setLog(event.target.checked);
+  redrawLast();
+});
+
+setupTools({
+  togglePlay,
+  step: () => send('step', { unit: 'batch' }),
+  onError: (error) => showError(error),
+  onRestyle: () => {
+    network.geometry = null;
+    redrawLast();
+  },
+}, { presenter: url.presenter });

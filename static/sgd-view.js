@@ -1,0 +1,101 @@
+// Stochastic gradient descent, "stumbling downhill": the cost of each minibatch (what every step actually
+// descends: jumpy, since each batch is a handful of examples) beside the cost over the whole training set (what
+// we want to fall: smooth). A row of batch sizes changes it live: batch 1 stumbles wildly, the whole set walks.
+//
+// Reads frame.step, batchLoss, metricsStep, trainLoss, settings.batch_size, dataset.meta.n_train; load() takes the
+// server's history bundle (history.step, history.batch_loss, history.train_loss) on connect and after reset.
+
+import { Plotly, fitToElement } from './plotly.js';
+import { colors, baseLayout, axis, plotConfig, fontSize } from './theme.js';
+import { History } from './cost-chart.js';
+
+const BATCH_SIZES = [1, 10, 32, 100, 500];
+
+const el = (tag, className, text) => {
+  const node = document.createElement(tag);
+  if (className) node.className = className;
+  if (text !== undefined) node.textContent = text;
+  return node;
+};
+
+export class SgdView {
+  /**
+   * @param {HTMLElement} root where the batch-size row and the chart are built
+   * @param {{send: (event: string, payload: object) => Promise<object>}} hooks
+   */
+  constructor(root, hooks) {
+    root.classList.add('sgd-view');
+    const bar = el('div', 'sgd-bar');
+    bar.append(el('span', 'muted', 'batch size'));
+    this.sizeButtons = BATCH_SIZES.map((n) => {
+      const b = el('button', 'chip-button', String(n));
+      b.type = 'button';
+      b.title = `Minibatches of ${n} example${n === 1 ? '' : 's'}`;
+      b.addEventListener('click', () => hooks.send('set', { batch_size: n }));
+      bar.append(b);
+      return b;
+    });
+    this.note = el('span', 'muted sgd-note');
+    bar.append(this.note);
+    this.chart = el('div', 'plot sgd-chart');
+    root.append(bar, this.chart);
+    fitToElement(this.chart);
+    this.batch = new History(['loss']);
+    this.full = new History(['loss']);
+    this.log = true;
+  }
+
+  /** Start from the server's history bundle: arrays (n,), NaN where unknown. */
+  load(arrays) {
+    this.batch.clear();
+    this.full.clear();
+    const steps = arrays['history.step'];
+    if (!steps) return;
+    const value = (name, i) => {
+      const v = arrays[`history.${name}`]?.[i];
+      return Number.isFinite(v) ? v : null;
+    };
+    for (let i = 0; i < steps.length; i += 1) {
+      if (value('batch_loss', i) !== null) this.batch.push(steps[i], { loss: value('batch_loss', i) });
+      if (value('train_loss', i) !== null) this.full.push(steps[i], { loss: value('train_loss', i) });
+    }
+  }
+
+  update(frame) {
+    if (frame.step < (this.batch.step[this.batch.step.length - 1] ?? 0)) {
+      this.batch.clear();
+      this.full.clear();
+    }
+    if (Number.isFinite(frame.batchLoss)) this.batch.push(frame.step, { loss: frame.batchLoss });
+    if (Number.isFinite(frame.trainLoss)) this.full.push(frame.metricsStep, { loss: frame.trainLoss });
+    const size = frame.settings?.batch_size;
+    const nTrain = frame.dataset?.meta?.n_train;
+    this.sizeButtons.forEach((b, i) => b.setAttribute('aria-pressed', String(BATCH_SIZES[i] === size)));
+    this.note.textContent = size && nTrain ? `each step sees ${Math.min(size, nTrain)} of ${nTrain} training examples` : '';
+    this.draw();
+  }
+
+  draw() {
+    const traces = [
+      {
+        type: 'scatter', mode: 'lines+markers', name: 'this minibatch', x: this.batch.step, y: this.batch.series.loss,
+        line: { color: 'rgba(88,196,221,0.45)', width: 1 }, marker: { color: colors.positive, size: 4, opacity: 0.8 },
+        hovertemplate: 'minibatch cost %{y:.4g}<extra>step %{x}</extra>',
+      },
+      {
+        type: 'scatter', mode: 'lines', name: 'whole training set', x: this.full.step, y: this.full.series.loss,
+        line: { color: colors.accent, width: 4 }, connectgaps: true,
+        hovertemplate: 'training-set cost %{y:.4g}<extra>step %{x}</extra>',
+      },
+    ];
+    const layout = baseLayout({
+      margin: { l: 60, r: 12, t: 8, b: 40 },
+      showlegend: true,
+      legend: { x: 0.99, xanchor: 'right', y: 0.99, bgcolor: 'rgba(14,17,23,0.7)', font: { size: fontSize(13) } },
+      xaxis: axis({ title: { text: 'step', font: { size: fontSize(13) } }, rangemode: 'tozero' }),
+      yaxis: axis({ type: this.log ? 'log' : 'linear', title: { text: 'cost', font: { size: fontSize(13) } },
+        exponentformat: 'power' }),
+    });
+    Plotly.react(this.chart, traces, layout, plotConfig);
+  }
+}

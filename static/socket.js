@@ -1,0 +1,51 @@
+// The connection to the server: one training session per tab, rejoined after a refresh with the token kept in
+// sessionStorage. Frames are handed on with their ack; the caller acks when it draws, so a page that cannot keep up
+// is simply sent fewer frames (the server keeps only the newest unsent one).
+
+import { io } from '/vendor/socket.io.esm.min.js';
+
+const TOKEN_KEY = 'nnplayground.token';
+
+/**
+ * Connect and wire the server's events to `handlers`:
+ *   onSession({token, created}), onSchema(schema), onState(state), onFrame(frame, ack), onError(error),
+ *   onConnection('connecting' | 'connected' | 'disconnected').
+ * Returns {send(event, payload) -> Promise<reply>, socket}.
+ */
+export function connect(handlers) {
+  const socket = io({
+    // A function, so every reconnect presents the newest token and lands in the same session.
+    auth: (cb) => {
+      const token = sessionStorage.getItem(TOKEN_KEY);
+      cb(token ? { token } : {});
+    },
+    transports: ['websocket', 'polling'],
+  });
+
+  socket.on('connect', () => handlers.onConnection?.('connected'));
+  socket.on('disconnect', () => handlers.onConnection?.('disconnected'));
+  socket.io.on('reconnect_attempt', () => handlers.onConnection?.('connecting'));
+  socket.on('session', (session) => {
+    sessionStorage.setItem(TOKEN_KEY, session.token);
+    handlers.onSession?.(session);
+  });
+  socket.on('schema', (schema) => handlers.onSchema?.(schema));
+  socket.on('state', (state) => handlers.onState?.(state));
+  socket.on('error', (error) => handlers.onError?.(error));
+  socket.on('frame', (frame, ack) => handlers.onFrame?.(frame, typeof ack === 'function' ? ack : () => {}));
+
+  /** Emit an event with an ack; resolves with the server's reply ({ok, config_version} or {ok: false, error}). */
+  function send(event, payload) {
+    return new Promise((resolve) => {
+      const reply = (answer) => resolve(answer ?? { ok: true });
+      if (payload === undefined) socket.emit(event, reply);
+      else socket.emit(event, payload, reply);
+    });
+  }
+
+  return { send, socket };
+}
+
+export function sessionToken() {
+  return sessionStorage.getItem(TOKEN_KEY);
+}
