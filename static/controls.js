@@ -167,6 +167,30 @@ export class Controls {
     return el('div', { className: 'control checkbox' }, [input, el('label', { htmlFor: id, textContent: option.label })]);
   }
 
+  /**
+   * One small select per hidden layer under #activation, for set_activation on a single layer.
+   * `activations` is the state's hidden_activations (one per hidden layer).
+   */
+  updateLayerActivations(activations) {
+    const widget = this.widgets.get('activation');
+    if (!widget) return;
+    let row = widget.box.querySelector('.per-layer');
+    if (!row) {
+      row = el('div', { className: 'per-layer', title: 'The activation of each hidden layer on its own' });
+      widget.box.insertBefore(row, widget.error);
+    }
+    if (row.dataset.key === activations.join()) return;
+    row.dataset.key = activations.join();
+    row.replaceChildren();
+    activations.forEach((name, layer) => {
+      const select = el('select', { id: `activation-${layer}`, title: `Hidden layer ${layer + 1}'s activation` });
+      for (const choice of widget.control.choices) select.append(el('option', { value: choice, textContent: choice }));
+      select.value = name;
+      select.addEventListener('change', () => this.hooks.onLayerActivation(layer, select.value));
+      row.append(el('label', {}, [el('span', { textContent: `${layer + 1}` }), select]));
+    });
+  }
+
   /** Show the server's settings, except in a box the user is typing in right now. */
   update(settings) {
     this.settings = settings;

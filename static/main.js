@@ -74,6 +74,7 @@ const thumbnails = new DatasetThumbnails((name) => send('set', { dataset: name }
 
 const controls = new Controls($('controls'), {
   onChange: (name, value) => send('set', { [name]: value }),
+  onLayerActivation: (layer, activation) => send('set_activation', { activation, layer }),
   onPageOption: (name, value) => {
     page[name] = value;
     boundary.setOptions({ showTest: page.show_test, discretize: page.discretize });
@@ -195,11 +196,12 @@ function drawView(view, frame) {
 
 /** Redraw the newest frame again (hover, options, size) when no newer one is on its way. */
 function redrawLast() {
-  if (!lastFrame || pending) return;
+  if (!lastFrame) return;
+  charts.touch(); // at once: charts.idle() turns false until they have redrawn
+  if (pending) return; // a newer frame is on its way to every view
   requestAnimationFrame(() => {
     if (pending || !lastFrame) return;
     for (const view of canvasViews) drawView(view, lastFrame);
-    charts.touch();
     scheduleDraw();
   });
 }
@@ -233,6 +235,7 @@ function showPlaying(running) {
 function showState(s) {
   showPlaying(s.status === 'running');
   controls.update(s.settings);
+  controls.updateLayerActivations(s.hidden_activations);
   thumbnails.select(s.settings.dataset);
   const hidden = s.layer_sizes.length - 2;
   $('layer-count').textContent = `${hidden} hidden layer${hidden === 1 ? '' : 's'}`;

@@ -10,7 +10,6 @@ const MAX_CREDIT_MS = 50; // unused budget carried over, at most: one slow chart
 export class ChartScheduler {
   constructor() {
     this.parts = []; // {name, draw, intervalMs, dirty, last}
-    this.next = 0;
     this.credit = 0; // ms of main-thread time the charts may still spend
     this.lastTick = null;
     this.drawMs = {};
@@ -40,11 +39,13 @@ export class ChartScheduler {
     if (this.lastTick !== null) this.credit = Math.min(MAX_CREDIT_MS, this.credit + (now - this.lastTick) * CHART_SHARE);
     this.lastTick = now;
     if (this.credit <= 0) return !this.idle();
-    const n = this.parts.length;
-    for (let k = 0; k < n; k += 1) {
-      const part = this.parts[(this.next + k) % n];
-      if (!part.dirty || now - part.last < part.intervalMs) continue;
-      this.next = (this.next + k + 1) % n;
+    // The most overdue chart first: one with a shorter interval gets more of the turns.
+    let part = null;
+    for (const candidate of this.parts) {
+      const overdue = now - candidate.last - candidate.intervalMs;
+      if (candidate.dirty && overdue >= 0 && (!part || overdue > now - part.last - part.intervalMs)) part = candidate;
+    }
+    if (part) {
       part.dirty = false;
       part.last = now;
       const start = performance.now();
@@ -57,7 +58,6 @@ export class ChartScheduler {
       this.credit -= spent;
       this.drawMs[part.name] = 0.8 * (this.drawMs[part.name] ?? 0) + 0.2 * spent;
       this.draws[part.name] = (this.draws[part.name] ?? 0) + 1;
-      break;
     }
     return !this.idle();
   }

@@ -168,6 +168,13 @@ def test_divergence_is_shown_and_reset_recovers(page: Page) -> None:
     wait_for_frame(page, "f.step === 0 && f.status === 'paused'")
 
 
+def test_one_hidden_layer_gets_its_own_activation(page: Page) -> None:
+    open_page(page)
+    page.select_option("#activation-0", "relu")
+    wait_for_frame(page, "s.hidden_activations.join() === 'relu,tanh'")
+    expect(page.locator("#activation")).to_have_value("tanh")
+
+
 def test_hide_parameter_hides_controls(page: Page) -> None:
     open_page(page, "?hide=noise,features,seed")
     expect(page.locator("#noise")).to_be_hidden()

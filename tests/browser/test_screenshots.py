@@ -31,13 +31,17 @@ def shoot_views(page: Page, screenshots: Path, prefix: str) -> None:
 
 def test_screenshot_each_view_while_training(page: Page, screenshots: Path, console_errors: list[str]) -> None:
     open_page(page, "?dataset=spiral&hidden_sizes=8,8,8,8&features=x1,x2,sin(x1),sin(x2)&learning_rate=0.03"
-                    "&show_test=1")
+                    "&clipping=norm&clip_threshold=0.5&show_test=1")
     wait_for_frame(page, "s.settings.dataset === 'spiral' && f.layerSizes.length === 6")
     page.click("#play")
     wait_for_frame(page, "f.epoch >= 30", timeout=40_000)
     page.click("#play")
     wait_for_frame(page, "f.status === 'paused'")
     shoot_views(page, screenshots, "spiral")
+    page.click("#presenter")  # larger type everywhere, for the back row
+    page.wait_for_function("() => document.documentElement.classList.contains('presenter') && window.__nnp.charts.idle()",
+                           timeout=TIMEOUT)
+    page.screenshot(path=screenshots / "spiral-presenter.png")
     assert console_errors == []
 
 
