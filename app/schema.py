@@ -11,6 +11,8 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from .previews import dataset_previews
+
 # Datasets, in the order the page lists them; the 2-D ones are engine.datasets.DATASETS_2D's.
 DATASETS_2D_CLASSIFICATION = ("circle", "xor", "gaussian", "spiral", "multi-class")
 DATASETS_2D_REGRESSION = ("plane", "multi-gaussian")
@@ -121,7 +123,7 @@ CONTROLS: tuple[Control, ...] = (
     Control("dataset", "choice", "circle", "Dataset", "data",
             "Which data to learn. 2-D sets draw a decision boundary; digits (8x8) and mnist (28x28) are images.",
             choices=DATASETS, extra={"tasks": {d: task_of(d) for d in DATASETS},
-                                     "images": list(DATASETS_IMAGE)}),
+                                     "images": list(DATASETS_IMAGE), "previews": dataset_previews()}),
     Control("problem", "choice", "classification", "Problem type", "data",
             "Classification or regression. Choosing the other type switches to its first dataset.",
             choices=PROBLEMS),

@@ -37,8 +37,10 @@ export class DatasetThumbnails {
       grid.append(button);
       this.buttons.set(name, { button, canvas });
       const stored = localStorage.getItem(STORE + name);
+      const preview = control.previews?.[name];
       if (stored) paintStored(canvas, stored);
-      else if (control.images?.includes(name)) paintLabel(canvas, name === 'mnist' ? '28×28' : '8×8');
+      else if (preview?.pixels) paintImage(canvas, preview);
+      else if (preview?.x) paintPoints(canvas, preview.x.flat(), preview.y, control.tasks?.[name], [-6, 6]);
     }
     select.closest('.control')?.prepend(grid);
   }
@@ -55,20 +57,7 @@ export class DatasetThumbnails {
     const entry = this.buttons.get(name);
     if (!entry || !x || !y) return;
     const { canvas } = entry;
-    const g = canvas.getContext('2d');
-    g.fillStyle = colors.background;
-    g.fillRect(0, 0, SIZE, SIZE);
-    const [lo, hi] = extent ?? [-6, 6];
-    let scale = 1;
-    if (task === 'regression') y.forEach((v) => { scale = Math.max(scale, Math.abs(v)); });
-    for (let i = 0; i < y.length; i += 1) {
-      const px = ((x[2 * i] - lo) / (hi - lo)) * SIZE;
-      const py = SIZE - ((x[2 * i + 1] - lo) / (hi - lo)) * SIZE;
-      g.fillStyle = task === 'regression'
-        ? (y[i] >= 0 ? `rgba(88,196,221,${Math.abs(y[i]) / scale})` : `rgba(252,98,85,${Math.abs(y[i]) / scale})`)
-        : classColors[y[i] % classColors.length];
-      g.fillRect(px - 1.5, py - 1.5, 3, 3);
-    }
+    paintPoints(canvas, x, y, task, extent ?? [-6, 6]);
     try {
       localStorage.setItem(STORE + name, canvas.toDataURL());
     } catch {
@@ -77,19 +66,42 @@ export class DatasetThumbnails {
   }
 }
 
+/** Points (x: flat [x1, x2, ...]) coloured by class, or by the sign and size of a regression target. */
+function paintPoints(canvas, x, y, task, [lo, hi]) {
+  const g = canvas.getContext('2d');
+  g.fillStyle = colors.background;
+  g.fillRect(0, 0, SIZE, SIZE);
+  let scale = 1;
+  if (task === 'regression') y.forEach((v) => { scale = Math.max(scale, Math.abs(v)); });
+  for (let i = 0; i < y.length; i += 1) {
+    const px = ((x[2 * i] - lo) / (hi - lo)) * SIZE;
+    const py = SIZE - ((x[2 * i + 1] - lo) / (hi - lo)) * SIZE;
+    g.fillStyle = task === 'regression'
+      ? (y[i] >= 0 ? `rgba(88,196,221,${Math.abs(y[i]) / scale})` : `rgba(252,98,85,${Math.abs(y[i]) / scale})`)
+      : classColors[y[i] % classColors.length];
+    g.fillRect(px - 1.5, py - 1.5, 3, 3);
+  }
+}
+
+/** One example digit, grey levels on the page's background (the button's caption names the set). */
+function paintImage(canvas, { shape: [h, w], pixels }) {
+  const g = canvas.getContext('2d');
+  g.fillStyle = colors.background;
+  g.fillRect(0, 0, SIZE, SIZE);
+  const cell = (SIZE - 8) / Math.max(h, w);
+  const left = (SIZE - cell * w) / 2;
+  for (let r = 0; r < h; r += 1) {
+    for (let c = 0; c < w; c += 1) {
+      const v = pixels[r * w + c];
+      if (!v) continue;
+      g.fillStyle = `rgb(${v},${v},${v})`;
+      g.fillRect(left + c * cell, 4 + r * cell, Math.ceil(cell), Math.ceil(cell));
+    }
+  }
+}
+
 function paintStored(canvas, dataUrl) {
   const image = new Image();
   image.onload = () => canvas.getContext('2d').drawImage(image, 0, 0, SIZE, SIZE);
   image.src = dataUrl;
-}
-
-function paintLabel(canvas, text) {
-  const g = canvas.getContext('2d');
-  g.fillStyle = colors.background;
-  g.fillRect(0, 0, SIZE, SIZE);
-  g.fillStyle = colors.text;
-  g.font = '600 16px "DejaVu Sans", sans-serif';
-  g.textAlign = 'center';
-  g.textBaseline = 'middle';
-  g.fillText(text, SIZE / 2, SIZE / 2);
 }

@@ -48,3 +48,15 @@ def test_schema_payload_carries_controls_and_limits():
     assert (lr["minimum"], lr["maximum"], lr["scale"], lr["default"]) == (1e-5, 10.0, "log", 0.03)
     assert payload["limits"]["max_hidden_layers"] == schema.LIMITS.max_hidden_layers
     assert payload["limits"]["max_frames_per_second"] == 60
+
+
+def test_every_dataset_has_a_thumbnail_preview():
+    dataset = next(c for c in schema.schema_payload(60, 100, 25)["controls"] if c["name"] == "dataset")
+    previews = dataset["previews"]
+    assert set(previews) == set(dataset["choices"])
+    spiral = previews["spiral"]
+    assert len(spiral["x"]) == len(spiral["y"]) > 50 and all(len(p) == 2 for p in spiral["x"])
+    assert set(spiral["y"]) == {0.0, 1.0}
+    digits = previews["digits"]
+    assert digits["shape"] == [8, 8] and len(digits["pixels"]) == 64 and max(digits["pixels"]) > 128
+    assert previews["mnist"]["shape"] == [28, 28]
