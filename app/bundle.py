@@ -48,7 +48,8 @@ class Bundle:
 
     def add(self, name: str, array, dtype: str = "f4", **quantization) -> None:
         """Add ``array`` as ``dtype`` ("f4", "u1", "i4")."""
-        values = np.ascontiguousarray(array, dtype=DTYPES[dtype])
+        with np.errstate(over="ignore"):  # a diverged run's weights beyond float32's range travel as ±inf
+            values = np.ascontiguousarray(array, dtype=DTYPES[dtype])
         descriptor = {"name": name, "dtype": dtype, "shape": list(values.shape), "byte_offset": self._size}
         descriptor.update(quantization)
         self.descriptors.append(descriptor)
