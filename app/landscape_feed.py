@@ -69,6 +69,7 @@ class LandscapeFeed:
         self.version = 0
         self.path = landscape.LandscapePath(PATH_CAPACITY)
         self._finished = None  # (generation, wire) from the worker, taken by the next section()
+        self._reminder: threading.Timer | None = None  # asks for a frame when a rate-limited landscape is due
         self._generation = 0  # +1 whenever what is shown changes meaning: stale results are dropped
         self.restart()
 
@@ -131,9 +132,20 @@ class LandscapeFeed:
             self._busy = False
             self._next_time = time.perf_counter() + max(1.0 / MAX_PER_SECOND, OVERHEAD * duration)
         stamp = (s.model_version, s.dataset_version)
-        if stamp != self._computed_for and not self._busy and time.perf_counter() >= self._next_time:
-            self._start(stamp)
+        if stamp != self._computed_for and not self._busy:
+            wait = self._next_time - time.perf_counter()
+            if wait <= 0:
+                self._start(stamp)
+            elif self._reminder is None:  # a paused session builds no frame by itself: ask for one when due
+                self._reminder = threading.Timer(wait, self._remind)
+                self._reminder.daemon = True
+                self._reminder.start()
         return self._wire
+
+    def _remind(self) -> None:
+        with self.session.lock:
+            self._reminder = None
+            self.session.dirty = True
 
     def _choose(self) -> bool:
         s = self.session

@@ -13,7 +13,7 @@ import { colors, baseLayout, axis, plotConfig, fontSize } from './theme.js';
 
 // Valley dark, hills bright: the colour runs over log10 C, so a valley a thousand times lower than the hills
 // still shows its shape.
-const SURFACE_SCALE = [[0, '#0b0e14'], [0.3, '#142a40'], [0.62, '#2c6a82'], [0.85, '#58C4DD'], [1, '#cfeff7']];
+const SURFACE_SCALE = [[0, '#0b0e14'], [0.3, '#132a40'], [0.65, '#24607a'], [1, colors.positive]];
 const CONTOURS = 16;
 const MAX_OPTIONS_PER_LAYER = 400; // bigger layers (image inputs) are chosen by clicking a link instead
 const AUTO = 'auto';
@@ -54,7 +54,8 @@ export class LandscapeView {
     this.bar = document.createElement('div');
     this.bar.className = 'landscape-choice';
     Object.assign(this.bar.style, {
-      display: 'flex', gap: '6px', alignItems: 'center', padding: '2px 6px 0', flex: 'none', flexWrap: 'wrap',
+      display: 'flex', gap: '6px', alignItems: 'center', padding: '2px 6px 0', flex: 'none', flexWrap: 'nowrap',
+      overflow: 'hidden', whiteSpace: 'nowrap',
       fontSize: '0.8rem', color: colors.muted,
     });
     this.selects = ['x', 'y'].map((axisName, which) => {
@@ -65,7 +66,7 @@ export class LandscapeView {
       select.title = `The weight on the landscape's ${axisName} axis`;
       Object.assign(select.style, {
         background: colors.background, border: `1px solid ${colors.grid}`, borderRadius: '4px', padding: '1px 2px',
-        maxWidth: '8.5em', fontSize: '0.8rem',
+        maxWidth: '6.8em', fontSize: '0.8rem',
       });
       select.addEventListener('change', () => this.selected(which, select.value));
       label.append(select);
@@ -136,7 +137,7 @@ export class LandscapeView {
     const layout = baseLayout({
       margin: { l: 58, r: 10, t: 30, b: 48 },
       title: {
-        text: `loss landscape · ${loss}${meta.auto ? ' · steepest pair' : ''}`,
+        text: `loss landscape · ${loss}`,
         font: { size: fontSize(13), color: colors.muted }, x: 0.02, xanchor: 'left', y: 0.985,
       },
       xaxis: axis({ title: { text: meta.labels[0], font: { size: fontSize(13) }, standoff: 4 }, range: xRange,
@@ -173,8 +174,8 @@ export class LandscapeView {
     this.optionsKey = key;
     this.selects.forEach((select, which) => {
       select.replaceChildren();
-      const auto = new Option(meta?.auto ? `${shortName(meta.weights[which])} (steepest)` : 'steepest', AUTO);
-      select.append(auto);
+      // The server's automatic pair shows as the pair itself; the "steepest" button says it is automatic.
+      select.append(new Option(meta?.auto ? shortName(meta.weights[which]) : 'steepest', AUTO));
       for (let layer = 0; layer < sizes.length - 1; layer += 1) {
         const group = document.createElement('optgroup');
         group.label = `layer ${layer}`;
@@ -192,6 +193,8 @@ export class LandscapeView {
       }
       select.value = meta?.auto ? AUTO : chosen[which];
     });
+    this.autoButton.setAttribute('aria-pressed', String(Boolean(meta?.auto)));
+    this.autoButton.style.borderColor = meta?.auto ? colors.positive : '';
   }
 }
 
