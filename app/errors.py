@@ -3,18 +3,33 @@
 from __future__ import annotations
 
 import json
+import re
 
 MAX_RECEIVED_CHARS = 200
+SERVER_WRITTEN = re.compile(r"<[^<>\n]{1,80}>")  # "<427 bytes>", "<a drawing>", "<ragged lists>"
+
+
+class Described(str):
+    """Text the server wrote about what it received (e.g. "3 arguments"): shown as is, never JSON-quoted."""
 
 
 def describe(value) -> str:
-    """``value`` as short text for an error message (at most 200 characters, never the whole payload)."""
+    """``value`` as short text for an error message (at most 200 characters, never the whole payload).
+
+    What the client sent is shown as JSON (a string in quotes); the server's own descriptions are shown as
+    they are: ``Described`` text, and by convention any string in angle brackets, like "<427 bytes>"."""
     if isinstance(value, (bytes, bytearray, memoryview)):
         return f"<{len(value)} bytes>"
+    if isinstance(value, Described) or (isinstance(value, str) and SERVER_WRITTEN.fullmatch(value)):
+        return _shorten(str(value))
     try:
         text = json.dumps(value, allow_nan=True, default=lambda v: f"<{type(v).__name__}>")
     except (TypeError, ValueError, RecursionError):
         text = f"<{type(value).__name__}>"
+    return _shorten(text)
+
+
+def _shorten(text: str) -> str:
     if len(text) > MAX_RECEIVED_CHARS:
         text = text[:MAX_RECEIVED_CHARS - 1] + "…"
     return text

@@ -80,6 +80,7 @@ class FrameBuilder:
         self._test_predicted = None
         self._evaluation = (0, None)
         self._evaluation_time = 0.0
+        self._evaluation_source = None  # the predictions the evaluation bundle was built from
         self._dataset = (None, None)
         self._grid = (None, None)
 
@@ -104,15 +105,18 @@ class FrameBuilder:
         self._history_wire = None
         return True
 
-    def _evaluation_section(self, evaluated: bool) -> tuple[int, dict] | None:
+    def _evaluation_section(self) -> tuple[int, dict] | None:
         s = self.session
         d = s.data
         if d.task != "classification" or self._test_predicted is None:
             return None
         version, wire = self._evaluation
         now = time.perf_counter()
-        stale = wire is None or (evaluated and (s.status != "running" or now - self._evaluation_time
-                                                >= EVALUATION_INTERVAL))
+        # Behind the latest evaluation: rebuilt at most every EVALUATION_INTERVAL while training, and at once
+        # when training stops (so a paused page's gallery and confusion matrix match its accuracy).
+        behind = self._evaluation_source is not self._test_predicted
+        stale = wire is None or (behind and (s.status != "running" or now - self._evaluation_time
+                                             >= EVALUATION_INTERVAL))
         if not stale:
             return self._evaluation
         k = d.num_classes
@@ -129,6 +133,7 @@ class FrameBuilder:
             b.add("misclassified.predicted", predicted[wrong], "u1")
         self._evaluation = (version + 1, b.to_wire(version=version + 1, step=self.metrics["metrics_step"]))
         self._evaluation_time = now
+        self._evaluation_source = predicted
         return self._evaluation
 
     # --- static parts
@@ -171,7 +176,7 @@ class FrameBuilder:
         s = self.session
         t = s.trainer
         model = t.model
-        evaluated = self._maybe_evaluate()
+        self._maybe_evaluate()
         b = Bundle()
         layers = network.linears(model)
         norms = []
@@ -199,7 +204,7 @@ class FrameBuilder:
         if self._history_wire is None:
             self._history_wire = self.history.bundle(self.history_version)
         sections = {"dataset": self._dataset_section(), "history": (self.history_version, self._history_wire)}
-        for name, section in (("evaluation", self._evaluation_section(evaluated)),
+        for name, section in (("evaluation", self._evaluation_section()),
                               ("landscape", s.landscape.section())):
             if section is not None:
                 sections[name] = section

@@ -3,7 +3,9 @@
 Scheduling: every tick (1/FPS s) the scheduler visits each session that is watched and playing (or owes a
 frame), starting one further along each tick; a playing session trains up to ``speed`` steps but no longer
 than its equal share of what the tick leaves after building the frames due (at least MIN_TRAIN_SHARE of
-the tick in all), then its frame is built and offered to its viewers (app.streaming). Sessions nobody watches do not train and are reclaimed after SESSION_IDLE_TIMEOUT.
+the tick in all), then its frame is built and put in its viewers' slots (app.streaming: a sender thread sends it, so neither
+the number of viewers nor their speed costs the scheduler anything). Sessions nobody watches do not train and
+are reclaimed after SESSION_IDLE_TIMEOUT.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from .messages import SetMessage
 from .schema import LIMITS
 from .session import Session
 from .streaming import FrameStream
+from .transport import report_bad_packets
 
 log = logging.getLogger(__name__)
 HEADROOM = 0.001  # s of each tick left for the handlers and the socket threads
@@ -69,6 +72,20 @@ class SessionManager:
         self.lock = threading.Lock()
         self.stream = FrameStream(server, ack_timeout=config["ACK_TIMEOUT"])
         self.scheduler = Scheduler(self)
+        report_bad_packets(server, self._bad_packet)
+
+    def _bad_packet(self, sid: str, error: dict) -> None:
+        """A packet that could not be decoded: an ``error`` back, within the sender's message rate."""
+        connection = self.connections.get(sid)
+        if connection is not None and not connection.rate.allow():
+            return  # a flood of garbage gets no flood of errors back
+        self.server.emit("error", error, to=sid, namespace="/")
+
+    def broadcast_state(self, session: Session) -> None:
+        """``session``'s state to all its viewers (the room named by its token)."""
+        with session.lock:
+            state = session.state()
+        self.server.emit("state", state, to=session.token, namespace="/")
 
     # --- connections
     def connect(self, sid: str, token: str | None) -> tuple[Session, bool]:
@@ -140,6 +157,7 @@ class SessionManager:
 
     def shutdown(self) -> None:
         self.scheduler.stop()
+        self.stream.stop()
 
 
 class Scheduler:
@@ -211,6 +229,8 @@ class Scheduler:
             try:
                 if session.trains:
                     session.train_slice(session.settings["speed"], time.perf_counter() + share)
+                    if session.status == "diverged":  # the viewers' state must say so, not only the frames
+                        self.manager.broadcast_state(session)
                 began = time.perf_counter()
                 frame, viewers = session.build_frame()
                 self.manager.stream.publish(viewers, frame)

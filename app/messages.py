@@ -177,7 +177,7 @@ def validate(event: str, args: tuple) -> Message:
         raise ControlError("", event, "one of the events " + ", ".join(EVENTS), event=event,
                            message=f"unknown event {event!r}; allowed: {', '.join(EVENTS)}")
     if len(args) > 1:
-        raise ControlError("", f"{len(args)} arguments", "one payload object", event=event)
+        raise ControlError("", f"<{len(args)} arguments>", "one payload object", event=event)
     payload = args[0] if args else None
     if payload is None:
         payload = {}

@@ -237,6 +237,7 @@ def markdown_table() -> str:
     limits = ["| limit | value |", "|---|---|"]
     for key, value in asdict(LIMITS).items():
         limits.append(f"| `{key}` | {value:g} |" if isinstance(value, float) else f"| `{key}` | {value} |")
+    limits.append("| `max_frames_per_second` | the `FPS` config (default 60): frames per second per session |")
     return "\n".join(rows) + "\n\n" + "\n".join(limits) + "\n"
 
 

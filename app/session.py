@@ -84,7 +84,8 @@ class Session(NetworkEdits):
             trainer = self.trainer
             while done < max_steps and not self._waiting:
                 loss = trainer.train_step()
-                if not math.isfinite(loss):
+                if trainer.blew_up or not math.isfinite(loss):
+                    done += trainer.blew_up == "weights"  # that step's update was made
                     self._diverge(loss)
                     break
                 self.batch_loss = loss
@@ -155,7 +156,8 @@ class Session(NetworkEdits):
         with np.errstate(all="ignore"):
             for _ in range(count):
                 loss = self.trainer.train_step()
-                if not math.isfinite(loss):
+                if self.trainer.blew_up or not math.isfinite(loss):
+                    self.steps_since_frame += self.trainer.blew_up == "weights"
                     self._diverge(loss)
                     break
                 self.batch_loss = loss
@@ -183,13 +185,22 @@ class Session(NetworkEdits):
             self.status = "paused"
 
     def _diverge(self, loss: float) -> None:
-        step = self.trainer.step
-        kind = "nan" if math.isnan(loss) else "inf"
+        """Pause as diverged: the loss, the gradient or (after an update) the weights are no longer finite."""
+        t = self.trainer
+        step = t.step
+        cause = t.blew_up or "loss"
+        if cause == "loss":
+            kind = "nan" if math.isnan(loss) else "inf"
+        else:
+            values = t.optimizer.flat.grad if cause == "gradient" else t.optimizer.flat.data
+            kind = "nan" if np.isnan(values).any() else "inf"
+        what = {"loss": "The loss", "gradient": "The gradient", "weights": "The weights"}[cause]
         lr = self.settings["learning_rate"]
         self.status = "diverged"
+        self.batch_loss = loss if math.isfinite(loss) else self.batch_loss
         self.divergence = {
-            "step": step, "loss": kind,
-            "message": (f"The loss became {'NaN' if kind == 'nan' else 'infinite'} after step {step}: training "
+            "step": step, "cause": cause, "loss": kind,
+            "message": (f"{what} became {'NaN' if kind == 'nan' else 'infinite'} after step {step}: training "
                         f"diverged. Try a lower learning rate (now {lr:g}), turn on gradient clipping, or a "
                         f"smaller network; then press reset."),
         }

@@ -26,6 +26,7 @@ class Trainer:
         self.step = 0
         self.epoch = 0
         self.optimizer = None
+        self.blew_up: str | None = None  # "gradient" or "weights": what the last step found non-finite
         self.use_data(data)
         self.build_optimizer()
 
@@ -80,8 +81,12 @@ class Trainer:
     def train_step(self) -> float:
         """One minibatch: forward, cost, backward, regularization, clipping, update. Returns the loss.
 
-        A NaN or infinite loss returns before any gradient or weight changes (the caller pauses).
+        A NaN or infinite loss returns before any gradient or weight changes (the caller pauses). So does a
+        non-finite gradient (``blew_up = "gradient"``, no update). Weights that overflow in the update set
+        ``blew_up = "weights"`` (the update is done: the step counts). A bounded output (tanh, sigmoid) keeps
+        the loss finite while the weights run off, hence the checks beyond the loss.
         """
+        self.blew_up = None
         s, d = self.settings, self.data
         n = len(d.X_train)
         if self._order is None:
@@ -102,7 +107,13 @@ class Trainer:
             clip_grad_norm_(self.optimizer.params, s["clip_threshold"])
         elif s["clipping"] == "value":
             clip_grad_value_(self.optimizer.params, s["clip_threshold"])
+        flat = self.optimizer.flat
+        if not math.isfinite(float(flat.grad @ flat.grad)):  # one dot: cheap, and overflows only when absurd
+            self.blew_up = "gradient"
+            return loss
         self.optimizer.step()
+        if not math.isfinite(float(flat.data @ flat.data)):
+            self.blew_up = "weights"
         self.step += 1
         self._cursor += len(batch)
         if self._cursor >= n:

@@ -8,7 +8,7 @@ BAD_MESSAGES = [
     ("set", {"learning_rate": "0.1"}, "learning_rate"),
     ("set", {"learning_rate": True}, "learning_rate"),
     ("set", {"learning_rate": None}, "learning_rate"),
-    ("set", {"learning_rate": 11}, "learning_rate"),
+    ("set", {"learning_rate": 11}, "learning_rate"),  # the cap is 10: see protocol.md, "Divergence"
     ("set", {"batch_size": 2.5}, "batch_size"),
     ("set", {"batch_size": 10.0}, "batch_size"),
     ("set", {"batch_size": 0}, "batch_size"),

@@ -188,3 +188,24 @@ def test_initial_settings_apply_like_a_set_message(received):
         client.disconnect()
     finally:
         app.extensions["nnplayground"].shutdown()
+
+
+def test_unparseable_packets_are_answered_by_an_error_and_the_session_goes_on(client, received):
+    received(client)
+    deep = "2" + "[" * 20000 + "]" * 20000
+    for raw in ['2["set"', deep, '2{"a": 1}', "2[]", b"\x00 a stray attachment"]:
+        socketio.server._handle_eio_message(client.eio_sid, raw)  # what Engine.IO hands python-socketio
+    errors = received(client)["error"]
+    assert len(errors) == 5
+    for error in errors:
+        assert (error["event"], error["field"], error["received"]) == ("", "", "<unparseable packet>")
+        assert error["allowed"] == "a Socket.IO event packet with a JSON payload" and error["message"]
+    assert client.emit("set", {"learning_rate": 0.1}, callback=True)["ok"]
+
+
+def test_server_written_descriptions_are_not_quoted(client, received):
+    received(client)
+    reply = client.emit("set", {"learning_rate": 0.1, "x": "y" * 70000}, callback=True)
+    assert reply["error"]["received"].startswith("<") and reply["error"]["received"].endswith(" bytes>")
+    reply = client.emit("set", {"noise": "0.1"}, callback=True)
+    assert reply["error"]["received"] == '"0.1"'  # what the client sent stays JSON

@@ -2,10 +2,12 @@
 
 import numpy as np
 import pytest
+import socketio
 
 from app import DEFAULT_CONFIG
 from app.bundle import decode
 from app.manager import SessionManager
+from app import network
 from app.session import Session
 
 
@@ -112,12 +114,30 @@ def test_divergence_pauses_and_only_reset_recovers_non_finite_weights(session):
     assert session.status == "paused" and session.trainer.step == 0 and session.trainer.parameters_finite()
 
 
-def test_fair_scheduling_every_session_gets_frames_and_steps():
-    class NullServer:
-        def emit(self, *args, **kwargs):
-            pass
+def test_weights_that_overflow_diverge_though_the_tanh_output_keeps_the_loss_finite(session):
+    network.linears(session.trainer.model)[0].weight.data[0, 0] = 1e160  # its square overflows
+    with np.errstate(all="ignore"):
+        session.step()
+    d = session.divergence
+    assert session.status == "diverged" and d["cause"] == "weights" and d["loss"] == "inf"
+    assert d["step"] == session.trainer.step == 1 and np.isfinite(session.batch_loss)
+    assert "weights became infinite" in d["message"].lower()
 
-    manager = SessionManager(dict(DEFAULT_CONFIG, FPS=1000), NullServer())
+
+def test_a_non_finite_gradient_diverges_before_the_update(session):
+    session.apply_settings({"regularization": "l2", "regularization_rate": 10.0})
+    weight = network.linears(session.trainer.model)[0].weight.data
+    weight[0, 0] = 1e308  # finite, and the tanh layer keeps the loss finite; 10 × it is not
+    before = session.trainer.optimizer.flat.data.copy()
+    with np.errstate(all="ignore"):
+        session.step()
+    assert session.status == "diverged" and session.divergence["cause"] == "gradient"
+    assert session.trainer.step == 0
+    np.testing.assert_array_equal(session.trainer.optimizer.flat.data, before)  # no update made
+
+
+def test_fair_scheduling_every_session_gets_frames_and_steps():
+    manager = SessionManager(dict(DEFAULT_CONFIG, FPS=1000), socketio.Server())
     sessions = []
     for i in range(3):
         session, _ = manager.connect(f"sid{i}", None)
@@ -135,11 +155,7 @@ def test_fair_scheduling_every_session_gets_frames_and_steps():
 
 
 def test_unwatched_sessions_stop_training_and_are_reclaimed():
-    class NullServer:
-        def emit(self, *args, **kwargs):
-            pass
-
-    manager = SessionManager(dict(DEFAULT_CONFIG, SESSION_IDLE_TIMEOUT=0.0), NullServer())
+    manager = SessionManager(dict(DEFAULT_CONFIG, SESSION_IDLE_TIMEOUT=0.0), socketio.Server())
     session, _ = manager.connect("sid", None)
     manager.watch("sid")
     manager.scheduler.stop()

@@ -1,4 +1,5 @@
-"""Latest frame wins: at most one frame in flight per client, a newer one replaces the unsent one."""
+"""Latest frame wins: at most one frame in flight per client (two when an ack is long overdue), a newer one
+replaces the unsent one, a payload is encoded once for every client it goes to."""
 
 import threading
 
@@ -6,65 +7,140 @@ from app.bundle import Bundle, Frame
 from app.streaming import FrameStream
 
 
-class FakeServer:
-    """Records emits; the test plays the client by calling the ack callbacks."""
+class FakeSender:
+    """Records sends; the test plays the clients by calling the ack callbacks."""
 
     def __init__(self):
-        self.sent = []
+        self.sent = []        # (sid, payload, callback)
+        self.encodings = 0
+        self.alive_sids = set()
         self.lock = threading.Lock()
 
-    def emit(self, event, payload, to, namespace, callback):
+    def encode(self, event, payload):
+        self.encodings += 1
+        return payload
+
+    def send(self, sid, encoded, callback):
         with self.lock:
-            self.sent.append((to, payload, callback))
+            self.sent.append((sid, encoded, callback))
+        return True
+
+    def alive(self, sid):
+        return sid in self.alive_sids
+
+    def to(self, sid):
+        return [s for s in self.sent if s[0] == sid]
 
 
-def frame(seq, dataset_version=1):
+def frame(seq, dataset_version=1, steps=0):
     b = Bundle()
     b.add("weight.0", [[float(seq)]])
-    return Frame({"seq": seq, **b.to_wire()}, {"dataset": (dataset_version, {"version": dataset_version})}, 4)
+    return Frame({"seq": seq, "steps_this_frame": steps, **b.to_wire()},
+                 {"dataset": (dataset_version, {"version": dataset_version})}, 4)
+
+
+def stream_of(sender, *sids, ack_timeout=60.0):
+    stream = FrameStream(sender, ack_timeout=ack_timeout, threaded=False)
+    for sid in sids:
+        stream.open(sid)
+    return stream
 
 
 def test_a_slow_client_gets_the_latest_frame_and_never_more_than_one_in_flight():
-    server = FakeServer()
-    stream = FrameStream(server, ack_timeout=60)
-    stream.open("slow")
-    stream.open("fast")
+    sender = FakeSender()
+    stream = stream_of(sender, "slow", "fast")
     for seq in range(1, 11):
         stream.publish(["slow", "fast"], frame(seq))
-        fast = [s for s in server.sent if s[0] == "fast"]
-        fast[-1][2]()  # the fast client acks at once
-    slow = [s for s in server.sent if s[0] == "slow"]
-    assert [p["seq"] for _, p, _ in slow] == [1]  # nothing more until it acks
-    assert len([s for s in server.sent if s[0] == "fast"]) == 10
-    slow[0][2]()  # ack: the pending frame goes, and it is the newest
-    slow = [s for s in server.sent if s[0] == "slow"]
-    assert [p["seq"] for _, p, _ in slow] == [1, 10]
+        stream.flush()
+        sender.to("fast")[-1][2]()  # the fast client acks at once
+    assert [p["seq"] for _, p, _ in sender.to("slow")] == [1]  # nothing more until it acks
+    assert len(sender.to("fast")) == 10
+    sender.to("slow")[0][2]()  # ack: the pending frame goes, and it is the newest
+    stream.flush()
+    assert [p["seq"] for _, p, _ in sender.to("slow")] == [1, 10]
     assert stream.stats("slow")["frames_dropped"] == 8
 
 
+def test_publishing_sends_nothing_itself():
+    sender = FakeSender()
+    stream = stream_of(sender, "a")
+    stream.publish(["a"], frame(1))
+    assert sender.sent == []  # the scheduler's call only fills the slot; the sender thread sends
+    assert stream.flush() == 1 and len(sender.sent) == 1
+
+
+def test_viewers_in_step_share_one_encoding():
+    sender = FakeSender()
+    sids = [f"v{i}" for i in range(30)]
+    stream = stream_of(sender, *sids)
+    for seq in range(1, 4):
+        stream.publish(sids, frame(seq, steps=5))
+        stream.flush()
+        for _, _, ack in sender.sent[-30:]:
+            ack()
+    assert len(sender.sent) == 90
+    # Frame 1 carries the dataset bundle to everyone (one variant), later frames don't (one variant each).
+    assert sender.encodings == 3
+
+
+def test_steps_this_frame_adds_up_the_dropped_frames_per_client():
+    sender = FakeSender()
+    stream = stream_of(sender, "slow", "fast")
+    for seq in range(1, 6):
+        stream.publish(["slow", "fast"], frame(seq, steps=7))
+        stream.flush()
+        sender.to("fast")[-1][2]()
+    sender.to("slow")[0][2]()
+    stream.flush()
+    assert [p["steps_this_frame"] for _, p, _ in sender.to("fast")] == [7] * 5
+    assert [p["steps_this_frame"] for _, p, _ in sender.to("slow")] == [7, 28]  # 4 frames' steps in one
+    assert sum(p["steps_this_frame"] for _, p, _ in sender.to("slow")) == 35
+
+
 def test_versioned_bundles_are_sent_once_per_version():
-    server = FakeServer()
-    stream = FrameStream(server, ack_timeout=60)
-    stream.open("a")
+    sender = FakeSender()
+    stream = stream_of(sender, "a")
     for seq, version in [(1, 1), (2, 1), (3, 2)]:
         stream.publish(["a"], frame(seq, version))
-        server.sent[-1][2]()
-    assert ["dataset" in p for _, p, _ in server.sent] == [True, False, True]
+        stream.flush()
+        sender.sent[-1][2]()
+    assert ["dataset" in p for _, p, _ in sender.sent] == [True, False, True]
 
 
-def test_an_unacknowledged_frame_counts_as_lost_after_the_timeout():
-    server = FakeServer()
-    stream = FrameStream(server, ack_timeout=0.0)
-    stream.open("a")
-    stream.publish(["a"], frame(1))
-    stream.publish(["a"], frame(2))
-    assert [p["seq"] for _, p, _ in server.sent] == [1, 2]
+def test_an_overdue_ack_allows_one_more_frame_only_to_a_live_connection_and_never_a_third():
+    sender = FakeSender()
+    stream = stream_of(sender, "dead", "live", ack_timeout=0.0)
+    sender.alive_sids.add("live")
+    for seq in range(1, 6):
+        stream.publish(["dead", "live"], frame(seq))
+        stream.flush()
+    assert [p["seq"] for _, p, _ in sender.to("dead")] == [1]  # not known to be alive: nothing more
+    assert [p["seq"] for _, p, _ in sender.to("live")] == [1, 2]  # overdue and alive: one more, no third
+    assert stream.stats("live")["in_flight"] == 2
+    sender.to("live")[0][2]()  # the late ack of frame 1: one in flight again, so one more may go
+    stream.flush()
+    assert [p["seq"] for _, p, _ in sender.to("live")] == [1, 2, 5]
+    assert stream.stats("live")["in_flight"] == 2
 
 
 def test_closed_channel_gets_nothing():
-    server = FakeServer()
-    stream = FrameStream(server)
-    stream.open("a")
+    sender = FakeSender()
+    stream = stream_of(sender, "a")
     stream.close("a")
     stream.publish(["a", "unknown"], frame(1))
-    assert server.sent == []
+    stream.flush()
+    assert sender.sent == []
+
+
+def test_a_real_socketio_server_gets_the_same_bytes_as_its_own_emit():
+    """The shared encoding with a spliced ack id is byte for byte what python-socketio would send."""
+    import socketio
+    from socketio import packet
+
+    from app.transport import Encoded
+
+    server = socketio.Server()
+    payload = {"seq": 3, "data": b"\x00\x01\x02", "nested": {"a": [1, 2]}}
+    ours = Encoded(server, "frame", payload).for_ack(17).encode()
+    theirs = packet.Packet(packet.EVENT, namespace="/", data=["frame", payload], id=17).encode()
+    assert ours == theirs
