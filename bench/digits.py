@@ -5,9 +5,11 @@
     (weights, gradients, probe activations, backprop step-through, evaluation bundles); bytes per frame; steps/s.
 (c) Draw-to-prediction latency: a drawing sent as the probe until a frame shows its activations (p50, p95),
     on mnist while training.
-bench/render.py measures the browser's redraws.
+(d) Frames the page redraws per second in headless Chromium (software rendering) for 784-16-16-10 on mnist while
+    training (bench/render.py's measurement): as a 1920×1080 screen shows it (charts scrolled out of sight wait),
+    and with every chart drawing as if all were on screen.
 
-    .venv/bin/python bench/digits.py [--runs 3] [--seconds 8] [--timeout 300]
+    .venv/bin/python bench/digits.py [--runs 3] [--seconds 8] [--timeout 300] [--no-browser]
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import importlib.util
 import os
 import statistics
 import sys
@@ -112,6 +115,33 @@ async def draw_latency(url: str, count: int) -> dict:
     return {"p50": statistics.median(ms), "p95": ms[min(len(ms) - 1, int(0.95 * len(ms)))]}
 
 
+def page_redraws(url: str, seconds: float) -> list[tuple[str, dict]]:
+    """(d): bench/render.py's measurement of the page, as shown and with every chart forced to draw."""
+    from playwright.sync_api import sync_playwright
+
+    spec = importlib.util.spec_from_file_location("render", Path(__file__).with_name("render.py"))
+    render = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(render)
+    launch = {"args": render.CHROMIUM_ARGS, "headless": True}
+    if os.path.exists(render.CHROMIUM):
+        launch["executable_path"] = render.CHROMIUM
+    results = []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(**launch)
+        for name, every in (("as a 1920x1080 screen shows it", False), ("every chart drawing", True)):
+            context = browser.new_context(viewport={"width": 1920, "height": 1080})
+            page = context.new_page()
+            if every:  # the page draws only the charts in sight; here all of them, as if on a very tall screen
+                page.add_init_script("""addEventListener('load', () => {
+                    const force = () => window.__nnp?.charts?.parts.forEach((p) => { p.shown = () => true; });
+                    const wait = setInterval(() => { if (window.__nnp?.charts) { force(); clearInterval(wait); } }, 50);
+                });""")
+            results.append((name, render.measure(page, url + "/?dataset=mnist&hidden_sizes=16,16", seconds)))
+            context.close()
+        browser.close()
+    return results
+
+
 async def main_async(args) -> None:
     with LiveServer(create_app({})) as server:
         print(f"server {server.url}; one acking AsyncClient per measurement; {os.cpu_count()} CPUs")
@@ -133,6 +163,11 @@ async def main_async(args) -> None:
         else:
             print(f"(c) drawing → frame with its activations, mnist while training: p50 {d['p50']:.0f} ms, "
                   f"p95 {d['p95']:.0f} ms over {args.drawings} drawings")
+        if args.browser:
+            results = await asyncio.to_thread(page_redraws, server.url, args.seconds)
+            for name, r in results:
+                print(f"(d) page, mnist 784-16-16-10 while training, {name}: {r['redraws_per_s']:.1f} redraws/s "
+                      f"({r['frames_received_per_s']:.1f} frames in/s, {r['steps_per_s']:.0f} steps/s)")
 
 
 def main() -> None:
@@ -141,6 +176,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=8.0, help="measuring window of the mnist stream")
     parser.add_argument("--drawings", type=int, default=40, help="drawings sent for the latency measurement")
     parser.add_argument("--timeout", type=float, default=300.0, help="give up on 90 %% after this many seconds")
+    parser.add_argument("--no-browser", dest="browser", action="store_false", help="skip (d), the page in Chromium")
     asyncio.run(main_async(parser.parse_args()))
 
 

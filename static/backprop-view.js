@@ -8,15 +8,8 @@
 // "Backprop step-through"). Every number comes from the server: the view only lays them out.
 
 import { Plotly, fitToElement } from './plotly.js';
-import { colors, classColors, baseLayout, axis, plotConfig, fontSize } from './theme.js';
-import { argmax } from './digits-view.js';
-
-const el = (tag, className, text) => {
-  const node = document.createElement(tag);
-  if (className) node.className = className;
-  if (text !== undefined) node.textContent = text;
-  return node;
-};
+import { colors, baseLayout, axis, plotConfig, fontSize } from './theme.js';
+import { argmax, el } from './digits-view.js';
 
 const SUPERSCRIPT = { '-': '⁻', 0: '⁰', 1: '¹', 2: '²', 3: '³', 4: '⁴', 5: '⁵', 6: '⁶', 7: '⁷', 8: '⁸', 9: '⁹' };
 
@@ -92,16 +85,24 @@ export class BackpropView {
 
   pickOutput(j) {
     this.j = j;
-    if (this.last) this.update(this.last);
+    this.draw();
   }
 
   pickInput(k) {
     this.k = k;
-    if (this.last) this.update(this.last);
+    this.draw();
   }
 
-  update(frame) {
+  /** Every frame: remember it (drawing is the page's chart scheduler's call, or a pick's). */
+  take(frame) {
     this.last = frame;
+  }
+
+  draw() {
+    if (this.last) this.render(this.last);
+  }
+
+  render(frame) {
     const L = frame.layerSizes.length - 1;
     const C = frame.layerSizes[L];
     const H = frame.layerSizes[L - 1];
@@ -139,7 +140,7 @@ export class BackpropView {
     const mine = arrays['backprop.weight_grad'][j * H + k];
     const engine = arrays['probe.output_weight_grad']?.[j * H + k];
     const costTerm = arrays['backprop.cost_terms'][j];
-    const prevLayer = L - 1 === 0 ? 'input' : `hidden layer ${L - 1}`;
+    const prevLayer = L - 1 === 0 ? 'a pixel' : `layer ${L - 1}`;
     const n = (v, cls = 'bp-num') => [fmt(v), cls];
     const lines = [
       formula(sym('z', j), ' = Σ', el('sub', null, 'k'), ' ', sym('w', `${j},k`, 'bp-w'), ' ', sym('a', 'k', 'bp-a'),
@@ -179,7 +180,7 @@ export class BackpropView {
     const sum = arrays['backprop.prev_activation_grad'][k];
     lines.push(formula('∂', sym('C', 0), '/∂', sym('a', k, 'bp-a'), ' = Σ', el('sub', null, 'j'), ' ',
       sym('w', `j,${k}`, 'bp-w'), crossEntropy ? ' (p − y)' : ' σ′(z) 2(a − y)', el('sub', null, 'j'), ' = ',
-      n(sum, 'bp-num bp-sum'), [`  (all ${C} outputs’ wishes, added)`, 'muted']));
+      n(sum, 'bp-num bp-sum'), [`  (${C} wishes, added)`, 'muted']));
     this.equations.replaceChildren(...lines);
   }
 
@@ -190,26 +191,28 @@ export class BackpropView {
     const traces = [];
     for (let o = 0; o < C; o += 1) {
       const y = x.map((i) => -parts[o * H + i]);
+      // Output j's wish in yellow; the others in two alternating greys, so each one's share of a stack shows.
+      const color = o === j ? colors.accentSoft : o % 2 ? '#4f6b7c' : '#6f8d9e';
       traces.push({
-        type: 'bar', x, y, name: `output ${o}`, marker: { color: classColors[o % classColors.length],
-          opacity: o === j ? 1 : 0.5, line: { width: o === j ? 1.5 : 0, color: colors.text } },
+        type: 'bar', x, y, name: `output ${o}`,
+        marker: { color, line: { width: 1, color: colors.background } },
         hovertemplate: `output ${o} wants a<sub>%{x}</sub> to move %{y:.3g}<extra></extra>`,
       });
     }
     traces.push({
       type: 'scatter', mode: 'markers', x, y: x.map((i) => -total[i]), name: 'sum',
-      marker: { symbol: 'diamond', size: 13, color: colors.accent, line: { width: 1.5, color: colors.background } },
-      hovertemplate: 'all ten together: −∂C/∂a<sub>%{x}</sub> = %{y:.3g}<extra></extra>',
+      marker: { symbol: 'diamond', size: 14, color: colors.text, line: { width: 2, color: colors.background } },
+      hovertemplate: 'all outputs together: −∂C/∂a<sub>%{x}</sub> = %{y:.3g}<extra></extra>',
     });
     this.chartTitle.replaceChildren(
       el('span', null, 'Nudges wanted of the previous layer, −∂C₀/∂a'), el('sub', null, 'k'),
-      el('span', 'muted', ': each output’s wish (bars, output j outlined), their sum (◆). Click a neuron to pick k.'),
+      el('span', 'muted', ': output j’s in yellow, the others’ grey, their sum ◆ (click a neuron: k)'),
     );
     const layout = baseLayout({
       barmode: 'relative', bargap: 0.25,
       margin: { l: 56, r: 10, t: 8, b: 40 },
-      xaxis: axis({ title: { text: 'neuron k of the previous layer', font: { size: fontSize(13) } }, dtick: 1,
-        fixedrange: true }),
+      xaxis: axis({ title: { text: 'neuron k of the previous layer', font: { size: fontSize(13) } }, dtick: H > 16 ? 2 : 1,
+        range: [-0.6, H - 0.4], fixedrange: true, showgrid: false }),
       yaxis: axis({ zeroline: true, zerolinecolor: colors.muted, fixedrange: true, exponentformat: 'power' }),
       shapes: [{ type: 'rect', xref: 'x', yref: 'paper', x0: k - 0.5, x1: k + 0.5, y0: 0, y1: 1,
         fillcolor: 'rgba(255,255,0,0.08)', line: { color: colors.accent, width: 1, dash: 'dot' } }],

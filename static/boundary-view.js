@@ -4,12 +4,12 @@
 //
 // The maps are painted on canvases every frame (cheap); Plotly draws the axes and the points underneath which
 // they show through, and is only called again when the points, the probe or the size change.
-// For image datasets the panel shows the probe image and the ten outputs instead (a throttled Plotly chart).
+// For image datasets the page shows the drawing pad and the digits views in this panel's place (main.js).
 //
 // Reads frame.outputGrid, neuronGrids, dataset, layerSizes, task, extent, activations, probe (docs/page.md).
 
 import { Plotly } from './plotly.js';
-import { colors, classColors, baseLayout, axis, bareAxis, plotConfig, chartConfig, fontSize, divergingScale } from './theme.js';
+import { colors, classColors, baseLayout, axis, plotConfig, divergingScale } from './theme.js';
 import { paintDiverging, paintClasses, blockMaxAbs } from './grid-paint.js';
 
 const TRANSPARENT = 'rgba(0,0,0,0)';
@@ -59,7 +59,7 @@ export class BoundaryView {
     if (!frame.outputGrid) {
       this.maps.hidden = true;
       this.display.hidden = true;
-      return; // image datasets: drawImageInput runs as a throttled chart (main.js)
+      return; // image datasets: the drawing pad and the digits views take this panel's place (main.js)
     }
     this.maps.hidden = false;
     this.display.hidden = false;
@@ -241,43 +241,6 @@ export class BoundaryView {
       if (count) this.maps.append(column);
       return canvases;
     });
-  }
-
-  /** Image datasets: the probe image, and the ten outputs as bars with the prediction in yellow. */
-  drawImageInput() {
-    const frame = this.frame;
-    if (!frame || frame.outputGrid || !frame.inputShape) return;
-    this.figureKey = '';
-    if (this.title) this.title.textContent = 'Input and prediction';
-    const [h, w] = frame.inputShape;
-    const rows = [];
-    for (let r = h - 1; r >= 0; r -= 1) rows.push(frame.input.subarray(r * w, (r + 1) * w));
-    const outputs = frame.activations[frame.activations.length - 1];
-    let best = 0;
-    outputs.forEach((v, i) => { if (v > outputs[best]) best = i; });
-    const labels = Array.from(outputs, (_, i) => String(i));
-    const traces = [
-      { type: 'heatmap', z: rows, colorscale: [[0, '#000'], [1, '#fff']], showscale: false, zmin: 0, zmax: 1,
-        xaxis: 'x', yaxis: 'y', hoverinfo: 'skip' },
-      { type: 'bar', orientation: 'h', x: Array.from(outputs), y: labels, xaxis: 'x2', yaxis: 'y2',
-        marker: { color: labels.map((_, i) => (i === best ? colors.accent : colors.positive)) },
-        hovertemplate: '%{y}: %{x:.3f}<extra></extra>' },
-    ];
-    const label = frame.probeLabel !== null && frame.probeLabel !== undefined ? ` · label ${frame.probeLabel}` : '';
-    const layout = baseLayout({
-      width: this.plot.clientWidth,
-      height: this.plot.clientHeight,
-      margin: { l: 30, r: 14, t: 44, b: 30 },
-      xaxis: bareAxis({ domain: [0, 0.55], range: [-0.5, w - 0.5] }),
-      yaxis: bareAxis({ range: [-0.5, h - 0.5], scaleanchor: 'x' }),
-      xaxis2: axis({ domain: [0.64, 1], range: [0, 1.05], fixedrange: true }),
-      yaxis2: axis({ anchor: 'x2', autorange: 'reversed', fixedrange: true, tickfont: { size: fontSize(16) }, dtick: 1 }),
-      annotations: [{
-        text: `prediction <b>${best}</b>${label}`, x: 0.82, xref: 'paper', y: 1.0, yref: 'paper', yanchor: 'bottom',
-        showarrow: false, font: { size: fontSize(20), color: colors.accent },
-      }],
-    });
-    Plotly.react(this.plot, traces, layout, chartConfig);
   }
 }
 

@@ -7,18 +7,26 @@
 // frame.evaluation (docs/protocol.md, "evaluation": confusion and misclassified.*). Computes no training maths.
 
 import { Plotly, fitToElement } from './plotly.js';
-import { colors, baseLayout, axis, plotConfig, fontSize, colorLut } from './theme.js';
+import { colors, baseLayout, axis, chartConfig, fontSize, colorLut } from './theme.js';
 import { paintDiverging, blockMaxAbs } from './grid-paint.js';
 
+const WEIGHTS_INTERVAL_MS = 100;
+const GALLERY_INTERVAL_MS = 1000;
 const INK = colorLut([[0, '#10141c'], [1, '#ffffff']]); // an unlit pixel is not black: the grid stays visible
 const GALLERY_INK = colorLut([[0, '#000000'], [1, '#ffffff']]);
 
-const el = (tag, className, text) => {
+/** A new element with a class and text (the digits modules build their own DOM with it). */
+export function el(tag, className, text) {
   const node = document.createElement(tag);
   if (className) node.className = className;
   if (text !== undefined) node.textContent = text;
   return node;
-};
+}
+
+/** Set a node's text only when it changes: an unchanged text costs the page no layout. */
+function setText(node, text) {
+  if (node.textContent !== text) node.textContent = text;
+}
 
 /** Index of the largest value. */
 export function argmax(values) {
@@ -39,6 +47,10 @@ export class PixelGrid {
     this.last = [values, h, w];
     const dpr = window.devicePixelRatio || 1;
     const side = Math.max(40, Math.floor(Math.min(this.canvas.clientWidth, this.canvas.clientHeight || Infinity) * dpr));
+    const key = `${side}|${h}x${w}`;
+    if (key === this.key && this.shown && this.shown.every((v, i) => v === values[i])) return; // the same picture
+    this.key = key;
+    this.shown = Float32Array.from(values);
     if (this.canvas.width !== side) {
       this.canvas.width = side;
       this.canvas.height = side;
@@ -63,6 +75,9 @@ export class OutputBars {
   constructor(root) {
     this.root = root;
     this.headline = el('div', 'digits-headline');
+    this.answer = el('b', 'answer');
+    this.confidence = el('span', 'confidence');
+    this.headline.append(el('span', 'muted', 'prediction '), this.answer, this.confidence);
     this.list = el('div', 'output-bars');
     root.append(this.headline, this.list);
     this.rows = [];
@@ -80,7 +95,7 @@ export class OutputBars {
       const value = el('span', 'value');
       row.append(digit, bar, value);
       this.list.append(row);
-      return { row, fill, value };
+      return { row, fill, value, shown: -1 };
     });
   }
 
@@ -90,17 +105,19 @@ export class OutputBars {
     const best = argmax(outputs);
     outputs.forEach((v, i) => {
       const r = this.rows[i];
-      r.fill.style.width = `${Math.max(0, Math.min(1, v)) * 100}%`;
-      r.value.textContent = v.toFixed(2);
+      const length = Math.round(Math.max(0, Math.min(1, v)) * 500) / 500;
+      if (length !== r.shown) { // a transform: the bar moves without a new layout
+        r.shown = length;
+        r.fill.style.transform = `scaleX(${length})`;
+      }
+      setText(r.value, v.toFixed(2));
       r.row.classList.toggle('predicted', i === best);
       r.row.classList.toggle('target', i === target);
     });
     const confidence = softmax ? `probability ${(outputs[best] * 100).toFixed(0)}%` : `activation ${outputs[best].toFixed(2)}`;
     const verdict = target === null ? '' : best === target ? ' ✓' : ` ✗ (label ${target})`;
-    this.headline.replaceChildren(
-      el('span', 'muted', 'prediction '), el('b', 'answer', String(best)),
-      el('span', 'confidence', ` ${confidence}${verdict}`),
-    );
+    setText(this.answer, String(best));
+    setText(this.confidence, ` ${confidence}${verdict}`);
   }
 }
 
@@ -109,6 +126,24 @@ export class WeightImages {
   constructor(root) {
     this.root = root;
     this.tiles = [];
+    new ResizeObserver(() => this.fit()).observe(root);
+  }
+
+  /** The largest tiles (up to 150 px) that fit every neuron in the element: 16 of them, or 32. */
+  fit() {
+    const n = this.tiles.length;
+    const width = this.root.clientWidth - 8; // less the padding that keeps the edge tiles' outlines in view
+    const height = this.root.clientHeight - 8;
+    if (!n || width <= 0 || height <= 0) return;
+    const gap = 8;
+    const caption = 26; // the caption under a tile, its gap and the lit outline
+    let best = { size: 0, columns: n };
+    for (let columns = 1; columns <= n; columns += 1) {
+      const rows = Math.ceil(n / columns);
+      const size = Math.min((width - gap * (columns - 1)) / columns, (height - gap * (rows - 1)) / rows - caption, 150);
+      if (size > best.size) best = { size, columns };
+    }
+    this.root.style.gridTemplateColumns = `repeat(${best.columns}, ${Math.max(24, Math.floor(best.size))}px)`;
   }
 
   draw(weight, shape, activation) {
@@ -124,8 +159,11 @@ export class WeightImages {
         const caption = el('figcaption');
         tile.append(canvas, caption);
         this.root.append(tile);
-        return { tile, canvas, caption };
+        const entry = { tile, canvas, caption, lit: null, about: '' };
+        tile.addEventListener('mouseenter', () => { tile.title = entry.about; }); // written when read
+        return entry;
       });
+      this.fit();
     }
     let strongest = 1e-9;
     for (let j = 0; j < n; j += 1) strongest = Math.max(strongest, Math.abs(activation?.[j] ?? 0));
@@ -134,11 +172,14 @@ export class WeightImages {
       const scale = Math.max(1e-6, blockMaxAbs(weight, j * size, size)); // each neuron on its own scale: its pattern
       paintDiverging(canvas, weight, j * size, h, scale, { flip: false });
       const a = activation ? activation[j] : 0;
-      const lit = Math.max(0, Math.min(1, Math.abs(a) / Math.max(1, strongest)));
-      tile.style.setProperty('--lit', lit.toFixed(3));
-      caption.textContent = `${j}  a=${a.toFixed(2)}`;
-      tile.title = `hidden neuron ${j}: weights from each pixel (blue +, red −, largest |w| ${scale.toFixed(3)}); ` +
-        `its activation for this input ${a.toFixed(3)}`;
+      const lit = Math.round(Math.max(0, Math.min(1, Math.abs(a) / Math.max(1, strongest))) * 20) / 20;
+      if (this.tiles[j].lit !== lit) {
+        this.tiles[j].lit = lit;
+        tile.style.setProperty('--lit', String(lit));
+      }
+      setText(caption, `${j}  a=${a.toFixed(2)}`);
+      this.tiles[j].about = `hidden neuron ${j}: its weights from each pixel (blue +, red −, largest |w| ` +
+        `${scale.toFixed(3)}); its activation for this input ${a.toFixed(3)}`;
     }
   }
 }
@@ -150,12 +191,16 @@ export class MisclassifiedGallery {
     this.countEl = countEl;
     this.onProbe = onProbe;
     this.version = null;
+    this.built = -Infinity;
   }
 
-  draw(evaluation, probe) {
+  /** Rebuilt for a new evaluation bundle, at most once a second while training (`running`). */
+  draw(evaluation, probe, running) {
     const version = evaluation?.meta?.version ?? null;
-    if (version !== this.version) {
+    const now = performance.now();
+    if (version !== this.version && (!running || now - this.built >= GALLERY_INTERVAL_MS)) {
       this.version = version;
+      this.built = now;
       this.build(evaluation);
     }
     const current = probe && probe.split === 'test' ? probe.index : null;
@@ -218,10 +263,11 @@ function paintGrey(canvas, values, offset, h, w) {
 export class ConfusionMatrix {
   constructor(plotEl) {
     this.el = plotEl;
-    fitToElement(plotEl);
     this.version = null;
+    fitToElement(plotEl);
   }
 
+  /** Redraws only for a new evaluation bundle. */
   draw(evaluation) {
     const confusion = evaluation?.arrays?.confusion;
     const version = evaluation?.meta?.version ?? null;
@@ -262,17 +308,20 @@ export class ConfusionMatrix {
       yaxis: axis({ title: { text: 'true', font: { size: fontSize(13) } }, type: 'category', autorange: 'reversed',
         fixedrange: true, showgrid: false, scaleanchor: 'x' }),
     });
-    Plotly.react(this.el, traces, layout, plotConfig);
+    Plotly.react(this.el, traces, layout, chartConfig);
   }
 }
 
 /**
  * The digits panels. `parts` names where each is built (any may be left out): {input, outputs, weights, wrong,
  * confusion}, each an element that gets a titled section. hooks.onProbe({split, index}) makes a test digit the
- * probe. update(frame) draws the newest frame; it does nothing for a dataset that is not made of images.
+ * probe. update(frame) paints the canvases and bars of the newest frame (cheap: every frame); drawConfusion() is
+ * the Plotly chart, for the page's chart scheduler. Both do nothing for a dataset that is not made of images.
  */
 export class DigitsView {
   constructor(parts, hooks = {}) {
+    this.weightsDrawn = -Infinity;
+    this.weightsProbe = null;
     const section = (root, className, title) => {
       const s = el('section', `digits-part ${className}`);
       const h = el('h3', null, title);
@@ -322,7 +371,7 @@ export class DigitsView {
       this.pixels.draw(frame.input, h, w);
       const probe = frame.probe;
       const drawn = !!(probe && (probe.drawing || probe.image));
-      this.inputCaption.textContent = drawn ? 'your drawing, centred and scaled'
+      this.inputCaption.textContent = drawn ? 'your drawing, centred'
         : probe && 'split' in probe ? `${probe.split} digit #${probe.index}` : '';
     }
     if (this.outputs) {
@@ -330,8 +379,21 @@ export class DigitsView {
       this.outputs.draw(frame.activations[L], typeof label === 'number' ? label : null,
         frame.outputActivation === 'softmax');
     }
-    this.weightImages?.draw(frame.weights[0], frame.inputShape, frame.activations[1]);
-    this.gallery?.draw(frame.evaluation, frame.probe);
-    this.confusion?.draw(frame.evaluation);
+    // The weight images change slowly while training: ten times a second is plenty, and frees the page for the
+    // network view (sixteen upscaled canvases cost a frame a lot of painting in software rendering).
+    const now = performance.now();
+    const probe = JSON.stringify(frame.probe ?? null);
+    if (this.weightImages && (now - this.weightsDrawn >= WEIGHTS_INTERVAL_MS || probe !== this.weightsProbe
+        || frame.status !== 'running')) {
+      this.weightsDrawn = now;
+      this.weightsProbe = probe;
+      this.weightImages.draw(frame.weights[0], frame.inputShape, frame.activations[1]);
+    }
+    this.gallery?.draw(frame.evaluation, frame.probe, frame.status === 'running');
+    this.evaluation = frame.evaluation;
+  }
+
+  drawConfusion() {
+    if (this.evaluation) this.confusion?.draw(this.evaluation);
   }
 }

@@ -78,6 +78,8 @@ export function decodeFrame(raw, state) {
     preActivations: perLayer(a, 'probe.pre_activation', L),
     activations: [input, ...activations], // activations[l] is neuron layer l; 0 is the probe input
     probeTarget: a['probe.target'] ?? null,
+    backprop: raw.backprop ?? null, // {cost, output_activation, cost_value} when the probe has a target
+    arrays: a, // every array by its wire name (backprop.*, probe.output_weight_grad, ...)
     preActivationHist: a.pre_activation_hist,
     preActivationStats: a.pre_activation_stats,
     outputGrid: a.output_grid ?? null, // (C, R, R), row 0 at the bottom

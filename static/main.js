@@ -17,6 +17,10 @@ import { DatasetThumbnails } from './dataset-thumbnails.js';
 import { readUrl, settingsToApply, writeUrl } from './url-state.js';
 import { setupTools, toast, updateModelLinks } from './tools.js';
 import { ChartScheduler } from './scheduler.js';
+import { DigitsView } from './digits-view.js';
+import { DrawCanvas } from './draw-canvas.js';
+import { BackpropView } from './backprop-view.js';
+import { SgdView } from './sgd-view.js';
 
 const $ = (id) => document.getElementById(id);
 const url = readUrl();
@@ -50,18 +54,42 @@ const boundary = new BoundaryView($('boundary-view'), $('neuron-maps'), $('bound
 const gradient = new GradientView($('gradient-column'));
 const landscape = new LandscapeView($('loss-landscape'), { onChoose: (weights) => send('landscape', { weights }) });
 const activation = new ActivationView($('activation-curves'), $('grad-norms'));
-const canvasViews = [network, boundary];
-const dataViews = [cost, gradient, activation]; // take(frame) every frame, drawn by the scheduler
+// Image datasets (digits, mnist): draw a digit, what the network sees and answers, its first-layer weights,
+// the test digits it gets wrong, the confusion matrix, the backprop step-through and SGD's minibatch cost.
+const digits = new DigitsView({
+  input: $('digits-input'), outputs: $('digits-outputs'), weights: $('digits-weights'), wrong: $('digits-wrong'),
+  confusion: $('digits-confusion'),
+}, { onProbe: (probe) => send('probe', probe) });
+const drawing = new DrawCanvas($('draw-panel'), { send: (event, payload) => send(event, payload) });
+const backprop = new BackpropView($('backprop-view'));
+const sgd = new SgdView($('sgd-view'), { send: (event, payload) => send(event, payload) });
+let imageMode = false;
+const canvasViews = [network, boundary, digits, drawing]; // the last two draw nothing for 2-D data
+const dataViews = [cost, gradient, activation, backprop, sgd]; // take(frame) every frame, drawn by the scheduler
 const charts = new ChartScheduler();
+// A chart scrolled out of sight waits (image datasets add panels below the fold, small screens scroll): drawing it
+// would cost the views on screen their frame rate. Scrolled into sight, it draws the newest data at once.
+const onScreen = new WeakMap();
+const sight = new IntersectionObserver((entries) => {
+  for (const entry of entries) onScreen.set(entry.target, entry.isIntersecting);
+  redrawLast();
+});
+function inSight(el, when = () => true) {
+  sight.observe(el);
+  return () => when() && onScreen.get(el) !== false;
+}
+const images = () => imageMode;
 // Redraw intervals (ms): what changes most visibly redraws most often; the landscape's surface itself
-// arrives at most 4 times a second.
-charts.add('cost', () => cost.draw(), 200);
-charts.add('gradient column', () => gradient.drawColumn(), 150);
-charts.add('boundary image', () => boundary.drawImageInput(), 150, () => boundary.imageMode);
-charts.add('loss landscape', () => lastFrame && landscape.update(lastFrame), 400);
-charts.add('activations', () => activation.drawHistograms(), 300);
-charts.add('gradient norms', () => activation.drawNorms(), 300);
-Object.assign(nnp.views, { network, boundary, cost, gradient, landscape, activation });
+// arrives at most 4 times a second, the evaluation (confusion matrix) at most twice.
+charts.add('cost', () => cost.draw(), 200, inSight($('cost-chart')));
+charts.add('gradient column', () => gradient.drawColumn(), 150, inSight($('gradient-column')));
+charts.add('loss landscape', () => lastFrame && landscape.update(lastFrame), 400, inSight($('loss-landscape')));
+charts.add('activations', () => activation.drawHistograms(), 300, inSight($('activation-curves')));
+charts.add('gradient norms', () => activation.drawNorms(), 300, inSight($('grad-norms')));
+charts.add('backprop step-through', () => backprop.draw(), 250, inSight($('backprop-view'), images));
+charts.add('minibatch cost', () => sgd.draw(), 250, inSight($('sgd-view'), images));
+charts.add('confusion matrix', () => digits.drawConfusion(), 1000, inSight($('digits-confusion'), images));
+Object.assign(nnp.views, { network, boundary, cost, gradient, landscape, activation, digits, drawing, backprop, sgd });
 nnp.chartMs = charts.drawMs;
 nnp.charts = charts;
 boundary.setOptions({ showTest: page.show_test, discretize: page.discretize });
@@ -146,7 +174,11 @@ function takeBundles(raw) {
     bundles.dataset = { version: raw.dataset.version, meta, arrays: decodeArrays(raw.dataset) };
     thumbnails.remember(bundles.dataset);
   }
-  if (raw.history) cost.load(decodeArrays(raw.history));
+  if (raw.history) {
+    const history = decodeArrays(raw.history);
+    cost.load(history);
+    sgd.load(history);
+  }
   if (raw.evaluation) bundles.evaluation = { meta: raw.evaluation, arrays: decodeArrays(raw.evaluation) };
   if (raw.landscape) bundles.landscape = { meta: raw.landscape, arrays: decodeArrays(raw.landscape) };
 }
@@ -217,8 +249,8 @@ function showReadouts(frame) {
   $('epoch').textContent = String(frame.epoch);
   $('train-loss').textContent = formatLoss(frame.trainLoss);
   $('test-loss').textContent = formatLoss(frame.testLoss);
-  const accuracy = frame.testAccuracy ?? frame.trainAccuracy;
-  $('accuracy').textContent = accuracy === null || accuracy === undefined ? '–' : `${(accuracy * 100).toFixed(1)}%`;
+  const accuracy = frame.testAccuracy;
+  $('test-accuracy').textContent = accuracy === null || accuracy === undefined ? '–' : `${(accuracy * 100).toFixed(1)}%`;
   // A frame can report what no control caused (divergence pauses the session): trust it unless it predates
   // the newest state.
   if (!state || frame.configVersion >= state.config_version) {
@@ -234,6 +266,7 @@ function showPlaying(running) {
 
 function showState(s) {
   showPlaying(s.status === 'running');
+  setImageMode(s.input_kind === 'image');
   controls.update(s.settings);
   controls.updateLayerActivations(s.hidden_activations);
   thumbnails.select(s.settings.dataset);
@@ -242,6 +275,15 @@ function showState(s) {
   $('add-layer').disabled = hidden >= (schema?.limits?.max_hidden_layers ?? Infinity);
   $('remove-layer').disabled = hidden <= 0;
   showDivergence(s.status === 'diverged' ? s.divergence : null);
+}
+
+/** Image datasets swap the decision boundary for the drawing pad and add the digits views (digits.css). */
+function setImageMode(on) {
+  if (on === imageMode) return;
+  imageMode = on;
+  document.querySelector('.views').classList.toggle('images', on);
+  network.geometry = null;
+  redrawLast();
 }
 
 function showDivergence(divergence) {

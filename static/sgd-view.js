@@ -6,17 +6,11 @@
 // server's history bundle (history.step, history.batch_loss, history.train_loss) on connect and after reset.
 
 import { Plotly, fitToElement } from './plotly.js';
-import { colors, baseLayout, axis, plotConfig, fontSize } from './theme.js';
+import { colors, baseLayout, axis, chartConfig, fontSize } from './theme.js';
 import { History } from './cost-chart.js';
+import { el } from './digits-view.js';
 
 const BATCH_SIZES = [1, 10, 32, 100, 500];
-
-const el = (tag, className, text) => {
-  const node = document.createElement(tag);
-  if (className) node.className = className;
-  if (text !== undefined) node.textContent = text;
-  return node;
-};
 
 export class SgdView {
   /**
@@ -43,6 +37,7 @@ export class SgdView {
     this.batch = new History(['loss']);
     this.full = new History(['loss']);
     this.log = true;
+    this.revision = 0;
   }
 
   /** Start from the server's history bundle: arrays (n,), NaN where unknown. */
@@ -61,7 +56,8 @@ export class SgdView {
     }
   }
 
-  update(frame) {
+  /** Every frame: remember its numbers (drawing is the page's chart scheduler's call). */
+  take(frame) {
     if (frame.step < (this.batch.step[this.batch.step.length - 1] ?? 0)) {
       this.batch.clear();
       this.full.clear();
@@ -72,14 +68,13 @@ export class SgdView {
     const nTrain = frame.dataset?.meta?.n_train;
     this.sizeButtons.forEach((b, i) => b.setAttribute('aria-pressed', String(BATCH_SIZES[i] === size)));
     this.note.textContent = size && nTrain ? `each step sees ${Math.min(size, nTrain)} of ${nTrain} training examples` : '';
-    this.draw();
   }
 
   draw() {
     const traces = [
       {
         type: 'scatter', mode: 'lines+markers', name: 'this minibatch', x: this.batch.step, y: this.batch.series.loss,
-        line: { color: 'rgba(88,196,221,0.45)', width: 1 }, marker: { color: colors.positive, size: 4, opacity: 0.8 },
+        line: { color: 'rgba(88,196,221,0.5)', width: 1.5 }, marker: { color: colors.positive, size: 7, opacity: 0.9 },
         hovertemplate: 'minibatch cost %{y:.4g}<extra>step %{x}</extra>',
       },
       {
@@ -88,14 +83,16 @@ export class SgdView {
         hovertemplate: 'training-set cost %{y:.4g}<extra>step %{x}</extra>',
       },
     ];
+    this.revision += 1;
     const layout = baseLayout({
+      datarevision: this.revision, // the histories grow in place: tell Plotly.react the data changed
       margin: { l: 60, r: 12, t: 8, b: 40 },
       showlegend: true,
       legend: { x: 0.99, xanchor: 'right', y: 0.99, bgcolor: 'rgba(14,17,23,0.7)', font: { size: fontSize(13) } },
       xaxis: axis({ title: { text: 'step', font: { size: fontSize(13) } }, rangemode: 'tozero' }),
       yaxis: axis({ type: this.log ? 'log' : 'linear', title: { text: 'cost', font: { size: fontSize(13) } },
-        exponentformat: 'power' }),
+        exponentformat: 'power', dtick: this.log ? 'D2' : undefined }),
     });
-    Plotly.react(this.chart, traces, layout, plotConfig);
+    Plotly.react(this.chart, traces, layout, chartConfig);
   }
 }

@@ -25,7 +25,11 @@ def shoot_views(page: Page, screenshots: Path, prefix: str) -> None:
     page.screenshot(path=screenshots / f"{prefix}-page.png")
     for name, selector in VIEWS.items():
         path = screenshots / f"{prefix}-{name}.png"
-        page.locator(selector).screenshot(path=path)
+        view = page.locator(selector)
+        view.scroll_into_view_if_needed()  # image datasets scroll: a chart out of sight waits until it is seen
+        page.evaluate("() => new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done)))")
+        page.wait_for_function("() => window.__nnp.charts.idle()", timeout=TIMEOUT)
+        view.screenshot(path=path)
         assert path.stat().st_size > 5_000, f"{name} view looks empty"
 
 

@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from engine import SGD, MSELoss, builders
 from engine.datasets import center_and_scale, load_digits, load_mnist_subset
 
 
@@ -96,6 +97,40 @@ def test_a_wide_stroke_fills_the_eight_columns_centred_vertically():
     assert ink_extent(digit, axis=0) == 8
     inked = np.flatnonzero(digit.any(axis=1))
     assert inked[0] + inked[-1] == 7  # symmetric about the middle
+
+
+# --- what a network trained on the dataset makes of a drawing ----------------------------------------------
+
+DRAWN = {  # polylines (row, column) on a 280×280 canvas, as a hand would draw each digit
+    0: [[(140 + 95 * np.sin(t), 140 + 65 * np.cos(t)) for t in np.linspace(0, 2 * np.pi, 60)]],
+    1: [[(40, 150), (240, 140)]],
+    2: [[(80, 80), (40, 140), (70, 200), (140, 160), (240, 80), (240, 210)]],
+    3: [[(50, 80), (40, 150), (80, 200), (130, 140), (180, 200), (230, 150), (240, 80)]],
+    4: [[(40, 170), (170, 70), (170, 220)], [(90, 180), (250, 180)]],
+    6: [[(40, 190), (120, 90), (200, 110), (230, 160), (190, 200), (140, 170), (140, 110)]],
+    7: [[(50, 80), (50, 200), (240, 120)]],
+    9: [[(110, 200), (60, 140), (90, 90), (130, 130), (110, 200), (240, 190)]],
+}
+
+
+def test_drawn_digits_are_read_right_by_3b1b_network_trained_on_the_8x8_digits():
+    images, labels = load_digits()
+    X, T = images.reshape(-1, 64), np.eye(10)[labels]
+    model = builders.mlp([64, 16, 16, 10], activation="sigmoid", output_activation="sigmoid", rng=0)
+    optimizer, cost = SGD(list(model.parameters()), lr=3.0), MSELoss(reduction="sum")
+    rng = np.random.default_rng(0)
+    for _ in range(20):  # the playground's digits preset, about 0.3 s
+        order = rng.permutation(len(X))
+        for start in range(0, len(X), 10):
+            batch = order[start:start + 10]
+            cost(model(X[batch]), T[batch])
+            model.zero_grad()
+            model.backward(cost.backward() / len(batch))
+            optimizer.step()
+    model.eval()
+    for digit, lines in DRAWN.items():
+        drawing = np.max([stroke(line, width=0.17 * 280) for line in lines], axis=0)  # the page's pen for 8×8
+        assert model(center_and_scale(drawing, 8).reshape(1, 64)).argmax() == digit, f"a drawn {digit}"
 
 
 # --- blank drawings and bad input -----------------------------------------------------------------
