@@ -37,6 +37,7 @@ bench: setup
 	$(PY) bench/engine.py
 	$(PY) bench/stream.py
 	$(PY) bench/render.py
+	$(PY) bench/digits.py
 
 clean:
 	rm -rf $(VENV) node_modules
