@@ -1,5 +1,7 @@
 // Where the network view puts things: neuron positions for a network shape and a canvas size, which links are
 // drawn (all, or each neuron's strongest from an input image), and what is under the pointer.
+// Neurons are circles, or (2-D datasets with neuron maps on) rounded squares that show the neuron's map, as TF
+// Playground draws them; `radius` is then the square's half-side and links attach to the squares' sides.
 
 const MAX_LINKS_PER_LAYER = 640; // above this (image inputs) only each neuron's strongest links are drawn
 const IMAGE_LINKS_PER_NEURON = 6; // from an input image: each first-layer neuron's strongest pixels
@@ -36,18 +38,25 @@ function chooseLinks(weight, nOut, nIn, perNeuron) {
   return chosen;
 }
 
-/** Where every neuron sits, in CSS pixels, for one network shape and one canvas size. */
-export function layOut(sizes, inputShape, width, height, labelWidths) {
+/**
+ * Where every neuron sits, in CSS pixels, for one network shape and one canvas size.
+ * `maps`: neurons are squares showing their maps (2-D inputs only), a little larger than circles.
+ */
+export function layOut(sizes, inputShape, width, height, labelWidths, { maps = false } = {}) {
   const layers = sizes.length;
   const isImage = Array.isArray(inputShape) && inputShape.length === 2;
-  const left = isImage ? 16 : 40 + labelWidths.input;
-  const right = width - 36 - labelWidths.output;
+  const squares = maps && !isImage;
+  // Room for the names beside the first and last layers (a square's half-side can reach 27 px).
+  const left = isImage ? 16 : (squares ? 46 : 40) + labelWidths.input;
+  const right = width - (squares ? 46 : 36) - labelWidths.output;
   const top = 14;
   const bottom = height - 14;
   const gap = (right - left) / Math.max(1, layers - 1);
   const circles = sizes.map((n, l) => (l === 0 && isImage ? 1 : n));
   const spacing = Math.min(64, (bottom - top) / Math.max(...circles));
-  const radius = Math.max(3, Math.min(23, spacing * 0.36, gap * 0.16));
+  // A square's half-side: large enough to read its map, leaving a gap between squares and room for links.
+  const radius = squares ? Math.max(4, Math.min(27, spacing * 0.4, gap * 0.2))
+    : Math.max(3, Math.min(23, spacing * 0.36, gap * 0.16));
   let imageBox = null;
   const nodes = sizes.map((n, l) => {
     const x = new Float32Array(n);
@@ -76,7 +85,8 @@ export function layOut(sizes, inputShape, width, height, labelWidths) {
     const step = (right - start) / Math.max(1, layers - 2);
     for (let l = 1; l < layers; l += 1) nodes[l].x.fill(start + (l - 1) * step);
   }
-  return { sizes, isImage, nodes, radius, imageBox, width, height, layerX: nodes.map((n) => n.x[0] ?? 0) };
+  return { sizes, isImage, squares, nodes, radius, imageBox, width, height, layerX: nodes.map((n) => n.x[0] ?? 0),
+    port: squares ? radius : 0 }; // links leave a square's right side and enter the next one's left side
 }
 
 /**
@@ -105,8 +115,8 @@ export function collectLinks(frame, g) {
       const j = Math.floor(flat / nIn);
       const i = flat % nIn;
       const t = Math.min(1, Math.abs(weight[flat]) / layerScale);
-      links.push({ layer: l, row: j, col: i, flat, t, density, x0: g.nodes[l].x[i], y0: g.nodes[l].y[i],
-        x1: g.nodes[l + 1].x[j], y1: g.nodes[l + 1].y[j] });
+      links.push({ layer: l, row: j, col: i, flat, t, density, x0: g.nodes[l].x[i] + g.port, y0: g.nodes[l].y[i],
+        x1: g.nodes[l + 1].x[j] - g.port, y1: g.nodes[l + 1].y[j] });
     }
   }
   return { links, gradScale };
@@ -119,10 +129,13 @@ export function hitTest(g, links, px, py) {
     for (let i = 0; i < g.sizes[l]; i += 1) {
       const x = g.nodes[l].x[i];
       const y = g.nodes[l].y[i];
-      if (Math.hypot(px - x, py - y) <= r + 2) return { kind: 'neuron', layer: l, index: i };
-      const s = Math.max(4, r * 0.55);
-      if (l > 0 && px >= x - r - s * 0.55 - 2 && px <= x - r + s * 0.45 + 2 && py >= y + r * 0.45 - 2
-          && py <= y + r * 0.45 + s + 2) return { kind: 'bias', layer: l - 1, row: i, col: null };
+      const inside = g.squares ? Math.max(Math.abs(px - x), Math.abs(py - y)) <= r + 2 : Math.hypot(px - x, py - y) <= r + 2;
+      // The bias square overlaps the neuron's lower left: it wins there, so it stays clickable.
+      const b = l > 0 ? biasBox(g, x, y) : null;
+      if (b && px >= b.x - 2 && px <= b.x + b.side + 2 && py >= b.y - 2 && py <= b.y + b.side + 2) {
+        return { kind: 'bias', layer: l - 1, row: i, col: null };
+      }
+      if (inside) return { kind: 'neuron', layer: l, index: i };
     }
   }
   let best = null;
@@ -135,6 +148,15 @@ export function hitTest(g, links, px, py) {
     }
   }
   return best;
+}
+
+/**
+ * A neuron's bias square (top-left corner and side), astride the lower left of the neuron centred at (x, y); on a
+ * map square mostly outside it, so it hides little of the map and leaves room for the activation's badge.
+ */
+export function biasBox(g, x, y) {
+  const side = Math.max(4, g.radius * 0.55);
+  return { x: x - g.radius - side * (g.squares ? 0.75 : 0.55), y: y + g.radius * 0.45, side };
 }
 
 function segmentDistance(px, py, { x0, y0, x1, y1 }) {

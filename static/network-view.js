@@ -1,16 +1,19 @@
 // Network view: neurons lit by their activation for the probe input, links coloured by sign with width and
 // opacity by |w|, every bias as a small square, and an arrow on each link for the way gradient descent is
 // pushing that weight. Hover shows a weight and its gradient; clicking a link or a bias opens the editor.
+// For 2-D datasets each neuron (inputs and outputs too) is drawn as its own map over the input plane, as TF
+// Playground draws them (network-maps.js; the "neuron maps" toggle), ringed and badged by its activation.
 //
 // Drawn on a canvas, not with Plotly: measured in headless Chromium, a Plotly restyle of the 2-8-8-8-8-1 network
 // cost ~32 ms a frame (every trace is recalculated), the same drawing on a canvas < 1 ms (docs/page.md).
 //
 // Reads frame.layerSizes, weights, biases, weightGrads, biasGrads, activations, preActivations, inputShape,
-// inputNames, outputNames (docs/page.md).
+// inputNames, outputNames, and for the maps outputGrid, neuronGrids, dataset.arrays.feature_grid (docs/page.md).
 
 import { colors, colorLut, divergingScale, fontSize, glowScale, signColor } from './theme.js';
 import { parameterName } from './gradient-view.js';
-import { WEIGHT_SCALE_FLOOR, collectLinks, hitTest, layOut, maxAbs } from './network-layout.js';
+import { WEIGHT_SCALE_FLOOR, biasBox, collectLinks, hitTest, layOut, maxAbs } from './network-layout.js';
+import { NeuronMaps } from './network-maps.js';
 
 const NAME_FONT = () => `${fontSize(15)}px "DejaVu Sans", sans-serif`;
 
@@ -21,6 +24,24 @@ const lutColor = (lut, v) => {
   const k = Math.max(0, Math.min(255, Math.round((v + 1) * 127.5))) * 4;
   return `rgb(${lut[k]},${lut[k + 1]},${lut[k + 2]})`;
 };
+
+const badgeWidth = (ctx, text) => ctx.measureText(text).width + 6;
+
+/** The activation's number on a small pill lit like a neuron, its right end at (right, y). */
+function drawBadge(ctx, right, y, text, v, fontPx) {
+  const w = badgeWidth(ctx, text);
+  const h = fontPx + 4;
+  const x = right - w / 2;
+  ctx.fillStyle = lutColor(GLOW, v);
+  ctx.beginPath();
+  ctx.roundRect(x - w / 2, y - h / 2, w, h, h / 2);
+  ctx.fill();
+  ctx.lineWidth = 1;
+  ctx.strokeStyle = 'rgba(14,17,23,0.8)';
+  ctx.stroke();
+  ctx.fillStyle = Math.abs(v) > 0.55 ? colors.background : colors.text;
+  ctx.fillText(text, x, y + 1);
+}
 
 export class NetworkView {
   /**
@@ -37,6 +58,10 @@ export class NetworkView {
     this.tooltip.hidden = true;
     el.append(this.canvas, this.tooltip);
     this.showArrows = true;
+    this.showMaps = true; // on by default; only 2-D datasets have maps
+    this.maps = new NeuronMaps();
+    this.mapsDrawn = 0; // neuron maps drawn by the last update (for scripts and tests)
+    this.mapsToggle = this.createMapsToggle();
     this.geometry = null;
     this.frame = null;
     this.links = null; // per drawn link: layer, out, in, and its end points (for hit-testing)
@@ -54,8 +79,38 @@ export class NetworkView {
     this.showArrows = on;
   }
 
+  setMaps(on) {
+    this.showMaps = on;
+    this.geometry = null; // squares and circles are laid out differently
+  }
+
+  /** "neuron maps" beside the header's "gradient arrows" toggle (or at the header's end). */
+  createMapsToggle() {
+    const caption = this.el.closest('figure')?.querySelector('figcaption');
+    if (!caption) return null;
+    const label = document.createElement('label');
+    label.className = 'toggle';
+    label.title = "Draw each neuron as its output over the input plane (2-D datasets)";
+    const box = document.createElement('input');
+    box.type = 'checkbox';
+    box.id = 'show-maps';
+    box.checked = this.showMaps;
+    box.addEventListener('change', () => {
+      this.setMaps(box.checked);
+      this.hooks.onResize?.(); // redraw the newest frame
+    });
+    label.append(box, ' neuron maps');
+    const arrows = caption.querySelector('#show-arrows')?.closest('label');
+    if (arrows) arrows.after(label);
+    else caption.append(label);
+    return label;
+  }
+
   update(frame) {
     this.frame = frame;
+    const available = NeuronMaps.available(frame);
+    if (this.mapsToggle) this.mapsToggle.hidden = !available;
+    if (available && this.showMaps) this.maps.refresh(frame);
     const g = this.ensureGeometry(frame);
     const ctx = this.canvas.getContext('2d');
     const dpr = window.devicePixelRatio || 1;
@@ -70,7 +125,8 @@ export class NetworkView {
   }
 
   ensureGeometry(frame) {
-    const key = `${frame.layerSizes.join('-')}|${frame.inputShape ?? ''}|${frame.inputNames}|${frame.outputNames}`;
+    const maps = this.showMaps && NeuronMaps.available(frame);
+    const key = `${frame.layerSizes.join('-')}|${frame.inputShape ?? ''}|${frame.inputNames}|${frame.outputNames}|${maps}`;
     const width = this.el.clientWidth;
     const height = this.el.clientHeight;
     const g = this.geometry;
@@ -84,7 +140,7 @@ export class NetworkView {
       ctx.font = NAME_FONT();
       const widest = (names) => Math.max(0, ...(names ?? []).map((name) => ctx.measureText(name).width));
       const labelWidths = { input: widest(frame.inputNames), output: widest(frame.outputNames) };
-      this.geometry = layOut(frame.layerSizes, frame.inputShape, width, height, labelWidths);
+      this.geometry = layOut(frame.layerSizes, frame.inputShape, width, height, labelWidths, { maps });
       this.geometry.key = key;
     }
     return this.geometry;
@@ -170,40 +226,86 @@ export class NetworkView {
     const sizes = frame.layerSizes;
     const r = g.radius;
     const biasScale = Math.max(WEIGHT_SCALE_FLOOR, ...frame.biases.map(maxAbs));
-    const numbers = r >= 15;
-    ctx.font = `600 ${Math.max(10, Math.round(r * 0.62))}px "DejaVu Sans", sans-serif`;
+    const fontPx = g.squares ? Math.max(10, Math.min(14, Math.round(r * 0.5))) : Math.max(10, Math.round(r * 0.62));
+    ctx.font = `600 ${fontPx}px "DejaVu Sans", sans-serif`;
+    // On a map, the number's badge must fit beside the bias square, or the ring alone shows the activation.
+    const numbers = g.squares ? badgeWidth(ctx, '-0.00') <= 2 * r - 4 - (biasBox(g, 0, 0).x + biasBox(g, 0, 0).side + r)
+      : r >= 15;
     ctx.textAlign = 'center';
     ctx.textBaseline = 'middle';
+    let mapsDrawn = 0;
     for (let l = g.isImage ? 1 : 0; l < sizes.length; l += 1) {
       const act = frame.activations[l];
       const actScale = Math.max(1, maxAbs(act));
       for (let i = 0; i < sizes[l]; i += 1) {
         const x = g.nodes[l].x[i];
         const y = g.nodes[l].y[i];
-        if (l > 0) {
-          // The bias: a small square at the neuron's lower left, coloured by sign and size.
-          const b = frame.biases[l - 1][i];
-          const s = Math.max(4, r * 0.55);
-          ctx.fillStyle = lutColor(DIVERGING, Math.max(-1, Math.min(1, b / biasScale)));
-          ctx.fillRect(x - r - s * 0.55, y + r * 0.45, s, s);
-          ctx.strokeStyle = this.isHovered('bias', l - 1, i) ? colors.accent : colors.muted;
-          ctx.lineWidth = 1;
-          ctx.strokeRect(x - r - s * 0.55, y + r * 0.45, s, s);
-        }
         const v = act[i] / actScale;
-        ctx.fillStyle = lutColor(GLOW, v);
-        ctx.beginPath();
-        ctx.arc(x, y, r, 0, 2 * Math.PI);
-        ctx.fill();
-        ctx.lineWidth = this.isHovered('neuron', l, i) ? 3 : 1.5;
-        ctx.strokeStyle = this.isHovered('neuron', l, i) ? colors.accent : '#8893a3';
-        ctx.stroke();
-        if (numbers) {
-          ctx.fillStyle = Math.abs(v) > 0.55 ? colors.background : colors.text;
-          ctx.fillText(act[i].toFixed(2), x, y + 1);
+        const hovered = this.isHovered('neuron', l, i);
+        if (g.squares) {
+          if (this.drawSquare(ctx, x, y, r, v, this.maps.get(l, i), hovered)) mapsDrawn += 1;
+          // At the lower right: the bias square has the lower left.
+          if (numbers) drawBadge(ctx, x + r - 2, y + r - fontPx * 0.5 - 3, act[i].toFixed(2), v, fontPx);
+        } else {
+          ctx.fillStyle = lutColor(GLOW, v);
+          ctx.beginPath();
+          ctx.arc(x, y, r, 0, 2 * Math.PI);
+          ctx.fill();
+          ctx.lineWidth = hovered ? 3 : 1.5;
+          ctx.strokeStyle = hovered ? colors.accent : '#8893a3';
+          ctx.stroke();
+          if (numbers) {
+            ctx.fillStyle = Math.abs(v) > 0.55 ? colors.background : colors.text;
+            ctx.fillText(act[i].toFixed(2), x, y + 1);
+          }
         }
+        // The bias: a small square at the neuron's lower left, coloured by sign and size (over a square's corner,
+        // as TF Playground has it).
+        if (l > 0) this.drawBias(ctx, biasBox(g, x, y), frame.biases[l - 1][i] / biasScale, this.isHovered('bias', l - 1, i));
       }
     }
+    this.mapsDrawn = mapsDrawn;
+  }
+
+  /**
+   * A neuron as its map: a rounded square showing the painted grid, ringed by its activation for the probe (white
+   * when strongly positive, red when negative, no ring when silent). Returns whether a map was drawn.
+   */
+  drawSquare(ctx, x, y, r, v, map, hovered) {
+    const corner = Math.max(2, r * 0.18);
+    const glow = Math.abs(v);
+    if (glow > 0.05) {
+      ctx.strokeStyle = lutColor(GLOW, v);
+      ctx.lineWidth = 2 + 2.5 * glow;
+      ctx.beginPath();
+      ctx.roundRect(x - r - 2.5, y - r - 2.5, 2 * r + 5, 2 * r + 5, corner + 2.5);
+      ctx.stroke();
+    }
+    ctx.beginPath();
+    ctx.roundRect(x - r, y - r, 2 * r, 2 * r, corner);
+    if (map) {
+      ctx.save();
+      ctx.clip();
+      ctx.imageSmoothingEnabled = true;
+      ctx.imageSmoothingQuality = 'high';
+      ctx.drawImage(map, x - r, y - r, 2 * r, 2 * r);
+      ctx.restore();
+    } else {
+      ctx.fillStyle = colors.neutral;
+      ctx.fill();
+    }
+    ctx.lineWidth = hovered ? 3 : 1;
+    ctx.strokeStyle = hovered ? colors.accent : 'rgba(136,147,163,0.7)';
+    ctx.stroke();
+    return Boolean(map);
+  }
+
+  drawBias(ctx, box, relative, hovered) {
+    ctx.fillStyle = lutColor(DIVERGING, Math.max(-1, Math.min(1, relative)));
+    ctx.fillRect(box.x, box.y, box.side, box.side);
+    ctx.strokeStyle = hovered ? colors.accent : colors.muted;
+    ctx.lineWidth = 1;
+    ctx.strokeRect(box.x, box.y, box.side, box.side);
   }
 
   drawNames(ctx, frame, g) {
@@ -213,7 +315,7 @@ export class NetworkView {
     const last = frame.layerSizes.length - 1;
     if (!g.isImage && frame.inputNames) {
       ctx.textAlign = 'right';
-      frame.inputNames.forEach((name, i) => ctx.fillText(name, g.nodes[0].x[i] - g.radius - 8, g.nodes[0].y[i]));
+      frame.inputNames.forEach((name, i) => ctx.fillText(name, g.nodes[0].x[i] - g.radius - (g.squares ? 12 : 8), g.nodes[0].y[i]));
     }
     if (frame.outputNames) {
       ctx.textAlign = 'left';
@@ -222,7 +324,7 @@ export class NetworkView {
       out.forEach((v, i) => { if (v > out[best]) best = i; });
       frame.outputNames.forEach((name, i) => {
         ctx.fillStyle = out.length > 1 && i === best ? colors.accent : colors.muted;
-        ctx.fillText(name, g.nodes[last].x[i] + g.radius + 8, g.nodes[last].y[i]);
+        ctx.fillText(name, g.nodes[last].x[i] + g.radius + (g.squares ? 12 : 8), g.nodes[last].y[i]);
       });
     }
   }
