@@ -71,6 +71,10 @@ class Viewer:
 
     async def disconnect(self) -> None:
         await self.sio.disconnect()
+        # Engine.IO keeps its aiohttp session open when the server ended the connection first.
+        http = getattr(self.sio.eio, "http", None)
+        if http is not None and not http.closed:
+            await http.close()
 
     async def call(self, event: str, data=None, timeout: float = 10):
         """Emit ``event`` and return the server's acknowledgement ({ok, ...})."""
