@@ -79,18 +79,19 @@ function inSight(el, when = () => true) {
   return () => when() && onScreen.get(el) !== false;
 }
 const images = () => imageMode;
-// Redraw intervals (ms): what changes most visibly redraws most often; the landscape's surface itself
-// arrives at most 4 times a second, the evaluation (confusion matrix) at most twice.
-charts.add('cost', () => cost.draw(), 200, inSight($('cost-chart')));
-charts.add('gradient column', () => gradient.drawColumn(), 150, inSight($('gradient-column')));
-charts.add('loss landscape', () => lastFrame && landscape.update(lastFrame), 400, inSight($('loss-landscape')));
-charts.add('activations', () => activation.drawHistograms(), 300, inSight($('activation-curves')));
-charts.add('gradient norms', () => activation.drawNorms(), 300, inSight($('grad-norms')));
-charts.add('backprop step-through', () => backprop.draw(), 250, inSight($('backprop-view'), images));
-charts.add('minibatch cost', () => sgd.draw(), 250, inSight($('sgd-view'), images));
+// Redraw intervals (ms): 2-4 times a second is plenty for a chart, and what changes most visibly comes first; the
+// landscape's surface itself arrives at most 4 times a second, the evaluation (confusion matrix) at most twice.
+charts.add('cost', () => cost.draw(), 250, inSight($('cost-chart')));
+charts.add('gradient column', () => gradient.drawColumn(), 250, inSight($('gradient-column')));
+charts.add('loss landscape', () => lastFrame && landscape.update(lastFrame), 500, inSight($('loss-landscape')));
+charts.add('activations', () => activation.drawHistograms(), 350, inSight($('activation-curves')));
+charts.add('gradient norms', () => activation.drawNorms(), 500, inSight($('grad-norms')));
+charts.add('backprop step-through', () => backprop.draw(), 500, inSight($('backprop-view'), images));
+charts.add('minibatch cost', () => sgd.draw(), 350, inSight($('sgd-view'), images));
 charts.add('confusion matrix', () => digits.drawConfusion(), 1000, inSight($('digits-confusion'), images));
 Object.assign(nnp.views, { network, boundary, cost, gradient, landscape, activation, digits, drawing, backprop, sgd });
 nnp.chartMs = charts.drawMs;
+nnp.chartPaintMs = charts.paintMs;
 nnp.charts = charts;
 boundary.setOptions({ showTest: page.show_test, discretize: page.discretize });
 
@@ -286,14 +287,32 @@ function setImageMode(on) {
   redrawLast();
 }
 
+const DIVERGED = { loss: 'the loss', gradient: 'the gradient', weights: 'the weights' };
+
 function showDivergence(divergence) {
   const banner = $('divergence');
   banner.hidden = !divergence;
   if (!divergence) return;
-  // The server's message names the step and what to try; the page adds nothing it would have to guess.
+  // What blew up, plainly; then the server's message (it names the step, the learning rate and what to try).
+  const what = DIVERGED[divergence.cause] ?? DIVERGED.loss;
+  $('divergence-cause').textContent = `${what} became ${divergence.loss === 'nan' ? 'NaN' : 'infinite'}`;
   $('divergence-detail').textContent = divergence.message
-    || `The loss became ${divergence.loss === 'inf' ? 'infinite' : 'NaN'} at step ${divergence.step}.`;
-  $('divergence-hint').textContent = divergence.message ? '' : 'Try a lower learning rate or gradient clipping, then reset.';
+    || `${what[0].toUpperCase()}${what.slice(1)} stopped being a finite number at step ${divergence.step}.`;
+  $('divergence-hint').textContent = divergence.message
+    ? '' : 'Try a lower learning rate or gradient clipping, then reset.';
+  const rate = state?.settings?.learning_rate;
+  const lowest = schema?.controls?.find?.((c) => c.name === 'learning_rate')?.minimum;
+  const lower = $('divergence-lower');
+  lower.disabled = !(rate > 0) || (lowest !== undefined && rate / 10 < lowest);
+  lower.title = rate > 0 ? `Learning rate ${rate} → ${Number((rate / 10).toPrecision(6))}, then fresh weights` : lower.title;
+}
+
+/** The banner's one-click fix: a tenth of the learning rate, then fresh weights (only if the server took it). */
+async function lowerRateAndReset() {
+  const rate = state?.settings?.learning_rate;
+  if (!(rate > 0)) return;
+  const reply = await send('set', { learning_rate: Number((rate / 10).toPrecision(6)) });
+  if (reply?.ok !== false) send('reset');
 }
 
 // ---------------- errors ----------------
@@ -314,6 +333,7 @@ $('play').addEventListener('click', togglePlay);
 $('step').addEventListener('click', (event) => send('step', { unit: event.shiftKey ? 'epoch' : 'batch' }));
 $('reset').addEventListener('click', () => send('reset'));
 $('divergence-reset').addEventListener('click', () => send('reset'));
+$('divergence-lower').addEventListener('click', () => lowerRateAndReset());
 $('add-layer').addEventListener('click', () => send('add_layer', {}));
 $('remove-layer').addEventListener('click', () => send('remove_layer', {}));
 $('show-arrows').addEventListener('change', (event) => { network.setArrows(event.target.checked); redrawLast(); });
