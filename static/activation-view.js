@@ -5,7 +5,7 @@
 // Reads frame.preActivationHist, histRange, histBins, preActivations, activations, gradNorm, hiddenActivations,
 // settings; the curves come from the server's schema (activation_curves) when it sends them (docs/page.md).
 
-import { Plotly, fitToElement } from './plotly.js';
+import { Plotly, fitToElement, GrowingChart, stepRange, valueRange, extent } from './plotly.js';
 import { colors, baseLayout, axis, chartConfig, fontSize } from './theme.js';
 import { History } from './cost-chart.js';
 
@@ -27,6 +27,7 @@ export class ActivationView {
     this.curves = null; // {z: [...], curves: {name: {value, derivative}}} from the schema
     this.norms = null;
     this.normsKey = '';
+    this.normsChart = new GrowingChart(normsEl, chartConfig);
   }
 
   setCurves(curves) {
@@ -98,6 +99,18 @@ export class ActivationView {
         dots.color.push(layerColor(k, L));
       });
     }
+    // Ranges in steps, so that most redraws only restyle the data (a full Plotly.react costs ~30 ms).
+    const yRange = [0, Math.ceil(peak * 1.1 * 10) / 10];
+    const a2Range = [aLow >= -0.1 ? -0.1 : Math.floor(aLow * 2) / 2, aHigh <= 1.05 ? 1.05 : Math.ceil(aHigh * 2) / 2];
+    const key = [frame.layerSizes.join('-'), activation, Boolean(curve), lo, hi, bins, yRange, a2Range, fontSize(1)].join();
+    const histograms = Array.from({ length: L - 1 }, (_, k) => hist.subarray(k * bins, (k + 1) * bins));
+    if (key === this.histKey && this.curvesEl.data) {
+      const indices = histograms.map((_, k) => k);
+      indices.push(traces.length);
+      Plotly.restyle(this.curvesEl, { x: [...histograms.map(() => centres), dots.x], y: [...histograms, dots.y] }, indices);
+      return;
+    }
+    this.histKey = key;
     traces.push({
       type: 'scatter', mode: 'markers', x: dots.x, y: dots.y, yaxis: 'y2', name: 'the probe\'s neurons',
       marker: { size: 9, color: dots.color, line: { color: colors.background, width: 1 } }, hoverinfo: 'skip',
@@ -107,46 +120,57 @@ export class ActivationView {
       title: { text: `pre-activations z under ${activation ?? 'σ'}(z)`, font: { size: fontSize(14), color: colors.muted },
         x: 0.02, xanchor: 'left', y: 0.97 },
       xaxis: axis({ range: [lo, hi], fixedrange: true }),
-      yaxis: axis({ range: [0, peak * 1.1], fixedrange: true, tickformat: '.0%', showgrid: false }),
-      yaxis2: axis({ overlaying: 'y', side: 'right', fixedrange: true, range: [aLow, aHigh],
-        dtick: aHigh - aLow > 4 ? 2 : 0.5, showgrid: false }),
+      yaxis: axis({ range: yRange, fixedrange: true, tickformat: '.0%', showgrid: false }),
+      yaxis2: axis({ overlaying: 'y', side: 'right', fixedrange: true, range: a2Range,
+        dtick: a2Range[1] - a2Range[0] > 4 ? 2 : 0.5, showgrid: false }),
+      uirevision: key,
     });
     Plotly.react(this.curvesEl, traces, layout, chartConfig);
   }
 
   drawNorms() {
-    const { frame } = this;
+    const { frame, norms } = this;
     if (!frame) return;
     const L = frame.layerSizes.length - 1;
-    const { names } = this.norms;
-    const traces = names.map((name, k) => ({
-      type: 'scatter', mode: 'lines', x: this.norms.step, y: this.norms.series[name],
-      name: k === L - 1 ? 'output' : `layer ${k + 1}`, line: { color: layerColor(k, L), width: 2.5 },
-      hovertemplate: `${k === L - 1 ? 'output' : `layer ${k + 1}`}: %{y:.2e}<extra>step %{x}</extra>`,
-    }));
-    const shapes = [];
-    const annotations = [];
+    const { names } = norms;
     const clipping = frame.settings?.clipping;
-    if (clipping && clipping !== 'off') {
-      const threshold = frame.settings.clip_threshold;
-      shapes.push({ type: 'line', xref: 'paper', x0: 0, x1: 1, y0: threshold, y1: threshold,
-        line: { color: colors.negative, width: 2, dash: 'dash' } });
-      annotations.push({ xref: 'paper', x: 1, y: Math.log10(threshold), xanchor: 'right', yanchor: 'bottom',
-        text: clipping === 'norm' ? `clip: total norm ${threshold}` : `clip: each |g| ≤ ${threshold}`,
-        showarrow: false, font: { color: colors.negative, size: fontSize(13) } });
-    }
-    const layout = baseLayout({
-      margin: { l: 56, r: 12, t: 26 + 20 * Math.ceil(L / 5), b: 28 },
-      title: { text: 'gradient norm per layer', font: { size: fontSize(14), color: colors.muted },
-        x: 0.02, xanchor: 'left', y: 0.99, yanchor: 'top' },
-      showlegend: true,
-      legend: { orientation: 'h', x: 0, y: 1.0, yanchor: 'bottom', font: { size: fontSize(12) } },
-      xaxis: axis({}),
-      yaxis: axis({ type: 'log', exponentformat: 'power', dtick: 1 }),
-      shapes,
-      annotations,
-      datarevision: this.norms.revision, // the history's arrays grow in place: tell Plotly they changed
+    const threshold = clipping && clipping !== 'off' ? frame.settings.clip_threshold : null;
+    const columns = names.map((name) => norms.series[name]);
+    let [min, max] = extent(columns, true);
+    if (threshold) [min, max] = [Math.min(min, threshold), Math.max(max, threshold)];
+    const xRange = stepRange(norms.step[norms.step.length - 1] ?? 0);
+    const yRange = valueRange(min, max, true);
+    const key = [this.normsKey, clipping, threshold, xRange, yRange, fontSize(1)].join();
+    const series = columns.map((y) => ({ x: norms.step, y, generation: norms.generation }));
+    this.normsChart.draw(key, series, () => {
+      const traces = names.map((name, k) => ({
+        type: 'scatter', mode: 'lines', x: norms.step.slice(), y: norms.series[name].slice(),
+        name: k === L - 1 ? 'output' : `layer ${k + 1}`, line: { color: layerColor(k, L), width: 2.5 },
+        hovertemplate: `${k === L - 1 ? 'output' : `layer ${k + 1}`}: %{y:.2e}<extra>step %{x}</extra>`,
+      }));
+      const shapes = [];
+      const annotations = [];
+      if (threshold) {
+        shapes.push({ type: 'line', xref: 'paper', x0: 0, x1: 1, y0: threshold, y1: threshold,
+          line: { color: colors.negative, width: 2, dash: 'dash' } });
+        annotations.push({ xref: 'paper', x: 1, y: Math.log10(threshold), xanchor: 'right', yanchor: 'bottom',
+          text: clipping === 'norm' ? `clip: total norm ${threshold}` : `clip: each |g| ≤ ${threshold}`,
+          showarrow: false, font: { color: colors.negative, size: fontSize(13) } });
+      }
+      const layout = baseLayout({
+        margin: { l: 56, r: 12, t: 26 + 20 * Math.ceil(L / 5), b: 28 },
+        title: { text: 'gradient norm per layer', font: { size: fontSize(14), color: colors.muted },
+          x: 0.02, xanchor: 'left', y: 0.99, yanchor: 'top' },
+        showlegend: true,
+        legend: { orientation: 'h', x: 0, y: 1.0, yanchor: 'bottom', font: { size: fontSize(12) } },
+        xaxis: axis({ range: xRange, autorange: false }),
+        yaxis: axis({ type: 'log', exponentformat: 'power', dtick: 1,
+          ...(yRange ? { range: yRange, autorange: false } : { autorange: true }) }),
+        shapes,
+        annotations,
+        uirevision: key,
+      });
+      return [traces, layout];
     });
-    Plotly.react(this.normsEl, traces, layout, chartConfig);
   }
 }

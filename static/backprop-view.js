@@ -204,6 +204,13 @@ export class BackpropView {
       marker: { symbol: 'diamond', size: 14, color: colors.text, line: { width: 2, color: colors.background } },
       hovertemplate: 'all outputs together: −∂C/∂a<sub>%{x}</sub> = %{y:.3g}<extra></extra>',
     });
+    // Same outputs, inputs and picked k as drawn: only the bars' heights and colours change (a restyle, no layout).
+    const key = [C, H, k, fontSize(1)].join();
+    if (this.bound && key === this.nudgesKey && this.chart.data) {
+      Plotly.restyle(this.chart, { y: traces.map((t) => t.y), 'marker.color': traces.map((t) => t.marker.color) });
+      return;
+    }
+    this.nudgesKey = key;
     this.chartTitle.replaceChildren(
       el('span', null, 'Nudges wanted of the previous layer, −∂C₀/∂a'), el('sub', null, 'k'),
       el('span', 'muted', ': output j’s in yellow, the others’ grey, their sum ◆ (click a neuron: k)'),

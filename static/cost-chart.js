@@ -1,7 +1,7 @@
 // Cost chart: train and test loss rolling downhill, accuracy on a second axis; linear or log scale.
 // Reads frame.step, trainLoss, testLoss, trainAccuracy, testAccuracy (docs/page.md).
 
-import { Plotly, fitToElement } from './plotly.js';
+import { fitToElement, GrowingChart, stepRange, valueRange, extent } from './plotly.js';
 import { colors, baseLayout, axis, chartConfig, fontSize } from './theme.js';
 
 const MAX_POINTS = 800; // beyond this, every other point is dropped: the whole run stays visible
@@ -19,6 +19,9 @@ export class History {
     this.stride = 1;
     this.seen = 0;
     this.revision = (this.revision ?? 0) + 1; // never repeats: Plotly's datarevision for arrays grown in place
+    // Bumped whenever points already drawn change (cleared, thinned): a chart then redraws in full instead of
+    // appending (GrowingChart).
+    this.generation = (this.generation ?? 0) + 1;
   }
 
   /** Append one sample; a step that went backwards (reset) starts a new history. */
@@ -36,6 +39,7 @@ export class History {
       this.step = this.step.filter(keep);
       for (const n of this.names) this.series[n] = this.series[n].filter(keep);
       this.stride *= 2;
+      this.generation += 1;
     }
   }
 }
@@ -46,6 +50,7 @@ export class CostChart {
     fitToElement(el);
     this.history = new History(['trainLoss', 'testLoss', 'trainAccuracy', 'testAccuracy', 'batchLoss']);
     this.log = false;
+    this.chart = new GrowingChart(el, chartConfig);
   }
 
   setLog(on) {
@@ -73,30 +78,34 @@ export class CostChart {
   }
 
   draw() {
-    const { step, series } = this.history;
-    const finite = (v) => (v !== null && Number.isFinite(v) ? v : null);
-    const traces = [
-      line(step, series.batchLoss.map(finite), 'batch', 'rgba(88,196,221,0.3)', 'y', 1),
-      line(step, series.trainLoss.map(finite), 'train', colors.positive, 'y', 4),
-      line(step, series.testLoss.map(finite), 'test', colors.accentSoft, 'y', 3),
-    ];
+    const { step, series, generation } = this.history;
     const hasAccuracy = series.testAccuracy.some((v) => v !== null) || series.trainAccuracy.some((v) => v !== null);
-    if (hasAccuracy) {
-      traces.push(line(step, series.testAccuracy, 'accuracy', colors.green, 'y2', 2, 'dot'));
-    }
-    const layout = baseLayout({
-      margin: { l: 64, r: hasAccuracy ? 60 : 16, t: 34, b: 44 },
-      showlegend: true,
-      legend: { orientation: 'h', x: 0, y: 1.01, yanchor: 'bottom', font: { size: fontSize(14) } },
-      xaxis: axis({ title: { text: 'step', font: { size: fontSize(14) } }, rangemode: 'tozero' }),
-      yaxis: axis({ type: this.log ? 'log' : 'linear', title: { text: 'loss', font: { size: fontSize(14) } },
-        rangemode: this.log ? undefined : 'tozero', exponentformat: 'power' }),
-      yaxis2: axis({ overlaying: 'y', side: 'right', range: [0, 1.02], showgrid: false, tickformat: '.0%',
-        tickvals: [0, 0.25, 0.5, 0.75, 1], visible: hasAccuracy, title: { text: 'accuracy', font: { size: fontSize(14) } } }),
-      uirevision: this.log ? 'log' : 'linear',
-      datarevision: this.history.revision, // the history's arrays grow in place: tell Plotly they changed
+    const names = ['batchLoss', 'trainLoss', 'testLoss', ...(hasAccuracy ? ['testAccuracy'] : [])];
+    const [min, max] = extent([series.batchLoss, series.trainLoss, series.testLoss], this.log);
+    const xRange = stepRange(step[step.length - 1] ?? 0);
+    const yRange = valueRange(min, max, this.log);
+    const key = [this.log, hasAccuracy, xRange, yRange, fontSize(1)].join();
+    const copy = (name) => series[name].map((v) => (v !== null && Number.isFinite(v) ? v : null));
+    this.chart.draw(key, names.map((name) => ({ x: step, y: series[name], generation })), () => {
+      const traces = [
+        line(step.slice(), copy('batchLoss'), 'batch', 'rgba(88,196,221,0.3)', 'y', 1),
+        line(step.slice(), copy('trainLoss'), 'train', colors.positive, 'y', 4),
+        line(step.slice(), copy('testLoss'), 'test', colors.accentSoft, 'y', 3),
+      ];
+      if (hasAccuracy) traces.push(line(step.slice(), copy('testAccuracy'), 'accuracy', colors.green, 'y2', 2, 'dot'));
+      const layout = baseLayout({
+        margin: { l: 64, r: hasAccuracy ? 60 : 16, t: 34, b: 44 },
+        showlegend: true,
+        legend: { orientation: 'h', x: 0, y: 1.01, yanchor: 'bottom', font: { size: fontSize(14) } },
+        xaxis: axis({ title: { text: 'step', font: { size: fontSize(14) } }, range: xRange, autorange: false }),
+        yaxis: axis({ type: this.log ? 'log' : 'linear', title: { text: 'loss', font: { size: fontSize(14) } },
+          exponentformat: 'power', ...(yRange ? { range: yRange, autorange: false } : { autorange: true }) }),
+        yaxis2: axis({ overlaying: 'y', side: 'right', range: [0, 1.02], showgrid: false, tickformat: '.0%',
+          tickvals: [0, 0.25, 0.5, 0.75, 1], visible: hasAccuracy, title: { text: 'accuracy', font: { size: fontSize(14) } } }),
+        uirevision: key,
+      });
+      return [traces, layout];
     });
-    Plotly.react(this.el, traces, layout, chartConfig);
   }
 }
 

@@ -136,7 +136,7 @@ export class WeightImages {
     const height = this.root.clientHeight - 8;
     if (!n || width <= 0 || height <= 0) return;
     const gap = 8;
-    const caption = 26; // the caption under a tile, its gap and the lit outline
+    const caption = 30; // the caption under a tile, its gap and the lit outline
     let best = { size: 0, columns: n };
     for (let columns = 1; columns <= n; columns += 1) {
       const rows = Math.ceil(n / columns);

@@ -5,7 +5,7 @@
 // Reads frame.step, batchLoss, metricsStep, trainLoss, settings.batch_size, dataset.meta.n_train; load() takes the
 // server's history bundle (history.step, history.batch_loss, history.train_loss) on connect and after reset.
 
-import { Plotly, fitToElement } from './plotly.js';
+import { fitToElement, GrowingChart, stepRange, valueRange, extent } from './plotly.js';
 import { colors, baseLayout, axis, chartConfig, fontSize } from './theme.js';
 import { History } from './cost-chart.js';
 import { el } from './digits-view.js';
@@ -37,7 +37,7 @@ export class SgdView {
     this.batch = new History(['loss']);
     this.full = new History(['loss']);
     this.log = true;
-    this.revision = 0;
+    this.plot = new GrowingChart(this.chart, chartConfig);
   }
 
   /** Start from the server's history bundle: arrays (n,), NaN where unknown. */
@@ -71,28 +71,39 @@ export class SgdView {
   }
 
   draw() {
-    const traces = [
-      {
-        type: 'scatter', mode: 'lines+markers', name: 'this minibatch', x: this.batch.step, y: this.batch.series.loss,
-        line: { color: 'rgba(88,196,221,0.5)', width: 1.5 }, marker: { color: colors.positive, size: 7, opacity: 0.9 },
-        hovertemplate: 'minibatch cost %{y:.4g}<extra>step %{x}</extra>',
-      },
-      {
-        type: 'scatter', mode: 'lines', name: 'whole training set', x: this.full.step, y: this.full.series.loss,
-        line: { color: colors.accent, width: 4 }, connectgaps: true,
-        hovertemplate: 'training-set cost %{y:.4g}<extra>step %{x}</extra>',
-      },
+    const { batch, full } = this;
+    const [min, max] = extent([batch.series.loss, full.series.loss], this.log);
+    const xRange = stepRange(Math.max(batch.step[batch.step.length - 1] ?? 0, full.step[full.step.length - 1] ?? 0));
+    const yRange = valueRange(min, max, this.log);
+    const key = [this.log, xRange, yRange, fontSize(1)].join();
+    const series = [
+      { x: batch.step, y: batch.series.loss, generation: batch.generation },
+      { x: full.step, y: full.series.loss, generation: full.generation },
     ];
-    this.revision += 1;
-    const layout = baseLayout({
-      datarevision: this.revision, // the histories grow in place: tell Plotly.react the data changed
-      margin: { l: 60, r: 12, t: 8, b: 40 },
-      showlegend: true,
-      legend: { x: 0.99, xanchor: 'right', y: 0.99, bgcolor: 'rgba(14,17,23,0.7)', font: { size: fontSize(13) } },
-      xaxis: axis({ title: { text: 'step', font: { size: fontSize(13) } }, rangemode: 'tozero' }),
-      yaxis: axis({ type: this.log ? 'log' : 'linear', title: { text: 'cost', font: { size: fontSize(13) } },
-        exponentformat: 'power', dtick: this.log ? 'D2' : undefined }),
+    this.plot.draw(key, series, () => {
+      const traces = [
+        {
+          type: 'scatter', mode: 'lines+markers', name: 'this minibatch', x: batch.step.slice(), y: batch.series.loss.slice(),
+          line: { color: 'rgba(88,196,221,0.5)', width: 1.5 }, marker: { color: colors.positive, size: 7, opacity: 0.9 },
+          hovertemplate: 'minibatch cost %{y:.4g}<extra>step %{x}</extra>',
+        },
+        {
+          type: 'scatter', mode: 'lines', name: 'whole training set', x: full.step.slice(), y: full.series.loss.slice(),
+          line: { color: colors.accent, width: 4 }, connectgaps: true,
+          hovertemplate: 'training-set cost %{y:.4g}<extra>step %{x}</extra>',
+        },
+      ];
+      const layout = baseLayout({
+        margin: { l: 60, r: 12, t: 8, b: 40 },
+        showlegend: true,
+        legend: { x: 0.99, xanchor: 'right', y: 0.99, bgcolor: 'rgba(14,17,23,0.7)', font: { size: fontSize(13) } },
+        xaxis: axis({ title: { text: 'step', font: { size: fontSize(13) } }, range: xRange, autorange: false }),
+        yaxis: axis({ type: this.log ? 'log' : 'linear', title: { text: 'cost', font: { size: fontSize(13) } },
+          exponentformat: 'power', dtick: this.log ? 'D2' : undefined,
+          ...(yRange ? { range: yRange, autorange: false } : { autorange: true }) }),
+        uirevision: key,
+      });
+      return [traces, layout];
     });
-    Plotly.react(this.chart, traces, layout, chartConfig);
   }
 }
