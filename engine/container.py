@@ -95,7 +95,7 @@ class Sequential(Module):
     # --- maths
     def forward(self, x: np.ndarray) -> np.ndarray:
         """Run every child in order; ``x`` is the first child's input (e.g. (N, in_features))."""
-        if x.__class__ is not np.ndarray or x.dtype.kind != "f" or not np.isfinite(x).all():
+        if x.__class__ is not np.ndarray or x.dtype.kind != "f" or x.size == 0 or not np.isfinite(x).all():
             self._reject(x)
         d = self.__dict__
         d["input"] = x
@@ -114,7 +114,11 @@ class Sequential(Module):
         if x.dtype.kind != "f":
             raise ValueError(f"Sequential {first}: input has dtype {x.dtype}; expected {self.dtype} "
                              f"(the model's dtype; cast with x.astype(model.dtype))")
+        if x.size == 0:
+            raise ValueError(f"Sequential {first}: input has shape {x.shape}; expected a non-empty batch")
         raise ValueError(f"Sequential {first}: input contains NaN or infinite values; expected finite numbers")
+
+    __call__ = forward  # forward checks the input itself: no second pass over it
 
     def backward(self, grad_output: np.ndarray) -> np.ndarray:
         """dL/d(output) → dL/d(input); every child accumulates into its parameters' ``.grad``."""

@@ -48,6 +48,12 @@ class Module:
 
     # --- calling
     def __call__(self, *args, **kwargs):
+        # A module called on its own checks its input for NaN/inf; inside a Sequential only the model's input is
+        # checked (Sequential.forward calls children's forward directly), so a diverging network's inf
+        # activations reach the loss, which reports them, instead of failing halfway through.
+        x = args[0] if args else None
+        if x.__class__ is np.ndarray and x.dtype.kind == "f" and not np.isfinite(x).all():
+            raise ValueError(f"{self!r}: input contains NaN or infinite values; expected finite numbers")
         return self.forward(*args, **kwargs)
 
     def forward(self, *args, **kwargs):

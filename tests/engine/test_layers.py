@@ -320,3 +320,29 @@ def test_layers_match_torch():
         np.testing.assert_allclose(activation_from_name(name)(x), ref(torch.from_numpy(x)).numpy(), rtol=1e-12,
                                    atol=1e-15)
     np.testing.assert_allclose(engine.Softmax(0)(x), torch.softmax(torch.from_numpy(x), 0).numpy(), rtol=1e-12)
+
+
+# --- NaN and empty input: a module on its own checks; inside a Sequential only the model's input is checked -------
+@pytest.mark.parametrize("module", [engine.Linear(3, 3, rng=0), engine.Tanh(), engine.Sigmoid(), engine.ReLU(),
+                                    engine.Softmax(dim=-1), engine.Dropout(0.5), engine.Identity()],
+                         ids=lambda m: type(m).__name__)
+def test_a_module_called_alone_rejects_nan_naming_itself(module):
+    x = np.ones((4, 3))
+    x[1, 2] = np.nan
+    with pytest.raises(ValueError, match=rf"{type(module).__name__}.*NaN or infinite"):
+        module(x)
+
+
+def test_sequential_rejects_an_empty_batch():
+    model = engine.Sequential(engine.Linear(3, 2, rng=0), engine.Tanh())
+    with pytest.raises(ValueError, match=r"Sequential layer 0 .*shape \(0, 3\).*non-empty batch"):
+        model(np.empty((0, 3)))
+
+
+def test_inside_a_sequential_overflowing_activations_reach_the_output():
+    # A diverging network must reach its loss (which reports it), not fail halfway through a forward pass.
+    model = engine.Sequential(engine.Linear(2, 2, rng=0), engine.Identity(), engine.Linear(2, 1, rng=0))
+    model[0].weight.data[...] = 1e308
+    with np.errstate(over="ignore", invalid="ignore"):
+        out = model(np.ones((1, 2)))
+    assert not np.isfinite(out).all()
