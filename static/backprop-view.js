@@ -129,6 +129,8 @@ export class BackpropView {
 
   drawEquations(frame, arrays, j, k, L, H, C) {
     const meta = frame.backprop ?? {};
+    // σ is 3Blue1Brown's sigmoid; other output activations (tanh on 2-D sets, none for regression) go by name.
+    const f = { sigmoid: 'σ', tanh: 'tanh', linear: 'id' }[meta.output_activation] ?? 'σ';
     const crossEntropy = meta.cost === 'cross_entropy';
     const aPrev = frame.activations[L - 1];
     const W = frame.weights[L - 1];
@@ -162,11 +164,11 @@ export class BackpropView {
       const slope = arrays['backprop.activation_slope'][j];
       const outGrad = arrays['backprop.output_grad'][j];
       lines.push(
-        formula(sym('a', j), ' = σ(', sym('z', j), ') = ', n(a), ['   target ', 'muted'], sym('y', j, 'bp-y'), ' = ', n(y)),
+        formula(sym('a', j), ` = ${f}(`, sym('z', j), ') = ', n(a), ['   target ', 'muted'], sym('y', j, 'bp-y'), ' = ', n(y)),
         formula(sym('C', 0), ' = Σ', el('sub', null, 'j'), ' (', sym('a', 'j'), ' − ', sym('y', 'j', 'bp-y'), ')² = ',
           n(meta.cost_value), ['  (', 'muted'], sym('a', j), ' − ', sym('y', j, 'bp-y'), ')² = ', n(costTerm),
           [' of it)', 'muted']),
-        formula('∂', sym('C', 0), '/∂', sym('w', `${j},${k}`, 'bp-w'), ' = ', sym('a', k, 'bp-a'), ' · σ′(', sym('z', j),
+        formula('∂', sym('C', 0), '/∂', sym('w', `${j},${k}`, 'bp-w'), ' = ', sym('a', k, 'bp-a'), ` · ${f}′(`, sym('z', j),
           ') · 2(', sym('a', j), ' − ', sym('y', j, 'bp-y'), ')'),
         formula('= ', n(aPrev[k], 'bp-num bp-a'), ' · ', n(slope, 'bp-num bp-s'), ' · ', n(outGrad, 'bp-num bp-d'),
           ' = ', n(mine, 'bp-num bp-result')),
@@ -179,7 +181,7 @@ export class BackpropView {
       n(arrays['backprop.delta'][j]), ['   (b = ', 'muted'], n(b), [')', 'muted']));
     const sum = arrays['backprop.prev_activation_grad'][k];
     lines.push(formula('∂', sym('C', 0), '/∂', sym('a', k, 'bp-a'), ' = Σ', el('sub', null, 'j'), ' ',
-      sym('w', `j,${k}`, 'bp-w'), crossEntropy ? ' (p − y)' : ' σ′(z) 2(a − y)', el('sub', null, 'j'), ' = ',
+      sym('w', `j,${k}`, 'bp-w'), crossEntropy ? ' (p − y)' : ` ${f}′(z) 2(a − y)`, el('sub', null, 'j'), ' = ',
       n(sum, 'bp-num bp-sum'), [`  (${C} wishes, added)`, 'muted']));
     this.equations.replaceChildren(...lines);
   }

@@ -1,6 +1,7 @@
-// Stochastic gradient descent, "stumbling downhill": the cost of each minibatch (what every step actually
-// descends: jumpy, since each batch is a handful of examples) beside the cost over the whole training set (what
-// we want to fall: smooth). A row of batch sizes changes it live: batch 1 stumbles wildly, the whole set walks.
+// Stochastic gradient descent, "stumbling downhill": the cost of a minibatch (what a step actually descends: jumpy,
+// since each batch is a handful of examples; one dot per frame, the frame's last minibatch) beside the cost over
+// the whole training set (what we want to fall: smooth). A row of batch sizes changes it live: batch 1 stumbles
+// wildly, 500 barely stumbles.
 //
 // Reads frame.step, batchLoss, metricsStep, trainLoss, settings.batch_size, dataset.meta.n_train; load() takes the
 // server's history bundle (history.step, history.batch_loss, history.train_loss) on connect and after reset.
