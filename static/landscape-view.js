@@ -9,6 +9,7 @@
 // [[layer, neuron, input] | [layer, neuron], ...] (null: the server's automatic choice) for the page to send.
 
 import { Plotly, fitToElement } from './plotly.js';
+import { sizeCanvas } from './canvas.js';
 import { colors, baseLayout, axis, plotConfig, fontSize } from './theme.js';
 
 // Valley dark, hills bright: the colour runs over log10 C, so a valley a thousand times lower than the hills
@@ -81,15 +82,31 @@ export class LandscapeView {
     Object.assign(this.autoButton.style, { fontSize: '0.75rem', padding: '1px 6px' });
     this.autoButton.addEventListener('click', () => this.hooks.onChoose?.(null));
     this.bar.append(this.autoButton);
+    // The contour and the arrow field are a Plotly figure, redrawn only for a new surface (40-85 ms of JavaScript
+    // and ~23 ms of paint in software rendering); the path, the current point and its arrow move every frame, so
+    // they are drawn on a canvas over the figure's plot area (under a millisecond), placed by Plotly's own axes.
+    const stack = document.createElement('div');
+    Object.assign(stack.style, { flex: '1', minHeight: '0', minWidth: '0', position: 'relative' });
     this.plot = document.createElement('div');
     this.plot.id = 'landscape-plot';
-    Object.assign(this.plot.style, { flex: '1', minHeight: '0', minWidth: '0' });
-    container.append(this.bar, this.plot);
+    Object.assign(this.plot.style, { position: 'absolute', inset: '0' });
+    this.overlay = document.createElement('canvas');
+    this.overlay.className = 'landscape-overlay';
+    Object.assign(this.overlay.style, { position: 'absolute', inset: '0', width: '100%', height: '100%',
+      pointerEvents: 'none' });
+    stack.append(this.plot, this.overlay);
+    container.append(this.bar, stack);
     fitToElement(this.plot);
     this.optionsKey = '';
-    this.surface = null; // traces built from one landscape bundle, kept until the next one
-    this.surfaceVersion = null;
-    this.drawnKey = '';
+    this.surfaceKey = ''; // the landscape version and plot size the Plotly figure was last drawn for
+    this.moving = null; // {path: {x, y}, current, arrow, weights}: what the overlay draws
+    this.drawnPath = 0; // points of the path on the overlay (for scripts and tests)
+    this.drawnArrows = 0; // arrows of the −∇C field on the overlay (for scripts and tests)
+    this.field = null; // the arrow field of the drawn surface: [x0, y0, x1, y1] per arrow, in weights
+    this.drawnWeights = ''; // the pair the drawn surface is over
+    this.frame = null;
+    this.emptyKey = ''; // what the "computing…" figure was drawn for
+    this.listening = false;
   }
 
   /** Put `parameter` ({kind, layer, row, col}, or [layer, neuron, input?]) on axis `which` (0 = x, 1 = y). */
@@ -111,7 +128,24 @@ export class LandscapeView {
     this.choose(which, value.split(',').map(Number));
   }
 
-  update(frame) {
+  /** Every frame: remember it, and move the path and the current point on the overlay (well under 1 ms). */
+  take(frame) {
+    this.frame = frame;
+    const landscape = frame.landscape;
+    const meta = landscape?.meta;
+    // Only over the surface drawn for the same two weights: the axes are theirs.
+    const over = this.surfaceKey && meta && meta.layer_sizes?.join('-') === frame.layerSizes.join('-')
+      && meta.weights.map(refKey).join('|') === this.drawnWeights;
+    if (!over) return;
+    const current = meta.weights.map((ref) => valueOf(frame, ref));
+    this.moving = { path: pathPoints(landscape, frame.step, current), current, arrow: descentArrow(landscape, current) };
+    this.drawOverlay();
+  }
+
+  /** The Plotly figure, when the surface (a new landscape bundle) or the plot's size changed: the chart scheduler's. */
+  draw() {
+    const { frame } = this;
+    if (!frame) return;
     const landscape = frame.landscape;
     const meta = landscape?.meta;
     const usable = meta && meta.layer_sizes?.join('-') === frame.layerSizes.join('-');
@@ -121,16 +155,26 @@ export class LandscapeView {
       this.drawEmpty(frame, meta);
       return;
     }
-    const current = meta.weights.map((ref) => valueOf(frame, ref));
-    const key = `${meta.version}|${frame.step}|${current.join(',')}|${this.plot.clientWidth}x${this.plot.clientHeight}`;
-    if (key === this.drawnKey) return; // nothing moved: skip the redraw
-    this.drawnKey = key;
-    if (this.surfaceVersion !== meta.version) {
-      this.surface = surfaceTraces(landscape);
-      this.surfaceVersion = meta.version;
+    const key = `${meta.version}|${this.plot.clientWidth}x${this.plot.clientHeight}`;
+    if (key !== this.surfaceKey) {
+      this.surfaceKey = key;
+      this.emptyKey = '';
+      this.drawnWeights = meta.weights.map(refKey).join('|');
+      this.field = arrowField(landscape);
+      this.drawSurface(landscape);
     }
-    const path = pathTrace(landscape, frame.step, current);
-    const here = currentTraces(landscape, current);
+    this.take(frame);
+  }
+
+  /** take(frame) and draw(): the whole view at once. */
+  update(frame) {
+    this.take(frame);
+    this.draw();
+  }
+
+  /** The Plotly figure: the contour of one landscape bundle, on fixed axes (the overlay draws the rest). */
+  drawSurface(landscape) {
+    const { meta } = landscape;
     const [xRange, yRange] = [landscape.arrays['landscape.w1'], landscape.arrays['landscape.w2']]
       .map((a) => [a[0], a[a.length - 1]]);
     const loss = Number.isFinite(meta.loss) ? `C = ${formatNumber(meta.loss)}` : 'C diverged';
@@ -146,15 +190,67 @@ export class LandscapeView {
         zeroline: false }),
       uirevision: meta.weights.map(refKey).join('|'),
     });
-    Plotly.react(this.plot, [...this.surface, path, ...here], layout, plotConfig);
+    Plotly.react(this.plot, [contourTrace(landscape)], layout, plotConfig);
+    if (!this.listening) {
+      // Zoom, resize and every redraw move the axes: the overlay follows.
+      this.listening = true;
+      this.plot.on('plotly_afterplot', () => this.drawOverlay());
+    }
+  }
+
+  /**
+   * The −∇C arrow field, the path, the current point and its −∇C arrow, on the canvas over the plot area
+   * (placed by Plotly's own axes, so they follow a zoom or a resize).
+   */
+  drawOverlay() {
+    const canvas = this.overlay;
+    const width = canvas.clientWidth;
+    const height = canvas.clientHeight;
+    const ctx = sizeCanvas(canvas, width, height);
+    ctx.clearRect(0, 0, width, height);
+    this.drawnPath = 0;
+    this.drawnArrows = 0;
+    const xa = this.plot._fullLayout?.xaxis;
+    const ya = this.plot._fullLayout?.yaxis;
+    if (!this.moving || !xa?.l2p || !ya?.l2p || !this.surfaceKey) return;
+    const px = (x) => xa._offset + xa.l2p(x);
+    const py = (y) => ya._offset + ya.l2p(y);
+    ctx.save();
+    ctx.beginPath();
+    ctx.rect(xa._offset, ya._offset, xa._length, ya._length);
+    ctx.clip();
+    ctx.lineJoin = 'round';
+    ctx.lineCap = 'round';
+    this.drawnArrows = drawField(ctx, this.field, px, py);
+    const { path, current, arrow } = this.moving;
+    ctx.strokeStyle = colors.accentSoft;
+    ctx.lineWidth = 3;
+    ctx.beginPath();
+    path.x.forEach((x, k) => (k ? ctx.lineTo(px(x), py(path.y[k])) : ctx.moveTo(px(x), py(path.y[k]))));
+    ctx.stroke();
+    this.drawnPath = path.x.length;
+    if (current.every(Number.isFinite)) {
+      const [x0, y0] = [px(current[0]), py(current[1])];
+      if (arrow) drawArrow(ctx, x0, y0, px(arrow[0]), py(arrow[1]), colors.accent, 3, 12);
+      ctx.fillStyle = colors.accent;
+      ctx.strokeStyle = colors.background;
+      ctx.lineWidth = 2;
+      ctx.beginPath();
+      ctx.arc(x0, y0, 7.5, 0, 2 * Math.PI);
+      ctx.fill();
+      ctx.stroke();
+    }
+    ctx.restore();
   }
 
   drawEmpty(frame, meta) {
+    this.moving = null;
+    this.field = null;
+    this.drawOverlay();
     const key = `empty|${meta ? 'stale' : 'none'}`;
-    if (key === this.drawnKey) return;
-    this.drawnKey = key;
-    this.surface = null;
-    this.surfaceVersion = null;
+    if (key === this.emptyKey) return;
+    this.emptyKey = key;
+    this.surfaceKey = ''; // a landscape that comes back is drawn again
     const layout = baseLayout({
       xaxis: axis({ visible: false }), yaxis: axis({ visible: false }),
       annotations: [{
@@ -198,8 +294,8 @@ export class LandscapeView {
   }
 }
 
-/** The contour (coloured by log10 C, hover in C) and the −∇C arrow field of one landscape bundle. */
-function surfaceTraces(landscape) {
+/** The contour of one landscape bundle, coloured by log10 C, hover in C. */
+function contourTrace(landscape) {
   const a = landscape.arrays;
   const w1 = Array.from(a['landscape.w1']);
   const w2 = Array.from(a['landscape.w2']);
@@ -221,17 +317,16 @@ function surfaceTraces(landscape) {
     z.push(row);
     text.push(words);
   }
-  const contour = {
+  return {
     type: 'contour', x: w1, y: w2, z, text, ncontours: CONTOURS, showscale: false, connectgaps: false,
     colorscale: SURFACE_SCALE, contours: { coloring: 'heatmap', showlines: true },
     line: { color: 'rgba(242,242,242,0.22)', width: 1, smoothing: 0.8 },
     hovertemplate: 'x = %{x:.3f}<br>y = %{y:.3f}<br>C = %{text}<extra></extra>',
   };
-  return [contour, arrowField(landscape)];
 }
 
 /**
- * −∇C at each arrow point as a segment with a head, in weight units (so it points where descent moves the pair,
+ * −∇C at each arrow point as a segment [x0, y0, x1, y1], in weight units (so it points where descent moves the pair,
  * and the path follows it). Lengths grow with sqrt(|∇C|) so the gentle slopes near the valley still show;
  * the longest is 90 % of the spacing between arrows.
  */
@@ -248,9 +343,7 @@ function arrowField(landscape) {
     const g = Math.hypot(grad[2 * k] / dx, grad[2 * k + 1] / dy);
     if (Number.isFinite(g)) largest = Math.max(largest, g);
   }
-  const x = [];
-  const y = [];
-  const size = [];
+  const arrows = [];
   for (let i = 0; i < A; i += 1) {
     for (let j = 0; j < A; j += 1) {
       const k = i * A + j;
@@ -259,20 +352,38 @@ function arrowField(landscape) {
       const cells = Math.hypot(g1 / dx, g2 / dy); // the arrow's length in arrow spacings, before scaling
       if (!(largest > 0) || !Number.isFinite(cells) || cells === 0) continue;
       const scale = (0.9 * Math.sqrt(cells / largest)) / cells;
-      x.push(xs[j], xs[j] - g1 * scale, null);
-      y.push(ys[i], ys[i] - g2 * scale, null);
-      size.push(0, 7, 0);
+      arrows.push([xs[j], ys[i], xs[j] - g1 * scale, ys[i] - g2 * scale]);
     }
   }
-  return {
-    type: 'scatter', mode: 'lines+markers', x, y, hoverinfo: 'skip', name: '−∇C',
-    line: { color: 'rgba(242,242,242,0.55)', width: 1.5 },
-    marker: { symbol: 'arrow', angleref: 'previous', size, color: 'rgba(242,242,242,0.75)', line: { width: 0 } },
-  };
+  return arrows;
 }
 
-/** The path descent took (the server's record, thinned), extended to this frame's weights. */
-function pathTrace(landscape, step, current) {
+/** The arrow field in pixels (px, py: weight → pixel): all shafts in one stroke, all heads in one fill. */
+function drawField(ctx, field, px, py) {
+  if (!field) return 0;
+  const head = 6;
+  ctx.strokeStyle = 'rgba(242,242,242,0.55)';
+  ctx.lineWidth = 1.5;
+  ctx.beginPath();
+  const heads = new Path2D();
+  for (const [x0, y0, x1, y1] of field) {
+    const [a, b, c, d] = [px(x0), py(y0), px(x1), py(y1)];
+    const angle = Math.atan2(d - b, c - a);
+    ctx.moveTo(a, b);
+    ctx.lineTo(c, d);
+    heads.moveTo(c + head * 0.5 * Math.cos(angle), d + head * 0.5 * Math.sin(angle));
+    heads.lineTo(c - head * Math.cos(angle - 0.5), d - head * Math.sin(angle - 0.5));
+    heads.lineTo(c - head * Math.cos(angle + 0.5), d - head * Math.sin(angle + 0.5));
+    heads.closePath();
+  }
+  ctx.stroke();
+  ctx.fillStyle = 'rgba(242,242,242,0.75)';
+  ctx.fill(heads);
+  return field.length;
+}
+
+/** The path descent took (the server's record, thinned), extended to this frame's weights: {x, y} in weights. */
+function pathPoints(landscape, step, current) {
   const path = landscape.arrays['landscape.path'];
   const steps = landscape.arrays['landscape.path_step'];
   const x = [];
@@ -286,36 +397,39 @@ function pathTrace(landscape, step, current) {
     x.push(current[0]);
     y.push(current[1]);
   }
-  return {
-    type: 'scatter', mode: 'lines', x, y, name: 'path', hoverinfo: 'skip',
-    line: { color: colors.accentSoft, width: 3 },
-  };
+  return { x, y };
 }
 
-/** The current point and the −∇C arrow descent takes from it. */
-function currentTraces(landscape, current) {
-  if (!current.every(Number.isFinite)) return [];
-  const meta = landscape.meta;
-  const [w1, w2] = current;
-  const traces = [{
-    type: 'scatter', mode: 'markers', x: [w1], y: [w2], name: 'now',
-    hovertemplate: `${shortName(meta.weights[0])} = %{x:.4f}<br>${shortName(meta.weights[1])} = %{y:.4f}<extra></extra>`,
-    marker: { size: 15, color: colors.accent, line: { color: colors.background, width: 2 } },
-  }];
-  const [g1, g2] = meta.gradient ?? [0, 0];
+/** Where the −∇C arrow from the current point ends ([w1, w2]): a fifth of the plot, the direction clearly. */
+function descentArrow(landscape, current) {
+  if (!current.every(Number.isFinite)) return null;
+  const [g1, g2] = landscape.meta.gradient ?? [0, 0];
   const a = landscape.arrays;
   const spanX = a['landscape.w1'][a['landscape.w1'].length - 1] - a['landscape.w1'][0];
   const spanY = a['landscape.w2'][a['landscape.w2'].length - 1] - a['landscape.w2'][0];
   const cells = Math.hypot(g1 / spanX, g2 / spanY);
-  if (cells > 0 && Number.isFinite(cells)) {
-    const scale = 0.2 / cells; // a fifth of the plot: the direction, clearly
-    traces.push({
-      type: 'scatter', mode: 'lines+markers', x: [w1, w1 - g1 * scale], y: [w2, w2 - g2 * scale], hoverinfo: 'skip',
-      line: { color: colors.accent, width: 3 },
-      marker: { symbol: 'arrow', angleref: 'previous', size: [0, 14], color: colors.accent, line: { width: 0 } },
-    });
-  }
-  return traces;
+  if (!(cells > 0) || !Number.isFinite(cells)) return null;
+  const scale = 0.2 / cells;
+  return [current[0] - g1 * scale, current[1] - g2 * scale];
+}
+
+/** A line from (x0, y0) to (x1, y1) in pixels with a filled head of `head` pixels at its end. */
+function drawArrow(ctx, x0, y0, x1, y1, color, width, head) {
+  const angle = Math.atan2(y1 - y0, x1 - x0);
+  const length = Math.hypot(x1 - x0, y1 - y0);
+  ctx.strokeStyle = color;
+  ctx.fillStyle = color;
+  ctx.lineWidth = width;
+  ctx.beginPath();
+  ctx.moveTo(x0, y0);
+  ctx.lineTo(x0 + Math.cos(angle) * Math.max(0, length - head * 0.8), y0 + Math.sin(angle) * Math.max(0, length - head * 0.8));
+  ctx.stroke();
+  ctx.beginPath();
+  ctx.moveTo(x1, y1);
+  ctx.lineTo(x1 - head * Math.cos(angle - 0.45), y1 - head * Math.sin(angle - 0.45));
+  ctx.lineTo(x1 - head * Math.cos(angle + 0.45), y1 - head * Math.sin(angle + 0.45));
+  ctx.closePath();
+  ctx.fill();
 }
 
 function formatNumber(v) {

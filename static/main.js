@@ -25,6 +25,7 @@ import { SgdView } from './sgd-view.js';
 const $ = (id) => document.getElementById(id);
 const url = readUrl();
 const page = Object.fromEntries(PAGE_OPTIONS.map((o) => [o.name, url.page[o.name] ?? o.default]));
+page.maps = url.page.maps ?? true; // the network view's "neuron maps" toggle (its own checkbox, not a control)
 
 const nnp = { redraws: 0, framesReceived: 0, drawMs: {}, schema: null, state: null, frame: null, errors: [], views: {} };
 window.__nnp = nnp;
@@ -43,8 +44,13 @@ const network = new NetworkView($('network-view'), {
   onEdit: (target) => editor.open(target, lastFrame),
   onHoverNeuron: (neuron) => hoverNeuron(neuron),
   onNeuronDelta: (layer, delta) => send(delta > 0 ? 'add_neuron' : 'remove_neuron', { layer }),
+  onMaps: (on) => {
+    page.maps = on;
+    if (schema && state) writeUrl(schema, state.settings, page);
+  },
   onResize: () => redrawLast(),
 });
+network.setMaps(page.maps);
 const cost = new CostChart($('cost-chart'));
 const boundary = new BoundaryView($('boundary-view'), $('neuron-maps'), $('boundary-title'), {
   onProbe: (probe) => send('probe', probe),
@@ -65,7 +71,8 @@ const backprop = new BackpropView($('backprop-view'));
 const sgd = new SgdView($('sgd-view'), { send: (event, payload) => send(event, payload) });
 let imageMode = false;
 const canvasViews = [network, boundary, digits, drawing]; // the last two draw nothing for 2-D data
-const dataViews = [cost, gradient, activation, backprop, sgd]; // take(frame) every frame, drawn by the scheduler
+// take(frame) every frame, drawn by the scheduler (the landscape moves its path and point on a canvas in take)
+const dataViews = [cost, gradient, landscape, activation, backprop, sgd];
 const charts = new ChartScheduler();
 // A chart scrolled out of sight waits (image datasets add panels below the fold, small screens scroll): drawing it
 // would cost the views on screen their frame rate. Scrolled into sight, it draws the newest data at once.
@@ -83,7 +90,7 @@ const images = () => imageMode;
 // landscape's surface itself arrives at most 4 times a second, the evaluation (confusion matrix) at most twice.
 charts.add('cost', () => cost.draw(), 250, inSight($('cost-chart')));
 charts.add('gradient column', () => gradient.drawColumn(), 250, inSight($('gradient-column')));
-charts.add('loss landscape', () => lastFrame && landscape.update(lastFrame), 500, inSight($('loss-landscape')));
+charts.add('loss landscape', () => landscape.draw(), 500, inSight($('loss-landscape')));
 charts.add('activations', () => activation.drawHistograms(), 350, inSight($('activation-curves')));
 charts.add('gradient norms', () => activation.drawNorms(), 500, inSight($('grad-norms')));
 charts.add('backprop step-through', () => backprop.draw(), 500, inSight($('backprop-view'), images));

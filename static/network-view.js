@@ -46,7 +46,7 @@ function drawBadge(ctx, right, y, text, v, fontPx) {
 export class NetworkView {
   /**
    * @param {HTMLElement} el the view's element (#network-view); a canvas is put inside it
-   * @param {{onEdit, onHoverNeuron, onNeuronDelta, onResize, buttons: HTMLElement}} hooks
+   * @param {{onEdit, onHoverNeuron, onNeuronDelta, onMaps, onResize, buttons: HTMLElement}} hooks
    */
   constructor(el, hooks) {
     this.el = el;
@@ -81,6 +81,7 @@ export class NetworkView {
 
   setMaps(on) {
     this.showMaps = on;
+    if (this.mapsBox) this.mapsBox.checked = on;
     this.geometry = null; // squares and circles are laid out differently
   }
 
@@ -97,8 +98,10 @@ export class NetworkView {
     box.checked = this.showMaps;
     box.addEventListener('change', () => {
       this.setMaps(box.checked);
+      this.hooks.onMaps?.(box.checked); // the page keeps it in the URL
       this.hooks.onResize?.(); // redraw the newest frame
     });
+    this.mapsBox = box;
     label.append(box, ' neuron maps');
     const arrows = caption.querySelector('#show-arrows')?.closest('label');
     if (arrows) arrows.after(label);

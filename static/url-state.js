@@ -1,11 +1,11 @@
 // The whole configuration in the query string, so a shared link reproduces the setup:
 //   ?dataset=spiral&hidden_sizes=8,8,4&learning_rate=0.03&...   every server control, by its schema name
-//   &show_test=1&discretize=0                                    the page's own display options
+//   &show_test=1&discretize=0&maps=0                             the page's own display options
 //   &hide=noise,features,presenter                              controls (or tools) to hide from the class
 //   &presenter=1                                                 start in presenter mode
 // Values are parsed by the control's kind from the schema; the server still validates them.
 
-const PAGE_KEYS = ['show_test', 'discretize'];
+const PAGE_KEYS = ['show_test', 'discretize', 'maps'];
 const KEEP_KEYS = ['hide', 'presenter'];
 
 /** The query string as {settings, page, hide, presenter}; settings stay text until parsed with the schema. */

@@ -12,18 +12,17 @@ from playwright.sync_api import Page
 
 TIMEOUT = 30_000  # ms: generous for a 2-core machine shared with other test runs
 
-# What the landscape view has drawn (Plotly keeps the traces on its element).
+# What the landscape view has drawn (Plotly keeps the contour on its element; the arrows and the path are on a canvas over it).
 DRAWN = """() => {
   const plot = document.getElementById('landscape-plot');
   const traces = plot && plot.data ? plot.data : [];
-  const byName = (name) => traces.find((t) => t.name === name);
   const contour = traces.find((t) => t.type === 'contour');
   return {
     contourRows: contour ? contour.z.length : 0,
     contourColumns: contour ? contour.z[0].length : 0,
     finite: contour ? contour.z.flat().filter(Number.isFinite).length : 0,
-    arrows: byName('−∇C') ? byName('−∇C').x.filter((v) => v !== null).length / 2 : 0,
-    path: byName('path') ? byName('path').x.length : 0,
+    arrows: window.__nnp.views.landscape.drawnArrows,  // the arrow field and the path are on a canvas over it
+    path: window.__nnp.views.landscape.drawnPath,
     xTitle: (plot && plot.layout && plot.layout.xaxis && plot.layout.xaxis.title && plot.layout.xaxis.title.text) || '',
   };
 }"""

@@ -128,7 +128,7 @@ def test_bad_typed_value_shows_an_inline_error_and_changes_nothing(page: Page) -
 
 
 def test_url_round_trips_the_configuration(page: Page, browser) -> None:
-    query = "?dataset=xor&learning_rate=0.1&hidden_sizes=4,3&activation=relu&batch_size=20&noise=0.1&show_test=1"
+    query = "?dataset=xor&learning_rate=0.1&hidden_sizes=4,3&activation=relu&batch_size=20&noise=0.1&show_test=1&maps=0"
     open_page(page, query)
     wait_for_frame(page, "s.settings.dataset === 'xor' && s.settings.hidden_sizes.join() === '4,3'")
     expect(page.locator("#dataset")).to_have_value("xor")
@@ -136,11 +136,15 @@ def test_url_round_trips_the_configuration(page: Page, browser) -> None:
     expect(page.locator("#learning-rate")).to_have_value("0.1")
     expect(page.locator("#batch-size")).to_have_value("20")
     expect(page.locator("#show-test")).to_be_checked()
+    expect(page.locator("#show-maps")).not_to_be_checked()  # maps=0: neurons as circles
+    page.wait_for_function("() => window.__nnp.redraws > 0 && window.__nnp.views.network.mapsDrawn === 0",
+                           timeout=TIMEOUT)
     # The URL now holds the whole configuration, and the page's own options.
     params = parse_qs(urlparse(page.url).query)
     settings = page.evaluate("() => window.__nnp.state.settings")
     assert set(settings) <= set(params)
     assert params["show_test"] == ["1"]
+    assert params["maps"] == ["0"]
     # A shared link, opened in a fresh browser (a new session), reproduces the setup.
     other = browser.new_context(viewport={"width": 1280, "height": 800})
     try:
@@ -151,6 +155,11 @@ def test_url_round_trips_the_configuration(page: Page, browser) -> None:
         copy.wait_for_function("() => window.__nnp.state.settings.hidden_sizes.join() === '4,3'", timeout=TIMEOUT)
         assert copy.evaluate("() => window.__nnp.state.settings") == settings
         expect(copy.locator("#show-test")).to_be_checked()
+        expect(copy.locator("#show-maps")).not_to_be_checked()
+        # Turned back on, the toggle is in the link again, and the neurons are drawn as maps.
+        copy.check("#show-maps")
+        copy.wait_for_function("() => new URLSearchParams(location.search).get('maps') === '1'", timeout=TIMEOUT)
+        copy.wait_for_function("() => window.__nnp.views.network.mapsDrawn > 0", timeout=TIMEOUT)
     finally:
         other.close()
 
