@@ -400,7 +400,11 @@ function pathPoints(landscape, step, current) {
   return { x, y };
 }
 
-/** Where the −∇C arrow from the current point ends ([w1, w2]): a fifth of the plot, the direction clearly. */
+/**
+ * Where the −∇C arrow from the current point ends ([w1, w2]). The steepest slope on the plot gets a fifth of the
+ * plot; smaller slopes shrink with sqrt(|∇C|), as the field's arrows do — so at the bottom of the valley the
+ * nudge is visibly tiny instead of a big arrow pointing wherever rounding says.
+ */
 function descentArrow(landscape, current) {
   if (!current.every(Number.isFinite)) return null;
   const [g1, g2] = landscape.meta.gradient ?? [0, 0];
@@ -409,7 +413,13 @@ function descentArrow(landscape, current) {
   const spanY = a['landscape.w2'][a['landscape.w2'].length - 1] - a['landscape.w2'][0];
   const cells = Math.hypot(g1 / spanX, g2 / spanY);
   if (!(cells > 0) || !Number.isFinite(cells)) return null;
-  const scale = 0.2 / cells;
+  const grad = a['landscape.grad'];
+  let steepest = cells;
+  for (let k = 0; k + 1 < grad.length; k += 2) {
+    const g = Math.hypot(grad[k] / spanX, grad[k + 1] / spanY);
+    if (Number.isFinite(g)) steepest = Math.max(steepest, g);
+  }
+  const scale = (0.2 * Math.sqrt(cells / steepest)) / cells;
   return [current[0] - g1 * scale, current[1] - g2 * scale];
 }
 
