@@ -33,7 +33,8 @@ def main(argv=None) -> None:
     print(f"nnplayground: serving on {url}{note} — Ctrl+C to stop", flush=True)
     app = create_app({"FPS": args.fps, "SESSION_IDLE_TIMEOUT": args.idle_timeout})
     if not args.no_browser:
-        threading.Timer(0.8, webbrowser.open, args=(url,)).start()
+        # ?play=1: the page starts its fresh session training, so the first thing a teacher sees is learning.
+        threading.Timer(0.8, webbrowser.open, args=(url + "?play=1",)).start()
     socketio.run(app, host=args.host, port=port, allow_unsafe_werkzeug=True)
 
 

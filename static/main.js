@@ -173,6 +173,8 @@ async function applyUrl() {
     if (!field || !(field in wanted)) break;
     delete wanted[field];
   }
+  // `play=1` (what `make run` opens) starts a fresh session training; a rejoined one keeps its own state.
+  if (url.play && state.status === 'paused' && state.step === 0) await send('play');
   writeUrl(schema, state.settings, page);
 }
 

@@ -3,22 +3,25 @@
 //   &show_test=1&discretize=0&maps=0                             the page's own display options
 //   &hide=noise,features,presenter                              controls (or tools) to hide from the class
 //   &presenter=1                                                 start in presenter mode
+//   &play=1                                                      start training a new session on opening
+//                                                                (what `make run` opens; dropped once used)
 // Values are parsed by the control's kind from the schema; the server still validates them.
 
 const PAGE_KEYS = ['show_test', 'discretize', 'maps'];
 const KEEP_KEYS = ['hide', 'presenter'];
+const ONE_SHOT_KEYS = ['play'];
 
-/** The query string as {settings, page, hide, presenter}; settings stay text until parsed with the schema. */
+/** The query string as {settings, page, hide, presenter, play}; settings stay text until parsed with the schema. */
 export function readUrl(search = window.location.search) {
   const params = new URLSearchParams(search);
   const settings = {};
   const page = {};
   for (const [key, value] of params) {
     if (PAGE_KEYS.includes(key)) page[key] = value === '1' || value === 'true';
-    else if (!KEEP_KEYS.includes(key)) settings[key] = value;
+    else if (!KEEP_KEYS.includes(key) && !ONE_SHOT_KEYS.includes(key)) settings[key] = value;
   }
   const hide = (params.get('hide') ?? '').split(',').map((s) => s.trim()).filter(Boolean);
-  return { settings, page, hide, presenter: params.get('presenter') === '1' };
+  return { settings, page, hide, presenter: params.get('presenter') === '1', play: params.get('play') === '1' };
 }
 
 /** Parse one URL value by its control's kind; text that does not parse is passed on for the server to refuse. */

@@ -164,6 +164,15 @@ def test_url_round_trips_the_configuration(page: Page, browser) -> None:
         other.close()
 
 
+def test_play_in_the_link_starts_a_fresh_session_training(page: Page) -> None:
+    # What `make run` opens: the first thing a teacher sees is a network learning, without a click.
+    open_page(page, "?play=1")
+    wait_for_frame(page, "s.status === 'running' && f.step > 0")
+    expect(page.locator("#play")).to_have_attribute("aria-pressed", "true")
+    # One-shot: the link the page then shows (and Copy link shares) does not carry it.
+    assert "play" not in parse_qs(urlparse(page.url).query)
+
+
 def test_divergence_is_shown_and_reset_recovers(page: Page) -> None:
     open_page(page, "?dataset=plane&learning_rate=10&activation=relu")
     wait_for_frame(page, "s.settings.learning_rate === 10 && s.settings.dataset === 'plane'")
