@@ -37,7 +37,11 @@ def test_every_control_is_settable_and_its_default_valid():
 
 def test_presets_are_valid_settings():
     for preset in schema.PRESETS.values():
-        SetMessage.model_validate(preset)
+        assert SetMessage.model_validate(preset).model_dump(exclude_unset=True) == preset
+    # The videos' network for images: two hidden layers of 16 sigmoids and the squared-error cost.
+    for family in ("digits", "mnist"):
+        assert schema.PRESETS[family]["hidden_sizes"] == [16, 16]
+        assert (schema.PRESETS[family]["activation"], schema.PRESETS[family]["loss"]) == ("sigmoid", "mse")
 
 
 def test_schema_payload_carries_controls_and_limits():

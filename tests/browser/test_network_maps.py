@@ -16,10 +16,11 @@ SIX_BY_EIGHT = ("?dataset=spiral&hidden_sizes=8,8,8,8,8,8&features=x1,x2,sin(x1)
 NETWORK = "window.__nnp.views.network"
 
 
-def every_neuron_has_a_map(page: Page) -> None:
-    """Inputs, hidden neurons and outputs: one map each, in the newest drawn frame."""
+def every_neuron_has_a_map(page: Page) -> int:
+    """Inputs, hidden neurons and outputs: one map each, in the newest drawn frame. Returns how many."""
     page.wait_for_function(f"() => {NETWORK}.mapsDrawn > 0 && {NETWORK}.mapsDrawn === "
                            "window.__nnp.frame.layerSizes.reduce((a, b) => a + b, 0)", timeout=TIMEOUT)
+    return page.evaluate(f"() => {NETWORK}.mapsDrawn")
 
 
 def map_pixels(page: Page, layer: int, index: int) -> str:
@@ -79,11 +80,12 @@ def test_hover_and_links_still_work_on_the_maps(page: Page) -> None:
 
 def test_the_toggle_turns_the_maps_into_circles(page: Page) -> None:
     open_page(page, "?dataset=circle")
-    every_neuron_has_a_map(page)
+    maps = every_neuron_has_a_map(page)
     page.uncheck("#show-maps")
     page.wait_for_function(f"() => {NETWORK}.mapsDrawn === 0 && !{NETWORK}.geometry?.squares", timeout=TIMEOUT)
+    assert page.evaluate(f"() => {NETWORK}.mapsDrawn") == 0  # circles now
     page.check("#show-maps")
-    every_neuron_has_a_map(page)
+    assert every_neuron_has_a_map(page) == maps == 2 + 8 + 8 + 1  # the default 2-8-8-1 network
 
 
 def test_digits_keep_circles_and_hide_the_toggle(page: Page) -> None:

@@ -100,8 +100,10 @@ def test_dropout_is_off_in_eval_and_only_between_layers():
 
 
 def test_dropout_with_one_layer_warns_like_torch():
-    with pytest.warns(UserWarning, match="num_layers=1"):
-        RNN(2, 3, dropout=0.3)
+    with pytest.warns(UserWarning, match="num_layers=1") as warnings:
+        rnn = RNN(2, 3, dropout=0.3)
+    assert len(warnings) == 1
+    assert rnn.dropout == 0.3  # accepted, as torch does; it has no layer to act between
 
 
 # (input shape, config, h0 given) -> output shape, h_n shape, from torch.nn.RNN's documentation
