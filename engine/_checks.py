@@ -14,10 +14,6 @@ def positive_int(where: str, field: str, value, minimum: int = 1) -> int:
     return int(value)
 
 
-def non_negative_int(where: str, field: str, value) -> int:
-    return positive_int(where, field, value, minimum=0)
-
-
 def pair(where: str, field: str, value, minimum: int = 1) -> tuple[int, int]:
     """An int or a pair of ints (as torch's ``kernel_size=3`` or ``(3, 2)``)."""
     if isinstance(value, (tuple, list)):
