@@ -70,31 +70,32 @@ class Session(NetworkEdits):
                 self._waiting -= 1
             yield self
 
-    @property
-    def control_waiting(self) -> bool:
-        return self._waiting > 0
-
     # --- the scheduler's side
     def train_slice(self, max_steps: int, deadline: float) -> int:
         """Train up to ``max_steps`` minibatches, until ``deadline`` (perf_counter), or until a control waits."""
-        done = 0
         with self.lock:
             if self.status != "running" or not self.viewers:
                 return 0
-            trainer = self.trainer
-            while done < max_steps and not self._waiting:
-                loss = trainer.train_step()
-                if trainer.blew_up or not math.isfinite(loss):
-                    done += trainer.blew_up == "weights"  # that step's update was made
-                    self._diverge(loss)
-                    break
-                self.batch_loss = loss
-                done += 1
-                if time.perf_counter() >= deadline:
-                    break
+            done = self._run_steps(max_steps, deadline)
             if done:
-                self.steps_since_frame += done
                 self.model_version += 1
+        return done
+
+    def _run_steps(self, count: int, deadline: float | None = None) -> int:
+        """Train up to ``count`` minibatches — with a ``deadline`` (perf_counter) also stopping there or when a
+        control waits. A non-finite loss, gradient or weights diverges the session. Returns the updates made."""
+        trainer, done = self.trainer, 0
+        while done < count and not (deadline is not None and self._waiting):
+            loss = trainer.train_step()
+            if trainer.blew_up or not math.isfinite(loss):
+                done += trainer.blew_up == "weights"  # that step's update was made
+                self._diverge(loss)
+                break
+            self.batch_loss = loss
+            done += 1
+            if deadline is not None and time.perf_counter() >= deadline:
+                break
+        self.steps_since_frame += done
         return done
 
     def frame_due(self) -> bool:
@@ -154,14 +155,7 @@ class Session(NetworkEdits):
         self.status = "paused"
         count = 1 if unit == "batch" else self.trainer.steps_left_in_epoch()
         with np.errstate(all="ignore"):
-            for _ in range(count):
-                loss = self.trainer.train_step()
-                if self.trainer.blew_up or not math.isfinite(loss):
-                    self.steps_since_frame += self.trainer.blew_up == "weights"
-                    self._diverge(loss)
-                    break
-                self.batch_loss = loss
-                self.steps_since_frame += 1
+            self._run_steps(count)
         self._changed()
 
     def reset(self) -> None:
