@@ -14,7 +14,7 @@ import time
 
 import numpy as np
 
-from engine.inspect import grid_activations, mlp_records
+from engine.inspect import grid_activations, linear_positions, mlp_records
 
 from . import network
 from .backprop import output_layer_step
@@ -224,7 +224,6 @@ class FrameBuilder:
             target = targets(np.array([label]), d.task, d.num_classes, s.settings["loss"])[0]
         sample = d.X_train[:HIST_SAMPLE]
         batch = np.concatenate([x[None, :], sample])
-        saved_grad = t.optimizer.flat.grad.copy()
         model.eval()
         try:
             output = model(batch)
@@ -233,14 +232,9 @@ class FrameBuilder:
                 _, grad = t.cost(output[:1], target[None] if np.ndim(target) else np.array([target]))
                 full = np.zeros_like(output)
                 full[0] = grad[0]
-                t.optimizer.zero_grad()
-                model.backward(full)
-                last = records[-1]
-                b.add("probe.output_weight_grad", last.weight.grad)
-                b.add("probe.output_bias_grad", last.bias.grad)
+                self._add_output_layer_grad(b, model, records[-1], full)
         finally:
             model.train()
-            t.optimizer.flat.grad[...] = saved_grad
         b.add("probe.input", x.reshape(d.image_shape) if d.image_shape else x)
         last_index = len(records) - 1
         for r in records:
@@ -269,10 +263,27 @@ class FrameBuilder:
         b.add("pre_activation_stats", stats)
         return label
 
+    @staticmethod
+    def _add_output_layer_grad(b: Bundle, model, last, grad_output) -> None:
+        """The engine's own ∂C/∂w, ∂C/∂b of the output layer for the probe alone: backward through the modules
+        from the last Linear on (nothing earlier is shown), into its grads — which hold the minibatch's gradient
+        the optimizer uses, so they are put back."""
+        saved = last.weight.grad.copy(), last.bias.grad.copy()
+        last.weight.grad.fill(0.0)
+        last.bias.grad.fill(0.0)
+        try:
+            for module in reversed(list(model)[linear_positions(model)[-1]:]):
+                grad_output = module.backward(grad_output)
+            b.add("probe.output_weight_grad", last.weight.grad)
+            b.add("probe.output_bias_grad", last.bias.grad)
+        finally:
+            last.weight.grad[...] = saved[0]
+            last.bias.grad[...] = saved[1]
+
     def _add_backprop(self, b: Bundle, last, target) -> None:
         """3Blue1Brown's step-through numbers for the probe's output layer (app/backprop.py)."""
         t = self.session.trainer
-        cost = "cross_entropy" if t.output_activation == "softmax" else "mse"
+        cost = t.cost_name
         step = output_layer_step(last.input[0], last.weight.data, last.bias.data, target,
                                  t.output_activation if cost == "mse" else "softmax", cost)
         for name in BACKPROP_ARRAYS:

@@ -156,7 +156,7 @@ class LandscapeFeed:
             except landscape.WeightChoiceError:  # the network changed under the choice: back to automatic
                 self.chosen = None
         try:
-            self.refs = landscape.default_weights(s.trainer.model, s.data.X_train, s.trainer.T_train, _cost_name(s))
+            self.refs = landscape.default_weights(s.trainer.model, s.data.X_train, s.trainer.T_train, s.trainer.cost_name)
         except ValueError:  # fewer than two weights: nothing to plot
             return False
         return True
@@ -170,7 +170,7 @@ class LandscapeFeed:
         self.version += 1
         steps, values = self.path.arrays()
         meta = {"version": self.version, "step": t.step, "weights": [r.to_wire() for r in self.refs],
-                "auto": self.chosen is None, "cost": _cost_name(s), "layer_sizes": network.layer_sizes(model)}
+                "auto": self.chosen is None, "cost": s.trainer.cost_name, "layer_sizes": network.layer_sizes(model)}
         centre = np.array([r.value(model) for r in self.refs])
         job = (landscape.snapshot(model), s.data.X_train, t.T_train, self.refs,
                landscape.spans_with_path(centre, self.path), steps, values, meta, self._generation)
@@ -200,7 +200,3 @@ class LandscapeFeed:
         with self.session.lock:
             self._finished = (generation, wire, time.perf_counter() - began)
             self.session.dirty = True  # owed to the viewers even while paused
-
-
-def _cost_name(session) -> str:
-    return "cross_entropy" if session.trainer.output_activation == "softmax" else "mse"

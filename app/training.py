@@ -41,7 +41,9 @@ class Trainer:
         """Cost and targets for the current settings' loss."""
         d, loss = self.data, self.settings["loss"]
         self.output_width, self.output_activation = output_layout(d.task, d.num_classes, loss)
-        self.loss_fn = CrossEntropyLoss() if self.output_activation == "softmax" else MSELoss(reduction="sum")
+        # The cost in force: cross-entropy exactly when the outputs are softmax logits.
+        self.cost_name = "cross_entropy" if self.output_activation == "softmax" else "mse"
+        self.loss_fn = CrossEntropyLoss() if self.cost_name == "cross_entropy" else MSELoss(reduction="sum")
         self.T_train = targets(d.y_train, d.task, d.num_classes, loss)
         self.T_test = targets(d.y_test, d.task, d.num_classes, loss)
 
