@@ -31,6 +31,7 @@ export class BoundaryView {
     this.figureKey = '';
     this.mapCanvases = [];
     this.mapsKey = '';
+    this.mapSources = []; // per map column, the grid array last painted there
     this.frame = null;
     this.points = [];
     this.plot.addEventListener('click', (event) => this.onClick(event));
@@ -199,7 +200,8 @@ export class BoundaryView {
     const columns = [features ? features.shape[0] : 0, ...sizes.slice(1, L)];
     if (columns.join('-') !== this.mapsKey) this.buildMaps(columns);
     const paintColumn = (l, grid, scaleFloor) => {
-      if (!grid) return;
+      if (!grid || grid === this.mapSources[l]) return; // the same array as last painted: its maps are on screen
+      this.mapSources[l] = grid;
       const r = grid.shape[1];
       this.mapCanvases[l].forEach((canvas, i) => {
         const offset = i * r * r;
@@ -217,6 +219,7 @@ export class BoundaryView {
 
   buildMaps(columns) {
     this.mapsKey = columns.join('-');
+    this.mapSources = []; // new canvases: every column must be painted
     this.maps.replaceChildren();
     const tallest = Math.max(1, ...columns);
     const shown = columns.filter((n) => n > 0).length;

@@ -126,6 +126,7 @@ export class WeightImages {
   constructor(root) {
     this.root = root;
     this.tiles = [];
+    this.painted = null; // the weight array last painted onto the tiles
     new ResizeObserver(() => this.fit()).observe(root);
   }
 
@@ -164,13 +165,17 @@ export class WeightImages {
         return entry;
       });
       this.fit();
+      this.painted = null;
     }
+    // The weights arrive as a new array only when they changed: repainting sixteen tiles otherwise is wasted work.
+    const fresh = weight !== this.painted;
+    this.painted = weight;
     let strongest = 1e-9;
     for (let j = 0; j < n; j += 1) strongest = Math.max(strongest, Math.abs(activation?.[j] ?? 0));
     for (let j = 0; j < n; j += 1) {
       const { tile, canvas, caption } = this.tiles[j];
       const scale = Math.max(1e-6, blockMaxAbs(weight, j * size, size)); // each neuron on its own scale: its pattern
-      paintDiverging(canvas, weight, j * size, h, scale, { flip: false });
+      if (fresh) paintDiverging(canvas, weight, j * size, h, scale, { flip: false });
       const a = activation ? activation[j] : 0;
       const lit = Math.round(Math.max(0, Math.min(1, Math.abs(a) / Math.max(1, strongest))) * 20) / 20;
       if (this.tiles[j].lit !== lit) {

@@ -6,6 +6,7 @@
 // Drawn on a canvas: 20 bars and their labels take well under a millisecond there, where a Plotly redraw of the
 // same (a category axis whose labels change every frame) took ~30 ms of JavaScript and ~10 ms of paint.
 
+import { sizeCanvas } from './canvas.js';
 import { colors, fontSize } from './theme.js';
 
 const COLUMN_LENGTH = 20; // bars in the −∇C column: the largest nudges, readable from the back row
@@ -60,15 +61,9 @@ export class GradientView {
     const width = this.columnEl.clientWidth;
     const height = this.columnEl.clientHeight;
     if (!frame || !width || !height) return;
-    const ratio = window.devicePixelRatio || 1;
-    if (canvas.width !== Math.round(width * ratio) || canvas.height !== Math.round(height * ratio)) {
-      canvas.width = Math.round(width * ratio);
-      canvas.height = Math.round(height * ratio);
-      canvas.style.width = `${width}px`;
-      canvas.style.height = `${height}px`;
-    }
-    const ctx = canvas.getContext('2d');
-    ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
+    canvas.style.width = `${width}px`; // an absolutely placed canvas keeps its pixel size unless told its CSS size
+    canvas.style.height = `${height}px`;
+    const ctx = sizeCanvas(canvas, width, height);
     ctx.fillStyle = colors.background;
     ctx.fillRect(0, 0, width, height);
     const { nudges, total } = largestNudges(frame, COLUMN_LENGTH);

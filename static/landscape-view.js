@@ -4,12 +4,13 @@
 // sends them as the `landscape` bundle (docs/protocol.md); the current point moves with every frame's weights.
 //
 // Reads frame.landscape ({meta, arrays}), frame.weights, biases, layerSizes, step (docs/page.md).
-// Two selects choose the weights; `chooseWeight(which, parameter)` lets another view (the weight editor opened by
+// Two selects choose the weights; `choose(which, parameter)` lets another view (the weight editor opened by
 // clicking a link of the network view) choose one. Either way `hooks.onChoose(weights)` is called with
 // [[layer, neuron, input] | [layer, neuron], ...] (null: the server's automatic choice) for the page to send.
 
 import { Plotly, fitToElement } from './plotly.js';
 import { sizeCanvas } from './canvas.js';
+import { parameterName } from './gradient-view.js';
 import { colors, baseLayout, axis, plotConfig, fontSize } from './theme.js';
 
 // Valley dark, hills bright: the colour runs over log10 C, so a valley a thousand times lower than the hills
@@ -24,7 +25,8 @@ const isBias = (ref) => ref.length === 2;
 
 /** The network view's name for a parameter: w[layer][neuron,input] or b[layer][neuron]. */
 export function shortName(ref) {
-  return isBias(ref) ? `b[${ref[0]}][${ref[1]}]` : `w[${ref[0]}][${ref[1]},${ref[2]}]`;
+  const [layer, row, col] = ref;
+  return parameterName({ kind: isBias(ref) ? 'bias' : 'weight', layer, row, col });
 }
 
 /** The weight-editor's parameter ({kind, layer, row, col}) as a landscape reference. */
@@ -447,23 +449,4 @@ function formatNumber(v) {
   if (a === 0) return '0';
   if (a >= 0.001 && a < 10000) return String(Number(v.toPrecision(4)));
   return v.toExponential(2);
-}
-
-// ---------------- module-level mounting (one landscape per page) ----------------
-let mounted = null;
-
-/** Create the view in `container`; `hooks.onChoose(weights | null)` sends a new choice to the server. */
-export function mount(container, hooks = {}) {
-  mounted = new LandscapeView(container, hooks);
-  return mounted;
-}
-
-/** Redraw the mounted view with a decoded frame (docs/page.md). */
-export function update(frame) {
-  mounted?.update(frame);
-}
-
-/** Choose the weight on axis `which` (0 = x, 1 = y): the network view's link, or [layer, neuron, input?]. */
-export function chooseWeight(which, parameter) {
-  mounted?.choose(which, parameter);
 }

@@ -10,6 +10,7 @@
 // Reads frame.layerSizes, weights, biases, weightGrads, biasGrads, activations, preActivations, inputShape,
 // inputNames, outputNames, and for the maps outputGrid, neuronGrids, dataset.arrays.feature_grid (docs/page.md).
 
+import { sizeCanvas } from './canvas.js';
 import { colors, colorLut, divergingScale, fontSize, glowScale, signColor } from './theme.js';
 import { parameterName } from './gradient-view.js';
 import { WEIGHT_SCALE_FLOOR, biasBox, collectLinks, hitTest, layOut, maxAbs } from './network-layout.js';
@@ -115,9 +116,7 @@ export class NetworkView {
     if (this.mapsToggle) this.mapsToggle.hidden = !available;
     if (available && this.showMaps) this.maps.refresh(frame);
     const g = this.ensureGeometry(frame);
-    const ctx = this.canvas.getContext('2d');
-    const dpr = window.devicePixelRatio || 1;
-    ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+    const ctx = sizeCanvas(this.canvas, g.width, g.height);
     ctx.clearRect(0, 0, g.width, g.height);
     this.drawLinks(ctx, frame, g);
     if (g.isImage) this.drawImage(ctx, frame, g); // over its links' ends: they come out of the pixels
@@ -134,12 +133,9 @@ export class NetworkView {
     const height = this.el.clientHeight;
     const g = this.geometry;
     if (!g || g.key !== key || g.width !== width || g.height !== height) {
-      const dpr = window.devicePixelRatio || 1;
-      this.canvas.width = Math.round(width * dpr);
-      this.canvas.height = Math.round(height * dpr);
-      this.canvas.style.width = `${width}px`;
+      const ctx = sizeCanvas(this.canvas, width, height);
+      this.canvas.style.width = `${width}px`; // absolutely placed: without these it would keep its pixel size
       this.canvas.style.height = `${height}px`;
-      const ctx = this.canvas.getContext('2d');
       ctx.font = NAME_FONT();
       const widest = (names) => Math.max(0, ...(names ?? []).map((name) => ctx.measureText(name).width));
       const labelWidths = { input: widest(frame.inputNames), output: widest(frame.outputNames) };

@@ -81,7 +81,7 @@ export class ChartScheduler {
       }
       const js = performance.now() - start;
       this.credit -= js;
-      this.charged = { part, js, work: before + js };
+      this.charged = { part, work: before + js };
       this.drawMs[part.name] = 0.8 * (this.drawMs[part.name] ?? js) + 0.2 * js;
       this.draws[part.name] = (this.draws[part.name] ?? 0) + 1;
     }

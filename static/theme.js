@@ -74,11 +74,6 @@ export function axis(extra = {}) {
   };
 }
 
-/** A hidden axis for drawings (network, images) that are not charts. */
-export function bareAxis(extra = {}) {
-  return { visible: false, showgrid: false, zeroline: false, fixedrange: true, ...extra };
-}
-
 export const plotConfig = {
   displayModeBar: false,
   responsive: true,
