@@ -58,10 +58,13 @@ class NetworkEdits:
             width = hidden[position - 1] if position > 0 else (hidden[0] if hidden else 4)
         sizes = network.layer_sizes(self.trainer.model)
         self._check_size(sizes[:position + 1] + [width] + sizes[position + 1:], "width", width)
-        surgery.insert_hidden_layer(self.trainer.model, position - 1, width=width,
-                                    activation=self.settings["activation"], optimizer=self.trainer.optimizer,
-                                    rng=self.rng)
+        activation = self.settings["activation"]
+        surgery.insert_hidden_layer(self.trainer.model, position - 1, width=width, activation=activation,
+                                    optimizer=self.trainer.optimizer, rng=self.rng, inputs=self.data.X_train)
         self._after_structure_change()
+        self.notice = {"config_version": self.config_version,
+                       "text": f"New hidden layer {position} ({activation}) starts as "
+                               f"{surgery.identity_start(activation)}."}
 
     def remove_layer(self, layer: int | None = None) -> None:
         hidden = self.hidden_sizes

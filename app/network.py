@@ -50,9 +50,10 @@ def count_parameters(sizes: list[int]) -> int:
     return sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:]))
 
 
-def resize_hidden(model: Sequential, optimizer, target: list[int], activation: str, rng) -> None:
+def resize_hidden(model: Sequential, optimizer, target: list[int], activation: str, rng, inputs=None) -> None:
     """Make the hidden widths ``target``: remove or append layers at the end, then add or remove neurons
-    at the end of each layer. Every weight not removed keeps its value."""
+    at the end of each layer. Every weight not removed keeps its value; appended layers start as (nearly)
+    the identity on ``inputs`` (engine.surgery.insert_hidden_layer)."""
     hidden = layer_sizes(model)[1:-1]
     while len(hidden) > len(target):
         surgery.remove_hidden_layer(model, len(hidden) - 1, optimizer=optimizer)
@@ -64,7 +65,7 @@ def resize_hidden(model: Sequential, optimizer, target: list[int], activation: s
             surgery.remove_neuron(model, k, -1, optimizer=optimizer)
     for width in target[len(hidden):]:
         surgery.insert_hidden_layer(model, len(hidden) - 1, width=width, activation=activation,
-                                    optimizer=optimizer, rng=rng)
+                                    optimizer=optimizer, rng=rng, inputs=inputs)
         hidden.append(width)
 
 

@@ -45,6 +45,7 @@ class Session(NetworkEdits):
         self.settings = default_settings()
         self.status = "paused"
         self.divergence: dict | None = None
+        self.notice: dict | None = None  # {"config_version", "text"}: what the last edit did, for the page
         self.config_version = 0
         self.model_version = 0
         self.dataset_version = 0
@@ -247,7 +248,8 @@ class Session(NetworkEdits):
         if not is_image(new["dataset"]) and new["features"] != old["features"]:
             network.remap_inputs(model, t.optimizer, old["features"], new["features"], self.rng)
         if new["hidden_sizes"] != network.layer_sizes(model)[1:-1]:
-            network.resize_hidden(model, t.optimizer, new["hidden_sizes"], new["activation"], self.rng)
+            network.resize_hidden(model, t.optimizer, new["hidden_sizes"], new["activation"], self.rng,
+                                  inputs=data.X_train)
         if new["activation"] != old["activation"] and new["hidden_sizes"]:
             surgery.set_activation(model, new["activation"])
         if network.layer_sizes(model)[-1] != width:
@@ -333,6 +335,7 @@ class Session(NetworkEdits):
             "settings": {k: (list(v) if isinstance(v, list) else v) for k, v in self.settings.items()},
             "status": self.status,
             "divergence": self.divergence,
+            "notice": self.notice,
             "step": t.step,
             "epoch": t.epoch,
             "layer_sizes": network.layer_sizes(model),

@@ -4,6 +4,8 @@ Layer indices count the Linear layers, 0-based; the hidden layers are every Line
 neuron j of Linear k is row j of its weight and entry j of its bias, plus column j of Linear k+1's weight.
 Every weight not named by the operation keeps its value bit-for-bit; new weights get torch's default
 init U(±1/√fan_in) from a seeded generator (new outgoing weights too, so a new neuron contributes at once).
+A new hidden layer is the exception: by default it starts as (nearly) the identity and the next layer is
+adjusted to read it back, so a trained network keeps what it learned (function-preserving growth).
 When an ``optimizer`` is given, it is handed the new parameter list with the state (momentum, Adam moments)
 of every kept entry carried over, and zeros for new entries.
 """
@@ -147,26 +149,131 @@ def _input_width_change(edit: _Edit, linear: Linear, width: int, rng) -> None:
         edit.resize(linear, new_cols=width - old, rng=rng)
 
 
+# How a new layer starts as (nearly) the identity, per activation: a = act(s·(h − centre) + shift) is read
+# back by the next layer as h ≈ (a − intercept)/(slope·s) + centre. "scale" is s·half-range, the largest
+# |s·(h − centre)| on the incoming range: small enough that tanh and sigmoid stay within ~2 % of their tangent.
+IDENTITY_STARTS = {
+    "linear": {"slope": 1.0, "intercept": 0.0, "scale": None, "margin": None},
+    "relu": {"slope": 1.0, "intercept": 0.0, "scale": None, "margin": 0.0},
+    "leaky_relu": {"slope": 1.0, "intercept": 0.0, "scale": None, "margin": 0.0},
+    "swish": {"slope": 1.0, "intercept": 0.0, "scale": None, "margin": 12.0},  # z·σ(z) = z to 1e-4 for z ≥ 12
+    "tanh": {"slope": 1.0, "intercept": 0.0, "scale": 0.25, "margin": None},   # tanh x ≈ x
+    "sigmoid": {"slope": 0.25, "intercept": 0.5, "scale": 0.5, "margin": None},  # σ(x) ≈ ½ + x/4
+}
+# What an activation's output can be, where it is bounded: the range a new layer after it must pass on.
+_BOUNDS = {"tanh": (-1.0, 1.0), "sigmoid": (0.0, 1.0), "relu": (0.0, None), "swish": (-0.2785, None)}
+
+
+def identity_start(activation: str) -> str:
+    """In words, what a layer added with ``init="identity"`` starts as (the page shows this sentence)."""
+    shifted = ("the identity on the data (weights I; each bias lifts its unit's inputs above 0, where {f} is "
+               "z itself; the next layer's bias takes the lift back){exact}")
+    scaled = ("nearly the identity (weights scaled so {f} stays on its straight middle part, |z| ≤ {z}; the next "
+              "layer's weights{bias} scaled back up): within 2 %")
+    return {
+        "linear": "the identity (weights I, biases 0): the network computes exactly what it did",
+        "relu": shifted.format(f="ReLU", exact=": exact"),
+        "leaky_relu": shifted.format(f="leaky ReLU", exact=": exact"),
+        "swish": shifted.format(f="z·σ(z)", exact=": within 0.01 %").replace("above 0", "to 12 or more"),
+        "tanh": scaled.format(f="tanh", z=0.25, bias=""),
+        "sigmoid": scaled.format(f="σ(z) ≈ ½ + z/4", z=0.5, bias=" and bias"),
+    }[activation]
+
+
+def _incoming_range(model, at: int, inputs) -> tuple[np.ndarray, np.ndarray] | None:
+    """Per feature, (low, high) of what the module at position ``at`` receives: from ``inputs`` (N, F) model
+    inputs run through the modules before it, else from the bounds of the activation just before it."""
+    if inputs is not None:
+        h = np.asarray(inputs, dtype=model[at].weight.data.dtype)
+        for module in list(model)[:at]:
+            if not isinstance(module, Dropout):  # dropout is off outside training
+                h = module(h)
+        return h.min(axis=0), h.max(axis=0)
+    before = model[at - 1] if at > 0 and isinstance(model[at - 1], Activation) else None
+    low, high = _BOUNDS.get(before.name if before is not None else "", (None, None))
+    width = model[at].in_features
+    if low is None and high is None:
+        return None
+    return (np.full(width, -np.inf if low is None else low), np.full(width, np.inf if high is None else high))
+
+
+def _identity_weights(new: Linear, following: Linear, activation: str, incoming) -> None:
+    """Set ``new`` (n → width) to start as the identity through ``activation`` on the first min(n, width)
+    features and ``following`` (width → out, its input columns already resized) to read it back; extra
+    units of a wider layer keep their drawn incoming weights and get zero outgoing ones."""
+    start = IDENTITY_STARTS[activation]
+    n, width = new.in_features, new.out_features
+    m = min(n, width)
+    low, high = incoming if incoming is not None else (np.zeros(n), np.zeros(n))
+    low, high = low[:m], high[:m]
+    centre = np.zeros(m)
+    s = np.ones(m)
+    shift = np.zeros(m)
+    if start["scale"] is not None:
+        finite = np.isfinite(low) & np.isfinite(high)
+        centre = np.where(finite, (low + high) / 2, 0.0)
+        half = np.where(finite, (high - low) / 2, 1.0)
+        s = start["scale"] / np.maximum(half, 1e-3)
+    elif start["margin"] is not None:
+        shift = np.maximum(0.0, -np.where(np.isfinite(low), low, 0.0)) + start["margin"]
+    dtype = new.weight.data.dtype
+    weight = np.zeros((width, n))
+    weight[:m, :m] = np.diag(s)
+    if width > n:  # extra units: keep their fresh incoming weights
+        weight[m:] = new.weight.data[m:]
+    new.weight.data[...] = weight.astype(dtype)
+    if new.bias is not None:
+        bias = np.zeros(width)
+        bias[:m] = shift - s * centre
+        new.bias.data[...] = bias.astype(dtype)
+    # the next layer reads h_k = (a_k − intercept − slope·shift_k)/(slope·s_k) + centre_k
+    old_w = following.weight.data[:, :m].astype(np.float64)
+    slope, intercept = start["slope"], start["intercept"]
+    read = old_w / (slope * s)
+    offset = old_w @ (centre - (intercept + slope * shift) / (slope * s))
+    following.weight.data[:, :m] = read.astype(dtype)
+    following.weight.data[:, m:] = 0.0
+    if following.bias is not None:
+        following.bias.data[...] += offset.astype(dtype)
+
+
 def insert_hidden_layer(model: Sequential, after_layer: int, width: int | None = None, activation: str = "tanh",
-                        optimizer=None, rng=None) -> None:
+                        optimizer=None, rng=None, init: str = "identity", inputs=None) -> None:
     """Insert Linear + activation right after hidden layer ``after_layer`` (−1: right after the input).
 
-    ``width`` defaults to the width coming in (hidden layer ``after_layer``'s, or the input's), which
-    leaves every existing weight untouched. Otherwise the next Linear keeps its first min(old, width) input
-    columns and draws any new ones. A Dropout like the one after the previous hidden layer is copied along.
+    ``init="identity"`` (function-preserving growth): the new layer starts as close to the identity as its
+    activation allows (``IDENTITY_STARTS``, ``identity_start``) and the next Linear is adjusted to read it
+    back, so the network computes (nearly) what it did. ReLU-family and swish layers need to know how low
+    their inputs go to shift them into the linear part, tanh and sigmoid how wide they spread to scale them
+    into it: from ``inputs`` (N, in_features) model inputs (e.g. the training set), else from the bounds of
+    the activation before the layer. The next Linear's optimizer state is reset where its weights were
+    rescaled. ``init="random"``: torch's default init for the new layer, the next Linear untouched.
+
+    ``width`` defaults to the width coming in (hidden layer ``after_layer``'s, or the input's). Otherwise the
+    next Linear keeps its first min(old, width) input columns; with identity init the first min(n, width)
+    units carry the identity and extra units start with zero outgoing weights, with random init new columns
+    are drawn. A Dropout like the one after the previous hidden layer is copied along.
     """
     positions = _positions(model, "insert_hidden_layer")
     after_layer = _layer_index("insert_hidden_layer", "after_layer", after_layer, len(positions) - 1, low=-1)
     act = activation_from_name(activation)
+    if init not in ("identity", "random"):
+        raise ValueError(f'insert_hidden_layer: init must be "identity" or "random", got {init!r}')
     following = model[positions[after_layer + 1]]
     incoming = following.in_features
     width = incoming if width is None else _checks.positive_int("insert_hidden_layer", "width", width)
     rng = resolve_rng(rng)
+    at = positions[after_layer + 1]
+    incoming_range = _incoming_range(model, at, inputs) if init == "identity" else None
     dtype = following.weight.data.dtype
     new = Linear(incoming, width, bias=following.bias is not None, nonlinearity=act.name, rng=rng, dtype=dtype)
     edit = _Edit(optimizer)
     _input_width_change(edit, following, width, rng)
-    at = positions[after_layer + 1]
+    if init == "identity":
+        _identity_weights(new, following, act.name, incoming_range)
+        if IDENTITY_STARTS[act.name]["scale"] is not None and optimizer is not None:  # rescaled: fresh state
+            carried = edit.states.get(following.weight) or optimizer.state_of(following.weight)
+            edit.states[following.weight] = {name: np.zeros_like(value) for name, value in carried.items()}
     dropout = model[at - 1] if after_layer >= 0 and isinstance(model[at - 1], Dropout) else None
     for offset, module in enumerate([new, act] + ([Dropout(dropout.p, rng=dropout.rng)] if dropout else [])):
         model.insert(at + offset, module)

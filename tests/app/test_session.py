@@ -163,3 +163,21 @@ def test_unwatched_sessions_stop_training_and_are_reclaimed():
     manager.disconnect("sid")
     assert session.train_slice(10, float("inf")) == 0
     assert manager.reap() == 1 and manager.get(session.token) is None
+
+
+@pytest.mark.parametrize("activation", ["tanh", "relu", "sigmoid", "swish"])
+def test_a_layer_added_to_a_trained_network_keeps_its_test_accuracy(session, activation):
+    session.apply_settings({"dataset": "xor", "features": ["x1", "x2", "x1*x2"], "activation": activation,
+                            "learning_rate": 0.1 if activation == "sigmoid" else 0.03})
+    train(session, 1000)
+    _, before, _ = session.trainer.evaluate("test")
+    loss_before, _, _ = session.trainer.evaluate("train")
+    session.add_layer()
+    assert session.state()["layer_sizes"] == [3, 8, 8, 8, 1]
+    _, after, _ = session.trainer.evaluate("test")
+    loss_after, _, _ = session.trainer.evaluate("train")
+    assert before > 0.9 and abs(after - before) <= 0.03, (before, after)
+    assert loss_after <= loss_before * 1.1 + 1e-3
+    assert session.state()["notice"]["text"].startswith(f"New hidden layer 2 ({activation}) starts as ")
+    train(session, 200)  # and it keeps learning
+    assert np.isfinite(session.trainer.evaluate("train")[0])

@@ -113,7 +113,7 @@ def test_removing_a_neuron_then_adding_one_restores_the_function_of_kept_ones():
 def test_insert_hidden_layer_with_default_width_touches_no_weight():
     model, opt = trained()
     before = snapshot(model, opt)
-    surgery.insert_hidden_layer(model, 0, activation="relu", optimizer=opt, rng=3)
+    surgery.insert_hidden_layer(model, 0, activation="relu", optimizer=opt, rng=3, init="random")
     layers = linears(model)
     assert [l.weight.shape for l in layers] == [(3, 2), (3, 3), (4, 3), (1, 4)]
     assert isinstance(model[3], engine.ReLU)
@@ -130,16 +130,59 @@ def test_insert_hidden_layer_with_default_width_touches_no_weight():
 def test_insert_hidden_layer_after_the_input_and_with_a_new_width():
     model, opt = trained(sizes=(2, 1))  # no hidden layer at all, as TF Playground allows
     before = snapshot(model, opt)
-    surgery.insert_hidden_layer(model, -1, width=5, optimizer=opt, rng=0)
+    surgery.insert_hidden_layer(model, -1, width=5, optimizer=opt, rng=0, init="random")
     first, output = linears(model)
     assert first.weight.shape == (5, 2) and output.weight.shape == (1, 5)
     assert_kept(before[0], output, opt, cols=slice(0, 2))  # the old 2 input columns stay
     narrower, opt2 = trained()
     before2 = snapshot(narrower, opt2)
-    surgery.insert_hidden_layer(narrower, 1, width=2, optimizer=opt2, rng=0)
+    surgery.insert_hidden_layer(narrower, 1, width=2, optimizer=opt2, rng=0, init="random")
     assert_kept(before2[2], linears(narrower)[3], opt2, old_cols=slice(0, 2))
     losses = train(narrower, opt2, 40)
     assert losses[-1] < losses[0]
+
+
+WIDE = np.random.default_rng(1).uniform(-6, 6, (200, 2))
+
+
+@pytest.mark.parametrize("before", ["tanh", "relu", "sigmoid", "linear", "leaky_relu", "swish"])
+@pytest.mark.parametrize("activation, tolerance", [("linear", 1e-12), ("relu", 1e-12), ("leaky_relu", 1e-12),
+                                                   ("swish", 1e-3), ("tanh", 0.03), ("sigmoid", 0.03)])
+def test_an_inserted_layer_starts_as_the_identity_its_activation_allows(before, activation, tolerance):
+    model = mlp([2, 4, 4, 1], activation=before, rng=1)
+    opt = engine.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    train(model, opt, 3)
+    output = model(WIDE).copy()
+    surgery.insert_hidden_layer(model, 1, activation=activation, optimizer=opt, rng=0, inputs=WIDE)
+    relative = np.abs(model(WIDE) - output).max() / np.abs(output).max()
+    assert relative <= tolerance, relative
+    new, following = linears(model)[2:]
+    scaled = activation in ("tanh", "sigmoid")
+    diagonal = np.diag(new.weight.data)
+    assert np.allclose(new.weight.data, np.diag(diagonal)) and (scaled or np.all(diagonal == 1))
+    if scaled:  # the next layer's momentum no longer matches its rescaled weights: it starts afresh
+        assert not opt.state_of(following.weight)["momentum_buffer"].any()
+    assert_optimizer_owns(model, opt)
+    losses = train(model, opt, 30)
+    assert np.isfinite(losses).all()
+
+
+def test_an_inserted_layer_wider_than_its_input_gives_new_units_no_say_at_first():
+    model = mlp([2, 3, 1], activation="relu", rng=0)
+    output = model(WIDE).copy()
+    surgery.insert_hidden_layer(model, 0, width=5, activation="tanh", rng=0, inputs=WIDE)
+    new, following = linears(model)[1:]
+    assert new.weight.shape == (5, 3) and following.weight.shape == (1, 5)
+    assert not following.weight.data[:, 3:].any() and new.weight.data[3:].any()
+    assert np.abs(model(WIDE) - output).max() <= 0.03 * np.abs(output).max()
+
+
+def test_without_inputs_a_relu_layer_after_tanh_uses_tanh_bounds():
+    model = mlp([2, 3, 1], activation="tanh", rng=0)
+    output = model(WIDE).copy()
+    surgery.insert_hidden_layer(model, 0, activation="relu", rng=0)  # tanh's outputs are > -1: shift by 1
+    np.testing.assert_allclose(model(WIDE), output, atol=1e-12)
+    assert surgery.identity_start("relu").startswith("the identity on the data")
 
 
 def test_remove_hidden_layer():
@@ -192,6 +235,7 @@ def test_surgery_without_an_optimizer():
     (lambda m: surgery.insert_hidden_layer(m, 2), r"insert_hidden_layer: after_layer must be .* \[-1, 1\]"),
     (lambda m: surgery.insert_hidden_layer(m, 0, width=0), "insert_hidden_layer: width must be an integer >= 1"),
     (lambda m: surgery.insert_hidden_layer(m, 0, activation="gelu"), "activation: name must be one of"),
+    (lambda m: surgery.insert_hidden_layer(m, 0, init="zeros"), 'init must be "identity" or "random"'),
     (lambda m: surgery.set_activation(m, "gelu"), "activation: name must be one of"),
     (lambda m: surgery.set_activation(m, "relu", layer=3), r"set_activation: layer must be .* \[0, 2\]"),
 ])
