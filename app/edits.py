@@ -14,7 +14,7 @@ from engine import surgery
 from . import data as datamod
 from . import network
 from .errors import ControlError
-from .schema import LIMITS
+from .schema import LIMITS, task_of
 
 
 class NetworkEdits:
@@ -131,15 +131,27 @@ class NetworkEdits:
 
     # --- model files
     def load_model(self, sizes: list[int], arrays: list[tuple[np.ndarray, np.ndarray]],
-                   activations: list[str] | None) -> None:
+                   activations: list[str] | None, settings: dict | None = None) -> None:
         """Replace the network by one of ``sizes`` with the given (weight, bias) per layer (validated by
-        app.modelio); ``activations`` per hidden layer, or None to keep the settings' activation."""
-        width, output_activation = datamod.output_layout(self.data.task, self.data.num_classes,
-                                                         self.settings["loss"])
-        expected = (self.data.input_width, width)
+        app.modelio); ``activations`` per hidden layer, or None to keep the settings' activation. With the
+        file's ``settings`` (validated like a `set`), its whole context comes back: the same data (dataset,
+        features, noise, seed, split), every training setting, a fresh run from these weights."""
+        s = {**self.settings, **(settings or {})}
+        data = self.data
+        if settings is not None:
+            s["hidden_sizes"] = list(sizes[1:-1])  # the weights decide the shape
+            s["problem"] = task_of(s["dataset"])
+            if s["problem"] == "regression" and s["loss"] == "cross_entropy":
+                raise ControlError("settings.loss", "cross_entropy", '"mse" (cross-entropy needs a classification '
+                                   f'dataset; {s["dataset"]} is regression)')
+            data = self._load(s)
+        width, output_activation = datamod.output_layout(data.task, data.num_classes, s["loss"])
+        expected = (data.input_width, width)
+        context = "the file's dataset, features and cost" if settings is not None else \
+            "the current dataset, features and cost"
         if (sizes[0], sizes[-1]) != expected:
             raise ControlError("data", f"a {'-'.join(map(str, sizes))} network", f"{expected[0]} inputs and "
-                               f"{expected[1]} outputs (the current dataset, features and cost)")
+                               f"{expected[1]} outputs ({context})")
         if len(sizes) - 2 > LIMITS.max_hidden_layers or max(sizes[1:-1], default=1) > LIMITS.max_neurons_per_layer:
             raise ControlError("data", f"a {'-'.join(map(str, sizes))} network",
                                f"at most {LIMITS.max_hidden_layers} hidden layers of at most "
@@ -147,6 +159,9 @@ class NetworkEdits:
         self._check_size(sizes, "data", f"a {'-'.join(map(str, sizes))} network")
         if activations is not None and len(activations) != len(sizes) - 2:
             raise ControlError("hidden_activations", activations, f"{len(sizes) - 2} activation names")
+        if settings is not None:
+            self.settings.update(s)
+            self._build_fresh(data)  # the file's data, a fresh optimizer and history
         s = self.settings
         model = network.build(sizes, s["activation"], output_activation, s["dropout"], self.rng)
         for k, name in enumerate(activations or []):

@@ -1,6 +1,9 @@
 """Model files: save a session's network as .npz or JSON with PyTorch state_dict names, and load one back.
 
-Loading never unpickles (``np.load(..., allow_pickle=False)``), bounds the decompressed size before reading,
+A file carries the whole context next to the weights: every setting (dataset, features, noise, seed, train
+split, network, every training setting) under "settings" (in an .npz, as the JSON text of the array
+``CONTEXT_KEY``), so loading it reproduces the data and the run; a plain state_dict (e.g. from PyTorch) loads
+into the current context. Loading never unpickles (``np.load(..., allow_pickle=False)``), bounds the decompressed size before reading,
 and checks names, shapes, dtypes, finiteness and the chain of layer sizes; any problem is a ControlError
 naming the key. See docs/protocol.md, "Model files".
 """
@@ -16,47 +19,92 @@ import numpy as np
 
 from . import network
 from .errors import ControlError
+from .messages import validate
 from .schema import HIDDEN_ACTIVATIONS, LIMITS
 
 FORMAT = "nnplayground.model"
 KEY = re.compile(r"^(\d{1,4})\.(weight|bias)$")
 MAX_UNCOMPRESSED = 16 * LIMITS.max_parameters * 8  # generous: float64 arrays plus .npy headers
+CONTEXT_KEY = "nnplayground.json"  # an .npz's one non-weight array: the JSON text of context()
 
 
 def state_dict(session) -> dict[str, np.ndarray]:
     return {name: array.astype(np.float32) for name, array in session.trainer.model.state_dict().items()}
 
 
-def to_npz(session) -> bytes:
-    buffer = io.BytesIO()
-    np.savez(buffer, **state_dict(session))
-    return buffer.getvalue()
-
-
-def to_json(session) -> str:
+def context(session) -> dict:
+    """What a model file records besides the weights: enough to continue where the session was."""
     model = session.trainer.model
     s = session.settings
-    return json.dumps({
-        "format": FORMAT, "version": 1,
+    return {
+        "format": FORMAT, "version": 2,
         "layer_sizes": network.layer_sizes(model),
         "hidden_activations": network.hidden_activations(model),
         "output_activation": session.trainer.output_activation,
         "loss": s["loss"], "dataset": s["dataset"], "features": list(session.data.feature_names),
-        "state_dict": {name: array.astype(np.float64).tolist() for name, array in model.state_dict().items()},
-    })
+        "settings": {k: (list(v) if isinstance(v, list) else v) for k, v in s.items()},
+    }
 
 
-def parse(data, format: str | None = None) -> tuple[list[int], list[tuple[np.ndarray, np.ndarray]], list[str] | None]:
-    """A model file → (layer sizes, [(weight (out, in), bias (out,))] per layer, hidden activations or None).
+def to_npz(session) -> bytes:
+    buffer = io.BytesIO()
+    np.savez(buffer, **state_dict(session), **{CONTEXT_KEY: np.array(json.dumps(context(session)))})
+    return buffer.getvalue()
+
+
+def to_json(session) -> str:
+    weights = session.trainer.model.state_dict()
+    return json.dumps({**context(session),
+                       "state_dict": {name: array.astype(np.float64).tolist() for name, array in weights.items()}})
+
+
+def parse(data, format: str | None = None):
+    """A model file → (layer sizes, [(weight (out, in), bias (out,))] per layer, hidden activations or None,
+    settings or None). The settings are validated as a ``set`` message would be.
 
     ``format`` "npz" or "json"; None tells them apart by content (a zip starts with "PK")."""
     if format is None:
         format = "npz" if isinstance(data, (bytes, bytearray)) and bytes(data[:2]) == b"PK" else "json"
     if format == "npz":
-        arrays, activations = _read_npz(bytes(data)), None
+        arrays = _read_npz(bytes(data))
+        document = _npz_context(arrays.pop(CONTEXT_KEY, None))
     else:
-        arrays, activations = _read_json(data)
-    return _chain(arrays) + (activations,)
+        arrays, document = _read_json(data)
+    return _chain(arrays) + (_activations(document), _settings(document))
+
+
+def _npz_context(array) -> dict:
+    if array is None:
+        return {}
+    if array.dtype.kind != "U" or array.ndim != 0:
+        raise ControlError(CONTEXT_KEY, f"<dtype {array.dtype}, shape {array.shape}>", "one string of JSON")
+    try:
+        document = json.loads(str(array))
+    except (ValueError, RecursionError) as error:
+        raise ControlError(CONTEXT_KEY, "<text>", "the JSON text of a model file's context", f"not valid JSON ({error})")
+    if not isinstance(document, dict):
+        raise ControlError(CONTEXT_KEY, "<JSON>", "a JSON object")
+    return document
+
+
+def _activations(document: dict) -> list[str] | None:
+    activations = document.get("hidden_activations")
+    if activations is not None:
+        if not isinstance(activations, list) or any(a not in HIDDEN_ACTIVATIONS for a in activations):
+            raise ControlError("hidden_activations", activations,
+                               "a list of " + ", ".join(f'"{a}"' for a in HIDDEN_ACTIVATIONS))
+    return activations
+
+
+def _settings(document: dict) -> dict | None:
+    """The file's settings, checked like a `set` message (each field's range and type), or None."""
+    settings = document.get("settings")
+    if settings is None:
+        return None
+    try:
+        return validate("set", (settings,)).model_dump(exclude_unset=True)
+    except ControlError as error:
+        raise ControlError(f"settings.{error.field}".rstrip("."), error.received, error.allowed) from None
 
 
 def _read_npz(data: bytes) -> dict[str, np.ndarray]:
@@ -74,7 +122,7 @@ def _read_npz(data: bytes) -> dict[str, np.ndarray]:
                            f"not a readable .npz of numeric arrays ({error}); allowed: numpy's np.savez output")
 
 
-def _read_json(text) -> tuple[dict[str, np.ndarray], list[str] | None]:
+def _read_json(text) -> tuple[dict[str, np.ndarray], dict]:
     if isinstance(text, (bytes, bytearray)):
         try:
             text = bytes(text).decode("utf-8")
@@ -93,12 +141,7 @@ def _read_json(text) -> tuple[dict[str, np.ndarray], list[str] | None]:
             arrays[name] = np.asarray(value)
         except (ValueError, TypeError):  # ragged lists
             raise ControlError(f"state_dict.{name}", "<ragged lists>", "a rectangular array of numbers") from None
-    activations = document.get("hidden_activations")
-    if activations is not None:
-        if not isinstance(activations, list) or any(a not in HIDDEN_ACTIVATIONS for a in activations):
-            raise ControlError("hidden_activations", activations,
-                               "a list of " + ", ".join(f'"{a}"' for a in HIDDEN_ACTIVATIONS))
-    return arrays, activations
+    return arrays, document
 
 
 def _chain(arrays: dict[str, np.ndarray]) -> tuple[list[int], list[tuple[np.ndarray, np.ndarray]]]:

@@ -44,7 +44,8 @@ def test_missing_node_modules_says_run_make_setup(tmp_path):
 
 def test_model_downloads_with_torch_state_dict_names(http, token):
     npz = np.load(io.BytesIO(http.get(f"/api/session/{token}/model.npz").data), allow_pickle=False)
-    assert sorted(npz.files) == ["0.bias", "0.weight", "2.bias", "2.weight", "4.bias", "4.weight"]
+    assert sorted(npz.files) == ["0.bias", "0.weight", "2.bias", "2.weight", "4.bias", "4.weight",
+                                 "nnplayground.json"]  # the context: a string array, no pickle
     assert npz["0.weight"].shape == (8, 2) and npz["0.weight"].dtype == np.float32
     document = json.loads(http.get(f"/api/session/{token}/model.json").data)
     assert document["format"] == "nnplayground.model" and document["layer_sizes"] == [2, 8, 8, 1]
@@ -86,6 +87,46 @@ def test_pickled_npz_is_never_loaded(http, token):
     np.savez(buffer, **{"0.weight": np.array([{"evil": 1}], dtype=object), "0.bias": np.zeros(1)})
     reply = http.post(f"/api/session/{token}/model", data=buffer.getvalue())
     assert reply.status_code == 400 and "pickle" in reply.json["error"]["message"]
+
+
+@pytest.mark.parametrize("kind", ["json", "npz"])
+def test_a_saved_model_brings_back_its_whole_context(http, token, manager, kind):
+    """Save in one session, load into a fresh one: the same data, every setting, the same test accuracy."""
+    session = manager.get(token)
+    with session.controlled():
+        session.apply_settings({"dataset": "spiral", "noise": 0.2, "seed": 7, "train_fraction": 0.7,
+                                "features": ["x1", "x2", "sin(x1)", "sin(x2)"], "hidden_sizes": [6, 5],
+                                "activation": "relu", "learning_rate": 0.01, "optimizer": "adam", "batch_size": 16,
+                                "regularization": "l2", "clipping": "norm", "clip_threshold": 2.0})
+        session.set_activation("tanh", layer=1)
+        for _ in range(300):
+            session.trainer.train_step()
+    accuracy = session.trainer.evaluate("test")[1]
+    saved = http.get(f"/api/session/{token}/model.{kind}").data
+    fresh = manager.connect("fresh-sid", None)[0]  # a new tab: circle, the defaults
+    assert fresh.settings["dataset"] == "circle"
+    reply = http.post(f"/api/session/{fresh.token}/model", data=saved)
+    assert reply.status_code == 200 and reply.json["ok"], reply.json
+    assert fresh.settings == session.settings
+    np.testing.assert_array_equal(fresh.data.X_test, session.data.X_test)
+    assert fresh.state()["hidden_activations"] == ["relu", "tanh"]
+    assert fresh.trainer.evaluate("test")[1] == accuracy
+    assert fresh.status == "paused" and fresh.trainer.step == 0
+
+
+@pytest.mark.parametrize("settings, field", [
+    ({"dataset": "moons"}, "settings.dataset"),
+    ({"learning_rate": 50}, "settings.learning_rate"),
+    ({"dataset": "plane", "loss": "cross_entropy"}, "settings.loss"),
+])
+def test_a_model_file_with_bad_settings_is_refused(http, token, manager, settings, field):
+    session = manager.get(token)
+    document = json.loads(http.get(f"/api/session/{token}/model.json").data)
+    document["settings"].update(settings)
+    before = dict(session.settings)
+    reply = http.post(f"/api/session/{token}/model", data=json.dumps(document).encode())
+    assert reply.status_code == 400 and reply.json["error"]["field"] == field
+    assert session.settings == before
 
 
 def test_unknown_session_is_404(http):
