@@ -28,6 +28,7 @@ DEFAULT_CONFIG = {
     "SESSION_IDLE_TIMEOUT": 600.0,   # s a session with no connection is kept
     "CORS_ALLOWED_ORIGINS": None,    # None: same origin only; or a list of origins, or "*"
     "INITIAL_SETTINGS": None,        # overrides of the controls' defaults for new sessions
+    "MNIST_DIR": None,               # a folder of MNIST's four IDX files: "mnist" is then the full set
     "NODE_MODULES": ROOT / "node_modules",
     "MAX_CONTENT_LENGTH": LIMITS.max_message_bytes,  # HTTP bodies (model upload)
 }
@@ -38,13 +39,19 @@ socketio = SocketIO()
 def create_app(config: dict | None = None) -> Flask:
     """The Flask app with its Socket.IO server and session manager (``app.extensions["nnplayground"]``).
 
-    One app serves at a time per process: ``socketio`` is module-level, and each call re-initialises it."""
+    One app serves at a time per process: ``socketio`` is module-level, and each call re-initialises it.
+    Raises ValueError (one line) when ``MNIST_DIR`` is set but does not hold readable MNIST IDX files."""
     from .manager import SessionManager
     from .routes import bp
 
     app = Flask(__name__, template_folder=str(ROOT / "templates"), static_folder=str(ROOT / "static"))
     app.config.update(DEFAULT_CONFIG)
     app.config.update(config or {})
+    if app.config["MNIST_DIR"] is not None:  # read (and checked) once, at start-up: ValueError if unusable
+        from .data import full_mnist
+
+        app.config["MNIST_DIR"] = str(app.config["MNIST_DIR"])
+        full_mnist(app.config["MNIST_DIR"])
     socketio.init_app(
         app,
         async_mode="threading",

@@ -19,6 +19,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--fps", type=float, default=60, help="frames per second per session, at most (default 60)")
     parser.add_argument("--idle-timeout", type=float, default=600,
                         help="seconds an unwatched session is kept (default 600)")
+    parser.add_argument("--mnist", metavar="DIR", default=None,
+                        help="a folder with MNIST's four IDX files (train-images-idx3-ubyte, train-labels-idx1-ubyte, "
+                             "t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte; .gz or not): the mnist dataset is "
+                             "then the full 60,000/10,000 set instead of the shipped 5,000-image subset")
     return parser.parse_args(argv)
 
 
@@ -26,12 +30,15 @@ def main(argv=None) -> None:
     args = parse_args(argv)
     if not 1 <= args.fps <= 240:
         raise SystemExit("nnplayground: --fps must be in [1, 240]")
+    try:
+        app = create_app({"FPS": args.fps, "SESSION_IDLE_TIMEOUT": args.idle_timeout, "MNIST_DIR": args.mnist})
+    except ValueError as error:
+        raise SystemExit(f"nnplayground: --mnist {args.mnist}: {error}") from None
     port = free_port(args.host, args.port)
     shown = "127.0.0.1" if args.host in ("0.0.0.0", "::") else args.host
     url = f"http://{shown}:{port}/"
     note = f" (port {args.port} is busy)" if port != args.port else ""
     print(f"nnplayground: serving on {url}{note} — Ctrl+C to stop", flush=True)
-    app = create_app({"FPS": args.fps, "SESSION_IDLE_TIMEOUT": args.idle_timeout})
     if not args.no_browser:
         # ?play=1: the page starts its fresh session training, so the first thing a teacher sees is learning.
         threading.Timer(0.8, webbrowser.open, args=(url + "?play=1",)).start()

@@ -58,7 +58,7 @@ class Session(NetworkEdits):
         self.probe_image: np.ndarray | None = None
         self.frames = FrameBuilder(self)
         self.landscape = LandscapeFeed(self)
-        self._build_fresh(datamod.load(self.settings))
+        self._build_fresh(self._load(self.settings))
 
     # --- locking
     @contextmanager
@@ -262,7 +262,7 @@ class Session(NetworkEdits):
 
     def _load(self, settings: dict) -> datamod.Data:
         try:
-            return datamod.load(settings)
+            return datamod.load(settings, self.config.get("MNIST_DIR"))
         except ValueError as error:  # the schema's ranges match the engine's, so this is a server bug
             raise ControlError("dataset", settings["dataset"], "a dataset the engine can make", str(error))
 
@@ -350,6 +350,7 @@ class Session(NetworkEdits):
             "feature_names": list(d.feature_names),
             "n_train": len(d.X_train),
             "n_test": len(d.X_test),
+            "data_note": datamod.note(d.name, self.config.get("MNIST_DIR")),
             "probe": dict(self.probe),
             "grid": None if d.image_shape else {"resolution": self.config["GRID_RESOLUTION"],
                                                 "neuron_resolution": self.config["NEURON_GRID_RESOLUTION"],
