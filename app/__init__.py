@@ -17,7 +17,9 @@ from .transport import atomic_packets, no_delay
 
 limit_blas_threads(1)
 
-ROOT = Path(__file__).resolve().parent.parent  # the repository: templates/, static/, node_modules/
+SOURCE = Path(__file__).resolve().parent.parent  # a checkout: templates/, static/, node_modules/
+PACKAGED = Path(__file__).resolve().parent / "_web"  # an installed wheel: the same three, copied by setup.py
+ROOT = SOURCE if (SOURCE / "pyproject.toml").is_file() and (SOURCE / "templates").is_dir() else PACKAGED
 
 DEFAULT_CONFIG = {
     "FPS": 60,                       # frames per second per session, at most
