@@ -159,7 +159,7 @@ EVENTS: dict[str, type[Message]] = {
     "set": SetMessage, "play": Empty, "pause": Empty, "step": StepMessage, "reset": Empty,
     "add_layer": AddLayer, "remove_layer": RemoveLayer, "add_neuron": AddNeuron, "remove_neuron": RemoveNeuron,
     "set_activation": SetActivation, "edit_weight": EditWeight, "edit_bias": EditBias, "probe": Probe,
-    "load_model": LoadModel, "landscape": Landscape,
+    "load_model": LoadModel, "landscape": Landscape, "regenerate": Empty,
 }
 
 

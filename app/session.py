@@ -171,6 +171,11 @@ class Session(NetworkEdits):
                 surgery.set_activation(new, name, layer=k)
         self._changed()
 
+    def regenerate(self) -> None:
+        """New data from the same distribution, weights kept (TF Playground's Regenerate): the next data seed.
+        The seed is a setting, so the URL and a saved model still say exactly which draw this is."""
+        self.apply_settings({"seed": (self.settings["seed"] + 1) % (CONTROLS_BY_NAME["seed"].maximum + 1)})
+
     def _require_finite_to_continue(self, event: str) -> None:
         if self.status == "diverged":
             if not self.trainer.parameters_finite():

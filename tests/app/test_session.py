@@ -181,3 +181,16 @@ def test_a_layer_added_to_a_trained_network_keeps_its_test_accuracy(session, act
     assert session.state()["notice"]["text"].startswith(f"New hidden layer 2 ({activation}) starts as ")
     train(session, 200)  # and it keeps learning
     assert np.isfinite(session.trainer.evaluate("train")[0])
+
+
+def test_regenerate_draws_new_data_of_the_same_kind_and_keeps_the_weights(session):
+    train(session, 1000)
+    assert session.trainer.evaluate("test")[1] > 0.95
+    weights = session.trainer.model.state_dict()
+    points = session.data.points_train.copy()
+    session.regenerate()
+    assert session.settings["seed"] == 1 and session.settings["dataset"] == "circle"
+    assert session.data.points_train.shape == points.shape and not np.array_equal(session.data.points_train, points)
+    after = session.trainer.model.state_dict()
+    assert all(np.array_equal(after[k], v) for k, v in weights.items())
+    assert session.trainer.evaluate("test")[1] > 0.9  # the same distribution: what was learned still holds
