@@ -1,7 +1,8 @@
 """Sessions by token, connections by sid, and the one scheduler thread that trains them all fairly.
 
 Scheduling: every tick (1/FPS s) the scheduler visits each session that is watched and playing (or owes a
-frame), starting one further along each tick; a playing session trains up to ``speed`` steps but no longer
+frame), starting one further along each tick; a playing session trains the steps its ``speed`` (steps per
+second) owes it since its last turn (Session.steps_due) but no longer
 than its equal share of what the tick leaves after building the frames due (at least MIN_TRAIN_SHARE of
 the tick in all), then its frame is built and put in its viewers' slots (app.streaming: a sender thread sends it, so neither
 the number of viewers nor their speed costs the scheduler anything). Sessions nobody watches do not train and
@@ -228,9 +229,11 @@ class Scheduler:
         for session in due:
             try:
                 if session.trains:
-                    session.train_slice(session.settings["speed"], time.perf_counter() + share)
+                    session.train_slice(session.steps_due(), time.perf_counter() + share)
                     if session.status == "diverged":  # the viewers' state must say so, not only the frames
                         self.manager.broadcast_state(session)
+                if not (session.dirty or session.steps_since_frame):
+                    continue  # slower than one step a tick: no step this tick, nothing new to draw
                 began = time.perf_counter()
                 frame, viewers = session.build_frame()
                 self.manager.stream.publish(viewers, frame)

@@ -156,9 +156,10 @@ CONTROLS: tuple[Control, ...] = (
             "sgd, sgd with momentum, or adam.", choices=OPTIMIZERS),
     Control("momentum", "number", 0.9, "Momentum", "training",
             "Momentum of the 'momentum' optimizer.", minimum=0.0, maximum=0.999),
-    Control("speed", "integer", 25, "Speed", "training",
-            "Minibatch steps per frame while playing (fewer when a frame's time slice runs out).",
-            minimum=1, maximum=1000, scale="log", unit="steps/frame"),
+    Control("speed", "integer", 20, "Speed", "training",
+            "Minibatch steps per second while playing (fewer when the machine cannot keep up). The default "
+            "lets a class watch the boundary form: about 10 s from chance to 95 % on circle.",
+            minimum=1, maximum=60_000, scale="log", unit="steps/s"),
     # --- regularization
     Control("regularization", "choice", "none", "Regularization", "regularization",
             "Penalty on the weights (not the biases).", choices=REGULARIZATIONS),
@@ -185,11 +186,11 @@ def default_settings() -> dict:
 # 3Blue1Brown's network for images: sigmoid everywhere and the summed squared error.
 PRESETS: dict[str, dict] = {
     "2d": {"hidden_sizes": [8, 8], "activation": "tanh", "loss": "mse", "learning_rate": 0.03,
-           "batch_size": 10, "speed": 25, "optimizer": "sgd"},
+           "batch_size": 10, "speed": 20, "optimizer": "sgd"},
     "digits": {"hidden_sizes": [16, 16], "activation": "sigmoid", "loss": "mse", "learning_rate": 3.0,
-               "batch_size": 10, "speed": 30, "optimizer": "sgd"},
+               "batch_size": 10, "speed": 1800, "optimizer": "sgd"},
     "mnist": {"hidden_sizes": [16, 16], "activation": "sigmoid", "loss": "mse", "learning_rate": 1.0,
-              "batch_size": 10, "speed": 20, "optimizer": "sgd"},
+              "batch_size": 10, "speed": 1200, "optimizer": "sgd"},
 }
 
 

@@ -29,6 +29,7 @@ from .schema import (CONTROLS_BY_NAME, DATASETS, PRESETS, default_settings, is_i
 from .training import Trainer
 
 DATA_KEYS = ("dataset", "noise", "train_fraction", "seed", "features")
+MAX_OWED_SECONDS = 0.25  # a stalled scheduler owes at most this much training time: no burst afterwards
 
 
 class Session(NetworkEdits):
@@ -53,6 +54,8 @@ class Session(NetworkEdits):
         self.dirty = True  # a frame is owed to the viewers even while paused
         self.batch_loss: float | None = None
         self.steps_since_frame = 0
+        self._owed_steps = 0.0  # fraction of a step carried between slices (speed is in steps per second)
+        self._last_paced: float | None = None
         self.frame_cost = 0.005  # s to build and publish a frame (running average; the scheduler's budget)
         self.probe: dict = {"split": "train", "index": 0}
         self.probe_image: np.ndarray | None = None
@@ -99,6 +102,18 @@ class Session(NetworkEdits):
         self.steps_since_frame += done
         return done
 
+    def steps_due(self) -> int:
+        """Whole minibatch steps owed at ``speed`` steps per second since the last call; the fraction carries
+        over, and at most MAX_OWED_SECONDS' worth is owed (a stall never turns into a burst)."""
+        now = time.perf_counter()
+        speed = self.settings["speed"]
+        elapsed = 1.0 / self.config["FPS"] if self._last_paced is None else now - self._last_paced
+        self._last_paced = now
+        self._owed_steps = min(self._owed_steps + speed * elapsed, max(1.0, speed * MAX_OWED_SECONDS))
+        steps = int(self._owed_steps)
+        self._owed_steps -= steps
+        return steps
+
     def frame_due(self) -> bool:
         return bool(self.viewers) and (self.status == "running" or self.dirty)
 
@@ -142,6 +157,8 @@ class Session(NetworkEdits):
     # --- controls (call under controlled())
     def play(self) -> None:
         self._require_finite_to_continue("play")
+        if self.status != "running":
+            self._last_paced, self._owed_steps = None, 0.0
         self.status = "running"
         self._changed(weights=False)
 

@@ -25,8 +25,8 @@ from app.server import free_port  # noqa: E402
 
 NETWORKS = {
     "2-8-8-8-8-1, circle, all heatmaps": {"dataset": "circle", "hidden_sizes": [8, 8, 8, 8], "batch_size": 10,
-                                          "learning_rate": 0.03, "speed": 1000},
-    "64-16-16-10, digits": {"dataset": "digits", "batch_size": 10, "speed": 1000},
+                                          "learning_rate": 0.03, "speed": 60_000},
+    "64-16-16-10, digits": {"dataset": "digits", "batch_size": 10, "speed": 60_000},
 }
 
 
@@ -155,7 +155,7 @@ async def main(args):
     finally:
         server.terminate()
         server.wait(timeout=10)
-    print(f"\nnnplayground stream benchmark ({os.cpu_count()} CPUs, FPS cap 60, speed 1000 steps/frame "
+    print(f"\nnnplayground stream benchmark ({os.cpu_count()} CPUs, FPS cap 60, speed 60,000 steps/s "
           f"time-capped, {args.seconds:g} s windows)\n")
     print("| network | clients | frames/s per client | epochs/s | bytes per frame | control→frame p50 / p95 ms |")
     print("|---|---|---|---|---|---|")

@@ -13,7 +13,8 @@ import pytest
 from app import create_app, socketio
 from app.server import LiveServer
 
-TEST_CONFIG = {"TESTING": True, "ACK_TIMEOUT": 0.5}
+# Tests train at a brisk 1,500 steps/s (the default 20 is paced for a class to watch; tests/browser checks it).
+TEST_CONFIG = {"TESTING": True, "ACK_TIMEOUT": 0.5, "INITIAL_SETTINGS": {"speed": 1500}}
 
 
 @pytest.fixture

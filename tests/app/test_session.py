@@ -1,5 +1,7 @@
 """Sessions without sockets: live surgery keeps weights, the probe's gradient, fair scheduling, reclaiming."""
 
+import time
+
 import numpy as np
 import pytest
 import socketio
@@ -145,13 +147,27 @@ def test_fair_scheduling_every_session_gets_frames_and_steps():
         sessions.append(session)
     manager.scheduler.stop()  # tick by hand
     for i, session in enumerate(sessions):
-        session.apply_settings({"speed": 1000 if i == 0 else 1})
+        session.apply_settings({"speed": 60_000 if i == 0 else 1000})  # 1000 steps/s = one a tick at FPS 1000
         session.status = "running"
     for _ in range(20):
         manager.scheduler.tick(0.0)
     assert all(s.frames.seq >= 20 for s in sessions)
-    assert [s.trainer.step for s in sessions[1:]] == [20, 20]
-    assert sessions[0].trainer.step >= 20
+    assert all(s.trainer.step >= 20 for s in sessions)
+
+
+def test_speed_is_steps_per_second_whatever_the_frame_rate(session):
+    session.config = dict(session.config, FPS=60)
+    session.apply_settings({"speed": 20})
+    session.play()
+    owed = [session.steps_due()]  # the first slice owes one tick's worth: 20/60 of a step
+    start = time.perf_counter()
+    while time.perf_counter() - start < 0.5:  # a measuring window: steps owed over half a second
+        owed.append(session.steps_due())
+    assert owed[0] == 0 and sum(owed) in (9, 10, 11)
+    session.pause()
+    time.sleep(0.01)
+    session.play()  # paused time is not owed
+    assert session.steps_due() == 0
 
 
 def test_unwatched_sessions_stop_training_and_are_reclaimed():

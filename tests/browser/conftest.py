@@ -15,6 +15,9 @@ import pytest
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--no-first-run", "--disable-sync"]
+# The shared server trains at a brisk 1,500 steps/s; the default pace (20 steps/s, for a class to watch) is
+# checked on a server of its own (test_first_minute.py).
+FAST = {"TESTING": True, "INITIAL_SETTINGS": {"speed": 1500}}
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
 
 
@@ -28,7 +31,7 @@ def start_server(config: dict | None = None):
 
 @pytest.fixture(scope="session")
 def live_server():
-    server = start_server({"TESTING": True})
+    server = start_server(FAST)
     yield server.url
     server.stop()
 
