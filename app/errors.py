@@ -38,12 +38,14 @@ def _shorten(text: str) -> str:
 class ControlError(ValueError):
     """A refused message. ``field`` is a dotted path into the payload ("" for the whole payload)."""
 
-    def __init__(self, field: str, received, allowed: str, message: str | None = None, *, event: str = ""):
+    def __init__(self, field: str, received, allowed: str, message: str | None = None, *, event: str = "",
+                 explanation: str | None = None):
         self.event = event
         self.field = field
         self.received = describe(received)
         self.allowed = allowed
         self.detail = message
+        self.explanation = explanation  # the same in a sentence a student understands, for the page
         super().__init__(self.text())
 
     def text(self) -> str:
@@ -55,5 +57,8 @@ class ControlError(ValueError):
     def to_wire(self, event: str | None = None) -> dict:
         if event is not None and not self.event:
             self.event = event
-        return {"event": self.event, "field": self.field, "received": self.received, "allowed": self.allowed,
+        wire = {"event": self.event, "field": self.field, "received": self.received, "allowed": self.allowed,
                 "message": self.text()}
+        if self.explanation:
+            wire["explanation"] = self.explanation
+        return wire

@@ -192,6 +192,34 @@ def validate(event: str, args: tuple) -> Message:
         raise _control_error(event, model, payload, error.errors()[0]) from None
 
 
+def _number_words(x) -> str:
+    if isinstance(x, int):
+        return f"{x:,}"
+    return f"{x:.12f}".rstrip("0").rstrip(".") if x and abs(x) < 1e-3 else f"{x:g}"  # 0.00001, not 1e-05
+
+
+def explain(control: Control, received) -> str:
+    """Why ``received`` is refused for ``control``, in a sentence for a student ("Learning rate must be between
+    1e-05 and 10; 50 is too large."). Built from the schema, like the widget."""
+    label = control.label
+    if control.kind in ("number", "integer"):
+        low, high = _number_words(control.minimum), _number_words(control.maximum)
+        what = "a whole number" if control.kind == "integer" else "a number"
+        numeric = isinstance(received, (int, float)) and not isinstance(received, bool)
+        if numeric and received == received and abs(received) != float("inf"):
+            if received > control.maximum:
+                return f"{label} must be between {low} and {high}; {_number_words(received)} is too large."
+            if received < control.minimum:
+                return f"{label} must be between {low} and {high}; {_number_words(received)} is too small."
+        return f"{label} must be {what} between {low} and {high}."
+    if control.kind == "choice":
+        return f"{label} can be one of: {', '.join(control.choices)}."
+    if control.kind == "choices":
+        return f"{label}: choose {control.min_items} to {control.max_items} different items of {', '.join(control.choices)}."
+    return (f"{label}: {control.min_items} to {control.max_items} layers, each of {_number_words(control.minimum)} "
+            f"to {_number_words(control.maximum)} neurons.")
+
+
 def _control_error(event: str, model, payload: dict, e: dict) -> ControlError:
     loc = [str(part) for part in e["loc"]]
     field = ".".join(loc)
@@ -210,6 +238,8 @@ def _control_error(event: str, model, payload: dict, e: dict) -> ControlError:
         allowed = CONTROLS_BY_NAME[name].allowed()
         if len(loc) > 1 or e["type"] == "value_error":
             received = payload.get(name)
+        return ControlError(name, received, allowed, event=event,
+                            explanation=explain(CONTROLS_BY_NAME[name], payload.get(name)))
     else:
         allowed = model.model_fields[name].description or e["msg"]
         if len(loc) > 1:

@@ -232,7 +232,8 @@ class Session(NetworkEdits):
         if "dataset" in changes:
             task = task_of(new["dataset"])
             if "problem" in changes and changes["problem"] != task:
-                raise ControlError("problem", changes["problem"], f'"{task}" (the problem {new["dataset"]} poses)')
+                raise ControlError("problem", changes["problem"], f'"{task}" (the problem {new["dataset"]} poses)',
+                                   explanation=f"{new['dataset']} is a {task} dataset.")
             new["problem"] = task
         elif "problem" in changes and task_of(new["dataset"]) != new["problem"]:
             new["dataset"] = next(d for d in DATASETS if task_of(d) == new["problem"])
@@ -244,7 +245,9 @@ class Session(NetworkEdits):
                     new[key] = list(value) if isinstance(value, list) else value
         if new["problem"] == "regression" and new["loss"] == "cross_entropy":
             if "loss" in changes:
-                raise ControlError("loss", "cross_entropy", '"mse" (cross-entropy needs a classification dataset)')
+                raise ControlError("loss", "cross_entropy", '"mse" (cross-entropy needs a classification dataset)',
+                                   explanation=f"Cross-entropy needs a classification dataset; {new['dataset']} is "
+                                               f"regression, so its cost is squared error.")
             new["loss"] = "mse"
         keys = DATA_KEYS if not is_image(new["dataset"]) else DATA_KEYS[:-1]
         data_changed = family_changed or any(new[k] != old[k] for k in keys)

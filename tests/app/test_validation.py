@@ -59,3 +59,27 @@ def test_valid_messages_pass():
     assert messages.validate("step", ({"unit": "epoch"},)).unit == "epoch"
     assert messages.validate("probe", ({"split": "test", "index": 3},)).index == 3
     assert messages.validate("set", ({"hidden_sizes": []},)).hidden_sizes == []
+
+
+@pytest.mark.parametrize("payload, field, sentence", [
+    ({"learning_rate": 50}, "learning_rate", "Learning rate must be between 0.00001 and 10; 50 is too large."),
+    ({"batch_size": 0}, "batch_size", "Batch size must be between 1 and 500; 0 is too small."),
+    ({"learning_rate": "fast"}, "learning_rate", "Learning rate must be a number between 0.00001 and 10."),
+    ({"activation": "gelu"}, "activation", "Activation can be one of: linear, relu, leaky_relu, tanh, sigmoid, swish."),
+])
+def test_a_refused_control_explains_itself_to_a_student_and_keeps_the_wire_fields(payload, field, sentence):
+    with pytest.raises(ControlError) as caught:
+        messages.validate("set", (payload,))
+    wire = caught.value.to_wire()
+    assert wire["explanation"] == sentence
+    assert wire["field"] == field and wire["received"] and wire["allowed"] and wire["message"].startswith(f"set.{field}")
+
+
+def test_cross_entropy_on_a_regression_set_says_why():
+    session = Session("e" * 24, dict(DEFAULT_CONFIG))
+    session.apply_settings({"dataset": "plane"})
+    with pytest.raises(ControlError) as caught:
+        session.apply_settings({"loss": "cross_entropy"})
+    wire = caught.value.to_wire("set")
+    assert wire["explanation"].startswith("Cross-entropy needs a classification dataset; plane is regression")
+    assert (wire["field"], wire["received"]) == ("loss", '"cross_entropy"') and session.settings["loss"] == "mse"
