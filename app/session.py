@@ -213,13 +213,14 @@ class Session(NetworkEdits):
             kind = "nan" if np.isnan(values).any() else "inf"
         what = {"loss": "The loss", "gradient": "The gradient", "weights": "The weights"}[cause]
         lr = self.settings["learning_rate"]
+        lower = max(CONTROLS_BY_NAME["learning_rate"].minimum, float(f"{lr / 10:.3g}"))
         self.status = "diverged"
         self.batch_loss = loss if math.isfinite(loss) else self.batch_loss
         self.divergence = {
-            "step": step, "cause": cause, "loss": kind,
-            "message": (f"{what} became {'NaN' if kind == 'nan' else 'infinite'} after step {step}: training "
-                        f"diverged. Try a lower learning rate (now {lr:g}), turn on gradient clipping, or a "
-                        f"smaller network; then press reset."),
+            "step": step, "cause": cause, "loss": kind, "learning_rate": lr, "suggested_learning_rate": lower,
+            "message": (f"{what} became {'NaN' if kind == 'nan' else 'infinite'} after step {step} at learning rate "
+                        f"{lr:g}: training diverged. Try a lower learning rate ({lower:g}), turn on gradient "
+                        f"clipping, or a smaller network; then press reset."),
         }
         self.dirty = True
         self.config_version += 1

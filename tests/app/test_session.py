@@ -109,6 +109,9 @@ def test_divergence_pauses_and_only_reset_recovers_non_finite_weights(session):
             if session.status == "diverged":
                 break
     assert session.status == "diverged" and session.divergence["step"] == session.trainer.step
+    lr = session.settings["learning_rate"]
+    assert session.divergence["learning_rate"] == lr and f"at learning rate {lr:g}" in session.divergence["message"]
+    assert session.divergence["suggested_learning_rate"] == float(f"{lr / 10:.3g}")
     if not session.trainer.parameters_finite():
         with pytest.raises(ValueError):
             session.play()
