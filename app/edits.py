@@ -7,6 +7,8 @@ trained weight bit-for-bit and carry the optimizer's state.
 
 from __future__ import annotations
 
+import weakref
+
 import numpy as np
 
 from engine import surgery
@@ -26,6 +28,45 @@ class NetworkEdits:
             raise ControlError(field, received, f"at most {LIMITS.max_parameters} parameters in all",
                                f"the network {'-'.join(map(str, sizes))} would have {total} parameters; "
                                f"allowed: at most {LIMITS.max_parameters}")
+
+    # --- which activation each layer's weights were drawn (or trained) for
+    def note_drawn(self, only_new: bool = False) -> None:
+        """Remember each hidden Linear's current activation as the one its weights were drawn for (``only_new``:
+        just layers not seen before, e.g. one just inserted)."""
+        if not hasattr(self, "_drawn_for") or not only_new:
+            self._drawn_for = weakref.WeakKeyDictionary()
+        model = self.trainer.model
+        for linear, name in zip(network.linears(model), network.hidden_activations(model)):
+            if not only_new or linear not in self._drawn_for:
+                self._drawn_for[linear] = name
+
+    def switched_layers(self) -> list[int]:
+        """Hidden layers whose activation is no longer the one their weights were drawn and trained for."""
+        model = self.trainer.model
+        return [k for k, (linear, name) in enumerate(zip(network.linears(model), network.hidden_activations(model)))
+                if self._drawn_for.get(linear, name) != name]
+
+    def reinitialize(self, layers: list[int] | None = None) -> None:
+        """Redraw hidden ``layers`` (default: the switched ones, else every hidden layer) for their activation
+        (engine.surgery.reinitialize: He for the ReLU family and swish, Xavier for the rest); others are kept."""
+        count = len(self.hidden_sizes)
+        if count == 0:
+            raise ControlError("layers", layers, "none: the network has no hidden layer")
+        if layers is None:
+            layers = self.switched_layers() or list(range(count))
+        for k in layers:
+            self._hidden_layer("layers", k)
+        schemes = {}
+        for k in sorted(set(layers)):
+            schemes[k] = surgery.reinitialize(self.trainer.model, k, optimizer=self.trainer.optimizer, rng=self.rng)
+        model = self.trainer.model
+        for k in schemes:
+            self._drawn_for[network.linears(model)[k]] = network.hidden_activations(model)[k]
+        self._after_structure_change()
+        names = ", ".join(f"{k} ({schemes[k].replace('_uniform', '')})" for k in schemes)
+        self.notice = {"config_version": self.config_version,
+                       "text": f"Re-initialised hidden layer{'s' if len(schemes) > 1 else ''} {names} for "
+                               f"{'their' if len(schemes) > 1 else 'its'} activation; biases 0."}
 
     # --- structure
     @property
@@ -61,6 +102,7 @@ class NetworkEdits:
         activation = self.settings["activation"]
         surgery.insert_hidden_layer(self.trainer.model, position - 1, width=width, activation=activation,
                                     optimizer=self.trainer.optimizer, rng=self.rng, inputs=self.data.X_train)
+        self.note_drawn(only_new=True)
         self._after_structure_change()
         self.notice = {"config_version": self.config_version,
                        "text": f"New hidden layer {position} ({activation}) starts as "
@@ -174,6 +216,7 @@ class NetworkEdits:
         s["hidden_sizes"] = sizes[1:-1]
         self.trainer.model = model
         self.trainer.build_optimizer()
+        self.note_drawn()
         self.status = "paused"
         self.divergence = None
         self._changed()

@@ -64,6 +64,7 @@ COMMANDS = {
     "step": lambda s, m: s.step(m.unit),
     "reset": lambda s, m: s.reset(),
     "regenerate": lambda s, m: s.regenerate(),
+    "reinitialize": lambda s, m: s.reinitialize(m.layers),
     "add_layer": lambda s, m: s.add_layer(m.position, m.width),
     "remove_layer": lambda s, m: s.remove_layer(m.layer),
     "add_neuron": lambda s, m: s.add_neuron(m.layer),

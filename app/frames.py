@@ -14,7 +14,7 @@ import time
 
 import numpy as np
 
-from engine.inspect import grid_activations, linear_positions, mlp_records
+from engine.inspect import activation_after, dead_units, grid_activations, linear_positions, mlp_records
 
 from . import network
 from .backprop import output_layer_step
@@ -261,6 +261,10 @@ class FrameBuilder:
                 stats[r.index] = (z.mean(), z.std(), z.min(), z.max())
         b.add("pre_activation_hist", hist)
         b.add("pre_activation_stats", stats)
+        positions = linear_positions(model)
+        for r in records[:-1]:  # hidden layers: units no gradient gets through on any sampled input
+            dead = dead_units(r.pre_activation[1:], activation_after(model, positions[r.index]))
+            b.add(f"dead.{r.index}", dead, "u1")
         return label
 
     @staticmethod

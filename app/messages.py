@@ -76,6 +76,12 @@ class RemoveLayer(Message):
     layer: _integer(0, LIMITS.max_hidden_layers - 1) = None
 
 
+class Reinitialize(Message):
+    layers: Annotated[list[_integer(0, LIMITS.max_hidden_layers - 1)],
+                      Field(min_length=1, max_length=LIMITS.max_hidden_layers,
+                            description=f"a list of 1 to {LIMITS.max_hidden_layers} hidden layer indices")] = None
+
+
 class AddNeuron(Message):
     layer: _integer(0, LIMITS.max_hidden_layers - 1)
 
@@ -160,6 +166,7 @@ EVENTS: dict[str, type[Message]] = {
     "add_layer": AddLayer, "remove_layer": RemoveLayer, "add_neuron": AddNeuron, "remove_neuron": RemoveNeuron,
     "set_activation": SetActivation, "edit_weight": EditWeight, "edit_bias": EditBias, "probe": Probe,
     "load_model": LoadModel, "landscape": Landscape, "regenerate": Empty,
+    "reinitialize": Reinitialize,
 }
 
 

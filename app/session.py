@@ -139,6 +139,7 @@ class Session(NetworkEdits):
         model = network.build(sizes, s["activation"], activation, s["dropout"], self.rng)
         self.data = data
         self.trainer = Trainer(model, data, s, self.rng)
+        self.note_drawn()
         self.divergence = None
         self.batch_loss = None
         if self.status == "diverged":
@@ -186,6 +187,7 @@ class Session(NetworkEdits):
         for k, name in enumerate(hidden):
             if name != self.settings["activation"]:
                 surgery.set_activation(new, name, layer=k)
+        self.note_drawn()
         self._changed()
 
     def regenerate(self) -> None:
@@ -366,6 +368,7 @@ class Session(NetworkEdits):
             "epoch": t.epoch,
             "layer_sizes": network.layer_sizes(model),
             "hidden_activations": network.hidden_activations(model),
+            "switched_layers": self.switched_layers(),
             "output_activation": t.output_activation,
             "parameter_names": network.parameter_names(model),
             "num_parameters": model.num_parameters(),

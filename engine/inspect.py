@@ -110,3 +110,21 @@ def grid_activations(model: Sequential, inputs: np.ndarray) -> list[np.ndarray]:
         for m, attributes in saved:
             m.__dict__.clear()
             m.__dict__.update(attributes)
+
+
+DEAD_SLOPE = 0.01  # a unit whose slope σ'(z) is at most 1 % of its activation's peak slope learns (next to) nothing
+
+
+def dead_units(pre_activation: np.ndarray, activation: Activation | None,
+               threshold: float = DEAD_SLOPE) -> np.ndarray:
+    """Which units of a layer are dead on these inputs: ``pre_activation`` z (N, out) → bool (out,), True where
+    |σ'(z)| ≤ ``threshold`` × the activation's peak slope for every one of the N rows — no gradient flows back
+    through them, so their incoming weights cannot change (ReLU with z ≤ 0 everywhere, or a tanh/sigmoid
+    saturated on every input). A linear layer (``activation`` None or Identity) never has dead units."""
+    z = np.asarray(pre_activation, dtype=np.float64)
+    if activation is None or activation.name == "linear" or z.shape[0] == 0:
+        return np.zeros(z.shape[1], dtype=bool)
+    probe = np.linspace(-6.0, 6.0, 1201)
+    peak = np.abs(activation.derivative(probe)).max()
+    finite = np.where(np.isfinite(z), z, 0.0)
+    return np.all(np.abs(activation.derivative(finite)) <= threshold * peak, axis=0)

@@ -20,6 +20,7 @@ from . import _checks
 from .activations import Activation, activation_from_name
 from .container import Sequential
 from .dropout import Dropout
+from .init import init_weight
 from .inspect import linear_positions
 from .linear import Linear
 from .parameter import Parameter
@@ -314,3 +315,31 @@ def set_activation(model: Sequential, name: str, layer: int | None = None) -> No
             model[position + 1] = act
         else:
             model.insert(position + 1, act)
+
+
+# The draw each activation wants (torch.nn.init names): He (Kaiming) for the ReLU family and swish, Xavier
+# (Glorot) for the S-shaped ones and linear.
+INIT_FOR_ACTIVATION = {"relu": "kaiming_uniform", "leaky_relu": "kaiming_uniform", "swish": "kaiming_uniform",
+                       "tanh": "xavier_uniform", "sigmoid": "xavier_uniform", "linear": "xavier_uniform"}
+
+
+def reinitialize(model: Sequential, layer: int, optimizer=None, rng=None) -> str:
+    """Redraw Linear ``layer``'s weight for the activation after it (``INIT_FOR_ACTIVATION``, with torch's gain)
+    and zero its bias, so a layer switched to another activation starts as that activation wants; the other
+    layers keep their weights. The optimizer's state for the two starts afresh. Returns the scheme used."""
+    positions = _positions(model, "reinitialize")
+    layer = _layer_index("reinitialize", "layer", layer, len(positions))
+    linear = model[positions[layer]]
+    after = model[positions[layer] + 1] if positions[layer] + 1 < len(model) else None
+    name = after.name if isinstance(after, Activation) else "linear"
+    scheme = INIT_FOR_ACTIVATION.get(name, "xavier_uniform")
+    rng = resolve_rng(rng)
+    weight = linear.weight.data
+    weight[...] = init_weight(weight.shape, scheme, rng, weight.dtype, name)
+    if linear.bias is not None:
+        linear.bias.data[...] = 0.0
+    if optimizer is not None:
+        params = [p for p in (linear.weight, linear.bias) if p is not None]
+        states = {p: {k: np.zeros_like(v) for k, v in optimizer.state_of(p).items()} for p in params}
+        optimizer.set_params(list(model.parameters()), states)
+    return scheme

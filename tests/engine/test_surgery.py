@@ -252,3 +252,35 @@ def test_no_hidden_layer_to_edit():
     model = mlp([2, 1], rng=0)
     with pytest.raises(ValueError, match=r"add_neuron: layer must be an integer in none \(the model has no hidden"):
         surgery.add_neuron(model, 0)
+
+
+def test_reinitialize_draws_a_layer_for_its_new_activation_and_revives_dead_units():
+    from engine.inspect import dead_units, mlp_records
+
+    model, opt = trained(sizes=(2, 4, 4, 1), optimizer="sgd")
+    surgery.set_activation(model, "relu")
+    for linear in linears(model)[:2]:
+        linear.bias.data[...] = -50.0  # every unit below zero on every input: dead
+    model(WIDE)
+    assert all(dead_units(r.pre_activation, model[p + 1]).all()
+               for r, p in zip(mlp_records(model)[:2], linear_positions(model)[:2]))
+    output_layer = linears(model)[2].weight.data.copy()
+    assert surgery.reinitialize(model, 0, optimizer=opt, rng=0) == "kaiming_uniform"
+    assert surgery.reinitialize(model, 1, optimizer=opt, rng=1) == "kaiming_uniform"
+    first = linears(model)[0]
+    assert not first.bias.data.any() and np.abs(first.weight.data).max() <= np.sqrt(2) * np.sqrt(3 / 2)
+    np.testing.assert_array_equal(linears(model)[2].weight.data, output_layer)
+    assert not opt.state_of(first.weight)["momentum_buffer"].any()
+    model(WIDE)
+    assert not any(dead_units(r.pre_activation, model[p + 1]).all()
+                   for r, p in zip(mlp_records(model)[:2], linear_positions(model)[:2]))
+    assert np.isfinite(train(model, opt, 5)).all()
+
+
+def test_dead_units_are_those_whose_slope_vanishes_on_every_input():
+    from engine.inspect import dead_units
+
+    z = np.array([[-1.0, 2.0, -8.0, 0.5], [-3.0, -1.0, -9.0, 9.0]])
+    np.testing.assert_array_equal(dead_units(z, engine.ReLU()), [True, False, True, False])
+    np.testing.assert_array_equal(dead_units(z, engine.Tanh()), [False, False, True, False])  # |z| ≥ 8: flat
+    np.testing.assert_array_equal(dead_units(z, engine.Identity()), [False] * 4)
