@@ -164,7 +164,8 @@ export class ActivationView {
         showlegend: true,
         legend: { orientation: 'h', x: 0, y: 1.0, yanchor: 'bottom', font: { size: fontSize(12) } },
         xaxis: axis({ range: xRange, autorange: false }),
-        yaxis: axis({ type: 'log', exponentformat: 'power', dtick: 1,
+        // One labelled tick every `dtick` decades: at most ~5 labels however many decades the norms span.
+        yaxis: axis({ type: 'log', exponentformat: 'power', dtick: yRange ? Math.max(1, Math.ceil((yRange[1] - yRange[0]) / 5)) : 1,
           ...(yRange ? { range: yRange, autorange: false } : { autorange: true }) }),
         shapes,
         annotations,

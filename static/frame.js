@@ -87,6 +87,8 @@ export function decodeFrame(raw, state) {
     inputNames: state?.input_kind === 'image' ? null : state?.feature_names ?? null,
     outputNames: outputNames(state, sizes[L]),
     task: state?.task ?? 'classification',
+    // Minibatch steps per epoch now (the cost chart's x in epochs): ⌈n_train / batch size⌉.
+    stepsPerEpoch: state ? Math.ceil(state.n_train / Math.max(1, Math.min(state.settings.batch_size, state.n_train))) : null,
     outputActivation: state?.output_activation ?? 'tanh',
     hiddenActivations: state?.hidden_activations ?? [],
     extent: state?.grid?.extent ?? [-6, 6],

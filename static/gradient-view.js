@@ -9,7 +9,8 @@
 import { sizeCanvas } from './canvas.js';
 import { colors, fontSize } from './theme.js';
 
-const COLUMN_LENGTH = 20; // bars in the −∇C column: the largest nudges, readable from the back row
+const COLUMN_LENGTH = 20; // bars in the −∇C column at most: the largest nudges, readable from the back row
+const MIN_LABEL_PX = 13; // base size of a row's label (× the type scale: ≥ 16 px in presenter mode); fewer rows fit
 
 // The names every view uses (and the server's landscape labels): w[layer][neuron,input] and b[layer][neuron].
 export const parameterName = ({ kind, layer, row, col }) => (kind === 'bias' ? `b[${layer}][${row}]` : `w[${layer}][${row},${col}]`);
@@ -23,6 +24,7 @@ function largestNudges(frame, count) {
     total += g.length;
     for (let i = 0; i < g.length; i += 1) {
       const size = Math.abs(g[i]);
+      if (!Number.isFinite(size)) continue; // a diverged step's NaN/inf: not a nudge (the view says diverged)
       if (best.length === count && size <= best[count - 1].size) continue;
       let at = best.length;
       while (at > 0 && best[at - 1].size < size) at -= 1;
@@ -66,17 +68,18 @@ export class GradientView {
     const ctx = sizeCanvas(canvas, width, height);
     ctx.fillStyle = colors.background;
     ctx.fillRect(0, 0, width, height);
-    const { nudges, total } = largestNudges(frame, COLUMN_LENGTH);
+    const titleSize = fontSize(14);
+    const top = titleSize * 2 + 4;
+    const rows = Math.max(3, Math.min(COLUMN_LENGTH, Math.floor((height - top - 8) / (fontSize(MIN_LABEL_PX) * 1.25))));
+    const { nudges, total } = largestNudges(frame, rows);
     const values = nudges.map((n) => n.nudge);
     const scale = Math.max(1e-12, ...values.map(Math.abs));
-    const titleSize = fontSize(14);
     ctx.textBaseline = 'middle';
     ctx.font = `${titleSize}px Inter, "DejaVu Sans", Arial, sans-serif`;
     ctx.fillStyle = colors.muted;
     ctx.textAlign = 'left';
     ctx.fillText(`the ${nudges.length} largest of ${total}`, 8, titleSize);
     canvas.setAttribute('aria-label', `the ${nudges.length} largest entries of −∇C`);
-    const top = titleSize * 2 + 4;
     if (scale <= 1e-12) {
       ctx.font = `${fontSize(16)}px Inter, "DejaVu Sans", Arial, sans-serif`;
       ctx.textAlign = 'center';
@@ -84,8 +87,8 @@ export class GradientView {
       return;
     }
     // 3Blue1Brown's column of numbers beside each name: ▲ the weight goes up, ▼ it goes down; then the bar.
-    const row = (height - top - 8) / COLUMN_LENGTH;
-    const size = Math.max(9, Math.min(fontSize(12), Math.floor(row * 0.8)));
+    const row = (height - top - 8) / rows;
+    const size = Math.max(fontSize(MIN_LABEL_PX), Math.min(fontSize(16), Math.floor(row * 0.8)));
     ctx.font = `${size}px "DejaVu Sans Mono", monospace`;
     const labels = nudges.map((n, i) => `${n.name} ${values[i] >= 0 ? '▲' : '▼'}${formatNudge(values[i]).padStart(7, '\u2007')}`);
     const labelWidth = Math.max(...labels.map((t) => ctx.measureText(t).width)) + 16;
@@ -113,9 +116,10 @@ export class GradientView {
   }
 }
 
-/** |v| in at most 7 characters: 0.233, 0.0068, 12.5, 3.1e-5. */
+/** |v| in at most 7 characters: 0.233, 0.0068, 12.5, 3.1e-5, 0. */
 function formatNudge(v) {
   const a = Math.abs(v);
+  if (a === 0) return '0';
   if (a >= 1e-4 && a < 1) return String(Number(a.toPrecision(2)));
   if (a >= 1 && a < 1e4) return a.toFixed(a < 100 ? 2 : 0);
   return a.toExponential(1);

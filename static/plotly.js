@@ -18,9 +18,9 @@ export function fitToElement(el) {
 // axes' autorange and margins and rebuilding every trace. Charts that only grow (cost, minibatch cost, gradient
 // norms) append their new points instead, on axes whose ranges are set here, in steps, so they rarely change.
 
-/** The axis range [0, hi] for steps up to `max`: hi grows in steps of ×1.25, so a new range is rare. */
-export function stepRange(max) {
-  const hi = Math.max(10, max * 1.05);
+/** The axis range [0, hi] for x up to `max` (at least `least`): hi grows in steps of ×1.25, so a new range is rare. */
+export function stepRange(max, least = 10) {
+  const hi = Math.max(least, max * 1.05);
   return [0, Number((1.25 ** Math.ceil(Math.log(hi) / Math.log(1.25))).toPrecision(2))];
 }
 

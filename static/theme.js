@@ -69,7 +69,7 @@ export function axis(extra = {}) {
     gridcolor: colors.grid,
     zerolinecolor: colors.grid,
     linecolor: colors.grid,
-    tickfont: { size: fontSize(13) },
+    tickfont: { size: fontSize(14) },
     ...extra,
   };
 }
