@@ -1,6 +1,7 @@
 """Socket.IO handlers through Flask-SocketIO's test client: connect, controls, errors, replies."""
 
 import io
+import time
 
 import numpy as np
 
@@ -126,10 +127,16 @@ def test_rejoin_with_token_and_bad_token(app, received):
 
 def test_message_rate_is_capped(client, received):
     received(client)
-    replies = [client.emit("pause", callback=True) for _ in range(260)]
-    refused = [r for r in replies if not r["ok"]]
-    assert refused and refused[0]["error"]["field"] == "rate"
-    assert len(received(client).get("error", [])) <= 2  # rate errors are reported at most once a second
+    start = time.monotonic()
+    for _ in range(5000):  # until refused: a loaded machine sends slower, and the bucket refills meanwhile
+        reply = client.emit("pause", callback=True)
+        if not reply["ok"]:
+            break
+    assert not reply["ok"] and reply["error"]["field"] == "rate"
+    for _ in range(50):
+        client.emit("pause", callback=True)
+    seconds = time.monotonic() - start
+    assert len(received(client).get("error", [])) <= 2 + seconds  # rate errors: at most one a second
 
 
 def test_load_model_event_round_trip(client, manager, received):
