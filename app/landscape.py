@@ -68,11 +68,11 @@ class WeightRef:
         return self.input is None
 
     def label(self, model: Sequential) -> str:
-        """How the page names it: the network view's ``w[layer][neuron,input]``, then the state_dict entry."""
+        """How every view names it: the PyTorch state_dict entry and its index, e.g. ``2.weight[0, 5]``."""
         position = linear_positions(model)[self.layer]
         if self.is_bias:
-            return f"b[{self.layer}][{self.neuron}] · {position}.bias[{self.neuron}]"
-        return f"w[{self.layer}][{self.neuron},{self.input}] · {position}.weight[{self.neuron}, {self.input}]"
+            return f"{position}.bias[{self.neuron}]"
+        return f"{position}.weight[{self.neuron}, {self.input}]"
 
     def value(self, model: Sequential) -> float:
         linear = _linear(model, self.layer)

@@ -60,7 +60,7 @@ def test_the_landscape_is_the_cost_around_the_steepest_pair(session):
     assert arrays["landscape.loss"][12, 12] == pytest.approx(train_loss, rel=1e-6)
     assert wire["loss"] == pytest.approx(train_loss, rel=1e-12)
     assert wire["auto"] is True and [w[0] for w in wire["weights"]] == [0, 0]
-    assert wire["labels"][0].startswith(f"w[0][{wire['weights'][0][1]},{wire['weights'][0][2]}] · 0.weight[")
+    assert wire["labels"][0] == f"0.weight[{wire['weights'][0][1]}, {wire['weights'][0][2]}]"
     assert feed.state() == {"weights": wire["weights"], "auto": True}
 
 
@@ -87,7 +87,7 @@ def test_a_chosen_pair_is_validated_and_kept(session):
     feed.control("viewer", model, show=True, weights=[[1, 2, 3], [2, 0]])
     _, wire = next_section(feed, session)
     assert wire["weights"] == [[1, 2, 3], [2, 0]] and wire["auto"] is False
-    assert wire["labels"][1] == "b[2][0] · 4.bias[0]"
+    assert wire["labels"][1] == "4.bias[0]"
     session.apply_settings({"hidden_sizes": [8, 2]})  # neuron 2 of layer 1 is gone: back to the steepest pair
     _, wire = next_section(feed, session)
     assert wire["auto"] is True
