@@ -10,7 +10,7 @@ import numpy as np
 
 from engine.datasets import center_and_scale
 
-from .errors import ControlError
+from app.server.errors import ControlError
 
 
 def drawing_to_image(width: int, height: int, pixels: str, image_shape: tuple[int, int]) -> np.ndarray:

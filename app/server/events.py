@@ -8,9 +8,9 @@ import re
 from flask import current_app, request
 from flask_socketio import emit, join_room
 
-from . import messages, modelio, socketio
+from . import messages
 from .errors import ControlError
-from .schema import schema_payload
+from .factory import socketio
 
 log = logging.getLogger(__name__)
 TOKEN = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
@@ -18,11 +18,6 @@ TOKEN = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 
 def _manager():
     return current_app.extensions["nnplayground"]
-
-
-def _schema() -> dict:
-    c = current_app.config
-    return schema_payload(c["FPS"], c["GRID_RESOLUTION"], c["NEURON_GRID_RESOLUTION"])
 
 
 @socketio.on("connect")
@@ -41,9 +36,9 @@ def on_connect(auth=None):
     emit("session", {"token": session.token, "created": created})
     if problem is not None:
         emit("error", problem.to_wire())
-    emit("schema", _schema())
     with session.lock:
-        state = session.state()
+        schema, state = session.schema(), session.state()
+    emit("schema", schema)
     emit("state", state)
     manager.watch(request.sid)  # frames start only now, after session/schema/state
 
@@ -53,31 +48,47 @@ def on_disconnect(reason=None):
     _manager().disconnect(request.sid)
 
 
-def _apply_settings(session, m):
-    session.apply_settings(m.model_dump(exclude_unset=True))
-
-
+# The events every lab answers, on the lab shown: (lab, message). A lab's own events are its Lab.events.
 COMMANDS = {
-    "set": _apply_settings,
-    "play": lambda s, m: s.play(),
-    "pause": lambda s, m: s.pause(),
-    "step": lambda s, m: s.step(m.unit),
-    "reset": lambda s, m: s.reset(),
-    "add_layer": lambda s, m: s.add_layer(m.position, m.width),
-    "remove_layer": lambda s, m: s.remove_layer(m.layer),
-    "add_neuron": lambda s, m: s.add_neuron(m.layer),
-    "remove_neuron": lambda s, m: s.remove_neuron(m.layer, m.neuron),
-    "set_activation": lambda s, m: s.set_activation(m.activation, m.layer),
-    "edit_weight": lambda s, m: s.edit_weight(m.layer, m.neuron, m.input, m.value),
-    "edit_bias": lambda s, m: s.edit_bias(m.layer, m.neuron, m.value),
-    "probe": lambda s, m: s.set_probe(m.split, m.index, m.point, m.image, m.drawing),
-    "landscape": lambda s, m: s.set_landscape(request.sid, m.show,
-                                              m.weights if "weights" in m.model_fields_set else "unset"),
-    "load_model": lambda s, parsed: s.load_model(*parsed),
+    "set": lambda lab, m: lab.apply_settings(m.model_dump(exclude_unset=True)),
+    "play": lambda lab, m: lab.play(),
+    "pause": lambda lab, m: lab.pause(),
+    "step": lambda lab, m: lab.step(m.unit),
+    "reset": lambda lab, m: lab.reset(),
 }
-# Work done before taking the session's lock (it can take a while): its result is what the command gets.
-PREPARE = {"load_model": lambda m: modelio.parse(m.data, m.format)}
-assert set(COMMANDS) == set(messages.EVENTS)
+assert set(COMMANDS) | {"set_lab"} == set(messages.COMMON_EVENTS) | {"set"}
+
+
+def apply(session, event: str, message, sid: str, lab) -> None:
+    """Apply a validated ``message`` to ``session`` (call under ``session.controlled()``). ``lab`` is the lab the
+    message was validated for: if another lab is shown by now, nothing is applied."""
+    if event == "set_lab":
+        session.set_lab(message.lab)
+    elif session.lab is not lab:
+        raise ControlError("lab", lab.name, f'"{session.lab.name}" (the lab shown now)', event=event,
+                           message=f"{event} was meant for the {lab.name} lab, but the session switched to the "
+                                   f"{session.lab.name} lab first; nothing was applied")
+    elif event in COMMANDS:
+        COMMANDS[event](lab, message)
+    else:
+        lab.events[event].apply(lab, message, sid)
+
+
+def prepare(lab, event: str, message):
+    """Work done before taking the session's lock (it can take a while): its result is what the event gets."""
+    handler = lab.events.get(event)
+    return handler.prepare(message) if handler is not None and handler.prepare else message
+
+
+def dispatch(session, event: str, args: tuple, sid: str) -> tuple[dict, dict | None]:
+    """Validate ``event``'s ``args`` for the lab shown and apply them: the new state, and the new schema when the
+    lab switched (else None). Raises ControlError, leaving the session as it was."""
+    lab = session.lab
+    message = prepare(lab, event, messages.validate(event, args, lab.event_models()))
+    with session.controlled():
+        apply(session, event, message, sid, lab)
+        schema = session.schema() if session.lab is not lab else None
+        return session.state(), schema
 
 
 @socketio.on("*")
@@ -95,12 +106,7 @@ def on_event(event, *args):
         return {"ok": False, "error": error}
     session = connection.session
     try:
-        message = messages.validate(event, args)
-        if event in PREPARE:
-            message = PREPARE[event](message)
-        with session.controlled():
-            COMMANDS[event](session, message)
-            state = session.state()
+        state, schema = dispatch(session, event, args, request.sid)
     except ControlError as error:
         wire = error.to_wire(event)
         emit("error", wire)
@@ -112,6 +118,8 @@ def on_event(event, *args):
         emit("error", wire)
         return {"ok": False, "error": wire}
     manager.scheduler.wake()
+    if schema is not None:  # the lab switched: every viewer rebuilds its controls and views for the lab now shown
+        emit("schema", schema, to=session.token)
     emit("state", state, to=session.token)
     return {"ok": True, "config_version": state["config_version"]}
 

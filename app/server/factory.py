@@ -1,7 +1,5 @@
-"""nnplayground's server: a Flask app whose Socket.IO events drive live training sessions.
-
-``create_app(config=None)`` builds the app (Flask's factory pattern); ``socketio`` is the one
-Flask-SocketIO object its handlers (app.events) are registered on. The wire protocol: docs/protocol.md.
+"""The app factory: ``create_app(config=None)`` builds the Flask app (Flask's factory pattern); ``socketio`` is the
+one Flask-SocketIO object its handlers (app.server.events) are registered on. The wire protocol: docs/protocol.md.
 """
 
 from __future__ import annotations
@@ -12,12 +10,12 @@ from flask import Flask
 from flask_socketio import SocketIO
 
 from .blas import limit_blas_threads
-from .schema import LIMITS
+from .controls import LIMITS
 from .transport import atomic_packets, no_delay
 
 limit_blas_threads(1)
 
-ROOT = Path(__file__).resolve().parent.parent  # the repository: templates/, static/, node_modules/
+ROOT = Path(__file__).resolve().parents[2]  # the repository: templates/, static/, node_modules/
 
 DEFAULT_CONFIG = {
     "FPS": 60,                       # frames per second per session, at most
@@ -39,7 +37,8 @@ def create_app(config: dict | None = None) -> Flask:
     """The Flask app with its Socket.IO server and session manager (``app.extensions["nnplayground"]``).
 
     One app serves at a time per process: ``socketio`` is module-level, and each call re-initialises it."""
-    from .manager import SessionManager
+    from app.sessions.manager import SessionManager
+
     from .routes import bp
 
     app = Flask(__name__, template_folder=str(ROOT / "templates"), static_folder=str(ROOT / "static"))

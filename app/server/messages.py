@@ -1,46 +1,51 @@
-"""Every inbound event's payload as a strict pydantic model, built from app.schema.
+"""Every inbound event's payload as a strict pydantic model; a lab's `set` model is built from its controls.
 
 Strict: no strings for numbers, no floats for integers, no booleans for either, no NaN or infinity,
-no unknown fields. ``validate(event, payload)`` returns the model or raises ControlError naming the
-field, what was received and what is allowed (the schema's own words for the controls).
+no unknown fields. ``validate(event, args, events)`` returns the model or raises ControlError naming the
+field, what was received and what is allowed (the schema's own words for the controls). The events every
+lab answers are ``COMMON_EVENTS``; a lab adds its own (``app.labs.base.Lab.events``).
 """
 
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any, Literal, Optional
+from typing import Annotated, ClassVar, Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, field_validator, model_validator
 
 from .errors import ControlError
-from .schema import CONTROLS, CONTROLS_BY_NAME, HIDDEN_ACTIVATIONS, LIMITS, PROBE_SPLITS, STEP_UNITS, Control
+from .controls import LIMITS, Control
+
+STEP_UNITS = ("batch", "epoch")
+PROBE_SPLITS = ("train", "test")
 
 MAX_INDEX = 100_000  # loose bound on any layer/neuron/input/example index; the session checks the real one
 
 
-def _integer(lo: int, hi: int):
+def integer(lo: int, hi: int):
     return Annotated[int, Field(ge=lo, le=hi, description=f"an integer in [{lo}, {hi}]")]
 
 
-def _number(lo: float, hi: float):
+def number(lo: float, hi: float):
     return Annotated[float, Field(ge=lo, le=hi, allow_inf_nan=False, description=f"a finite number in [{lo:g}, {hi:g}]")]
 
 
-def _choice(choices):
+def choice(choices):
     return Annotated[Literal[tuple(choices)], Field(description="one of " + ", ".join(f'"{c}"' for c in choices))]
 
 
 class Message(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+    any_size: ClassVar[bool] = False  # True: exempt from max_control_bytes (a file upload; max_message_bytes holds)
 
 
 def _control_type(c: Control):
     if c.kind == "number":
-        return _number(c.minimum, c.maximum)
+        return number(c.minimum, c.maximum)
     if c.kind == "integer":
-        return _integer(c.minimum, c.maximum)
+        return integer(c.minimum, c.maximum)
     if c.kind == "choice":
-        return _choice(c.choices)
+        return choice(c.choices)
     item = Literal[tuple(c.choices)] if c.kind == "choices" else Annotated[int, Field(ge=c.minimum, le=c.maximum)]
     return Annotated[list[item], Field(min_length=c.min_items, max_length=c.max_items, description=c.allowed())]
 
@@ -51,12 +56,20 @@ def _distinct(value):
     return value
 
 
-# `set`: any subset of the controls (a field left out keeps its value; null is not a value).
-SetMessage = create_model(
-    "SetMessage", __base__=Message,
-    __validators__={"distinct": field_validator("features")(_distinct)},
-    **{c.name: (_control_type(c), None) for c in CONTROLS},
-)
+class SettingsMessage(Message):
+    """A `set` message: any subset of a lab's controls (a field left out keeps its value; null is not a value)."""
+
+    controls: ClassVar[dict[str, Control]] = {}
+
+
+def settings_model(name: str, controls) -> type[SettingsMessage]:
+    """The strict `set` model of ``controls`` (a lab's schema)."""
+    distinct = [c.name for c in controls if c.kind == "choices"]
+    validators = {"distinct": field_validator(*distinct)(_distinct)} if distinct else {}
+    model = create_model(name, __base__=SettingsMessage, __validators__=validators,
+                         **{c.name: (_control_type(c), None) for c in controls})
+    model.controls = {c.name: c for c in controls}
+    return model
 
 
 class Empty(Message):
@@ -64,62 +77,23 @@ class Empty(Message):
 
 
 class StepMessage(Message):
-    unit: _choice(STEP_UNITS) = "batch"
-
-
-class AddLayer(Message):
-    position: _integer(0, LIMITS.max_hidden_layers) = None
-    width: _integer(1, LIMITS.max_neurons_per_layer) = None
-
-
-class RemoveLayer(Message):
-    layer: _integer(0, LIMITS.max_hidden_layers - 1) = None
-
-
-class AddNeuron(Message):
-    layer: _integer(0, LIMITS.max_hidden_layers - 1)
-
-
-class RemoveNeuron(Message):
-    layer: _integer(0, LIMITS.max_hidden_layers - 1)
-    neuron: _integer(0, LIMITS.max_neurons_per_layer - 1) = None
-
-
-class SetActivation(Message):
-    activation: _choice(HIDDEN_ACTIVATIONS)
-    layer: Optional[_integer(0, LIMITS.max_hidden_layers - 1)] = None
-
-
-_EDIT_VALUE = _number(-LIMITS.max_edit_magnitude, LIMITS.max_edit_magnitude)
-
-
-class EditWeight(Message):
-    layer: _integer(0, LIMITS.max_hidden_layers)
-    neuron: _integer(0, MAX_INDEX)
-    input: _integer(0, MAX_INDEX)
-    value: _EDIT_VALUE
-
-
-class EditBias(Message):
-    layer: _integer(0, LIMITS.max_hidden_layers)
-    neuron: _integer(0, MAX_INDEX)
-    value: _EDIT_VALUE
+    unit: choice(STEP_UNITS) = "batch"
 
 
 class Drawing(Message):
-    width: _integer(8, LIMITS.max_drawing_side)
-    height: _integer(8, LIMITS.max_drawing_side)
+    width: integer(8, LIMITS.max_drawing_side)
+    height: integer(8, LIMITS.max_drawing_side)
     pixels: Annotated[str, Field(max_length=4 * LIMITS.max_drawing_side ** 2 // 3 + 4,
                                  description="base64 text of width*height bytes of ink (0 = none), row-major")]
-    label: Optional[_integer(0, 9)] = None
+    label: Optional[integer(0, 9)] = None
 
 
 class Probe(Message):
-    split: _choice(PROBE_SPLITS) = None
-    index: _integer(0, MAX_INDEX) = None
-    point: Annotated[list[_number(-100.0, 100.0)], Field(min_length=2, max_length=2,
+    split: choice(PROBE_SPLITS) = None
+    index: integer(0, MAX_INDEX) = None
+    point: Annotated[list[number(-100.0, 100.0)], Field(min_length=2, max_length=2,
                                                          description="[x1, x2], finite numbers in [-100, 100]")] = None
-    image: Annotated[list[_number(0.0, 1.0)], Field(min_length=1, max_length=LIMITS.max_probe_pixels,
+    image: Annotated[list[number(0.0, 1.0)], Field(min_length=1, max_length=LIMITS.max_probe_pixels,
                                                     description=f"a list of at most {LIMITS.max_probe_pixels} "
                                                                 f"numbers in [0, 1]")] = None
     drawing: Annotated[Drawing, Field(description="{width, height, pixels, label?}")] = None
@@ -132,35 +106,13 @@ class Probe(Message):
         return self
 
 
-Reference = Annotated[list[_integer(0, MAX_INDEX)], Field(min_length=2, max_length=3)]
+class SetLab(Message):
+    lab: Annotated[str, Field(max_length=64, description="the name of a lab (the schema event's `labs`)")]
 
 
-class Landscape(Message):
-    show: Annotated[bool, Field(description="true or false")] = None
-    weights: Annotated[Optional[list[Reference]], Field(
-        min_length=2, max_length=2,
-        description="two [layer, neuron, input] (weight) or [layer, neuron] (bias), or null for the steepest pair",
-    )] = None
-
-
-class LoadModel(Message):
-    format: _choice(("npz", "json"))
-    data: Annotated[Any, Field(description="bytes (npz) or a string (json)")]
-
-    @model_validator(mode="after")
-    def _typed(self):
-        expected = bytes if self.format == "npz" else str
-        if not isinstance(self.data, expected):
-            raise ValueError(f"data must be {'bytes' if expected is bytes else 'a string'} for format {self.format}")
-        return self
-
-
-EVENTS: dict[str, type[Message]] = {
-    "set": SetMessage, "play": Empty, "pause": Empty, "step": StepMessage, "reset": Empty,
-    "add_layer": AddLayer, "remove_layer": RemoveLayer, "add_neuron": AddNeuron, "remove_neuron": RemoveNeuron,
-    "set_activation": SetActivation, "edit_weight": EditWeight, "edit_bias": EditBias, "probe": Probe,
-    "load_model": LoadModel, "landscape": Landscape,
-}
+# The events every lab answers (a lab adds its own: Lab.events); `set`'s model is the lab's settings_model.
+COMMON_EVENTS: dict[str, type[Message]] = {"play": Empty, "pause": Empty, "step": StepMessage, "reset": Empty,
+                                           "set_lab": SetLab}
 
 
 def _payload_bytes(payload) -> int:
@@ -170,12 +122,12 @@ def _payload_bytes(payload) -> int:
         return LIMITS.max_control_bytes + 1
 
 
-def validate(event: str, args: tuple) -> Message:
-    """The model for ``event`` with ``args`` (the Socket.IO event's arguments), or ControlError."""
-    model = EVENTS.get(event)
+def validate(event: str, args: tuple, events: dict[str, type[Message]]) -> Message:
+    """The model of ``events`` for ``event`` with ``args`` (the Socket.IO event's arguments), or ControlError."""
+    model = events.get(event)
     if model is None:
-        raise ControlError("", event, "one of the events " + ", ".join(EVENTS), event=event,
-                           message=f"unknown event {event!r}; allowed: {', '.join(EVENTS)}")
+        raise ControlError("", event, "one of the events " + ", ".join(events), event=event,
+                           message=f"unknown event {event!r}; allowed: {', '.join(events)}")
     if len(args) > 1:
         raise ControlError("", f"<{len(args)} arguments>", "one payload object", event=event)
     payload = args[0] if args else None
@@ -183,7 +135,7 @@ def validate(event: str, args: tuple) -> Message:
         payload = {}
     if not isinstance(payload, dict):
         raise ControlError("", payload, "an object (JSON {...}) of the event's fields", event=event)
-    if event != "load_model" and _payload_bytes(payload) > LIMITS.max_control_bytes:
+    if not model.any_size and _payload_bytes(payload) > LIMITS.max_control_bytes:
         raise ControlError("", f"<{_payload_bytes(payload)} bytes>", f"at most {LIMITS.max_control_bytes} bytes",
                            event=event)
     try:
@@ -206,8 +158,8 @@ def _control_error(event: str, model, payload: dict, e: dict) -> ControlError:
                             message=f"{name!r} is required; allowed: {model.model_fields[name].description}")
     if not loc:  # a whole-message rule (model_validator)
         return ControlError("", payload, str(e.get("ctx", {}).get("error", e["msg"])), event=event)
-    if model is SetMessage:
-        allowed = CONTROLS_BY_NAME[name].allowed()
+    if issubclass(model, SettingsMessage):
+        allowed = model.controls[name].allowed()
         if len(loc) > 1 or e["type"] == "value_error":
             received = payload.get(name)
     else:

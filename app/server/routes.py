@@ -7,7 +7,6 @@ from pathlib import Path
 import plotly
 from flask import Blueprint, Response, abort, current_app, jsonify, render_template, request, send_file
 
-from . import modelio
 from .errors import ControlError
 
 bp = Blueprint("playground", __name__)
@@ -44,21 +43,29 @@ def _session(token: str):
     return session
 
 
-def _download(token: str, serialize, mimetype: str, filename: str) -> Response:
+def _model_io(session):
+    """The shown lab's model files (app.labs.base.Lab.model_io), or 404 for a lab without them."""
+    model_io = session.lab.model_io
+    if model_io is None:
+        abort(404, description=f"the {session.lab.name} lab has no model files")
+    return model_io
+
+
+def _download(token: str, format: str, mimetype: str, filename: str) -> Response:
     session = _session(token)
     with session.lock:
-        body = serialize(session)
+        body = getattr(_model_io(session), f"to_{format}")(session.lab)
     return Response(body, mimetype=mimetype, headers={"Content-Disposition": f"attachment; filename={filename}"})
 
 
 @bp.get("/api/session/<token>/model.npz")
 def model_npz(token):
-    return _download(token, modelio.to_npz, "application/octet-stream", "nnplayground-model.npz")
+    return _download(token, "npz", "application/octet-stream", "nnplayground-model.npz")
 
 
 @bp.get("/api/session/<token>/model.json")
 def model_json(token):
-    return _download(token, modelio.to_json, "application/json", "nnplayground-model.json")
+    return _download(token, "json", "application/json", "nnplayground-model.json")
 
 
 @bp.post("/api/session/<token>/model")
@@ -67,9 +74,13 @@ def load_model(token):
 
     session = _session(token)
     try:
-        parsed = modelio.parse(request.get_data(cache=False))
+        lab = session.lab
+        parsed = _model_io(session).parse(request.get_data(cache=False))
         with session.controlled():
-            session.load_model(*parsed)
+            if session.lab is not lab:
+                raise ControlError("lab", lab.name, f'"{session.lab.name}" (the lab shown now)',
+                                   "the session switched labs while the model loaded; nothing was applied")
+            lab.load_model(*parsed)
             version = session.config_version
     except ControlError as error:
         return jsonify({"ok": False, "error": error.to_wire("load_model")}), 400

@@ -17,11 +17,11 @@ import time
 
 import numpy as np
 
-from .messages import SetMessage
-from .schema import LIMITS
+from app.server.controls import LIMITS
+from app.server.streaming import FrameStream
+from app.server.transport import report_bad_packets
+
 from .session import Session
-from .streaming import FrameStream
-from .transport import report_bad_packets
 
 log = logging.getLogger(__name__)
 HEADROOM = 0.001  # s of each tick left for the handlers and the socket threads
@@ -100,8 +100,8 @@ class SessionManager:
                     raise ConnectionRefusedError(f"server busy: {LIMITS.max_sessions} sessions already")
                 session = Session(secrets.token_urlsafe(18), self.config)
                 if self.config.get("INITIAL_SETTINGS"):  # validated like a `set` message, presets included
-                    initial = SetMessage.model_validate(self.config["INITIAL_SETTINGS"])
-                    session.apply_settings(initial.model_dump(exclude_unset=True))
+                    initial = session.lab.settings_message().model_validate(self.config["INITIAL_SETTINGS"])
+                    session.lab.apply_settings(initial.model_dump(exclude_unset=True))
                 self.sessions[session.token] = session
             self.connections[sid] = Connection(sid, session)
         return session, created
@@ -115,7 +115,7 @@ class SessionManager:
         self.stream.open(sid)
         with session.lock:
             session.viewers.add(sid)
-            session.dirty = True  # the newcomer needs a frame even if the session is paused
+            session.lab.dirty = True  # the newcomer needs a frame even if the session is paused
         self.scheduler.ensure_running()
         self.scheduler.wake()
 
@@ -126,10 +126,7 @@ class SessionManager:
         if connection is not None:
             session = connection.session
             with session.lock:
-                session.viewers.discard(sid)
-                session.landscape.showing.discard(sid)
-                if not session.viewers:
-                    session.left_at = time.monotonic()
+                session.viewer_left(sid)
 
     def connection(self, sid: str) -> Connection | None:
         return self.connections.get(sid)
@@ -228,7 +225,7 @@ class Scheduler:
         for session in due:
             try:
                 if session.trains:
-                    session.train_slice(session.settings["speed"], time.perf_counter() + share)
+                    session.train_slice(session.speed, time.perf_counter() + share)
                     if session.status == "diverged":  # the viewers' state must say so, not only the frames
                         self.manager.broadcast_state(session)
                 began = time.perf_counter()
@@ -237,6 +234,5 @@ class Scheduler:
                 session.frame_cost += 0.2 * (time.perf_counter() - began - session.frame_cost)
             except Exception:
                 log.exception("session %s failed a tick; pausing it", session.token[:6])
-                with session.lock:
-                    session.status = "paused"
+                session.pause_after_failure()
         return True

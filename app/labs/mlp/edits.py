@@ -11,9 +11,10 @@ import numpy as np
 
 from engine import surgery
 
+from app.server.errors import ControlError
+
 from . import data as datamod
 from . import network
-from .errors import ControlError
 from .schema import LIMITS
 
 

@@ -16,9 +16,10 @@ import numpy as np
 
 from engine.inspect import grid_activations, linear_positions, mlp_records
 
+from app.server.bundle import Bundle, Frame, finite_or_none
+
 from . import network
 from .backprop import output_layer_step
-from .bundle import Bundle, Frame, finite_or_none
 from .data import EXTENT, grid_points, targets
 
 HIST_RANGE = (-6.0, 6.0)

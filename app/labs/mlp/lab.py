@@ -1,205 +1,85 @@
-"""A training session: one network, its data, optimizer, counters and settings, changed live.
+"""The MLP lab: one fully connected network, its data, optimizer, counters and settings, changed live.
 
-Every method that changes the session runs under ``controlled()`` (the handlers' side) and validates
-everything before it mutates anything, raising ``ControlError``: a refused control leaves the session
-exactly as it was. The scheduler trains through ``train_slice`` under the same lock and yields it between
-two steps as soon as a control is waiting.
+Every method that changes the lab runs under the session's ``controlled()`` (the handlers' side) and validates
+everything before it mutates anything, raising ``ControlError``: a refused control leaves the lab exactly as
+it was. The run itself (play, pause, step, divergence, the scheduler's slices) is app.labs.base.Lab's.
 """
 
 from __future__ import annotations
 
-import math
-import threading
-import time
-from contextlib import contextmanager
-
 import numpy as np
 
+from app.labs.base import Lab
+from app.labs.drawing import drawing_to_image
+from app.server.errors import ControlError
 from engine import surgery
 
 from . import data as datamod
-from . import network
-from .drawing import drawing_to_image
+from . import modelio, network
 from .edits import NetworkEdits
-from .errors import ControlError
+from .events import EVENTS
 from .frames import FrameBuilder
 from .landscape_feed import LandscapeFeed
-from .schema import (CONTROLS_BY_NAME, DATASETS, PRESETS, default_settings, is_image, preset_family,
-                     task_of)
+from .schema import CONTROLS, CONTROLS_BY_NAME, DATASETS, PRESETS, is_image, preset_family, schema_extras, task_of
 from .training import Trainer
 
 DATA_KEYS = ("dataset", "noise", "train_fraction", "seed", "features")
 
 
-class Session(NetworkEdits):
-    """State of one tab's training run. ``viewers`` is the set of Socket.IO sids watching it."""
+class MlpLab(NetworkEdits, Lab):
+    """Fully connected networks on 2-D data, digits and MNIST."""
 
-    def __init__(self, token: str, config: dict):
-        self.token = token
-        self.config = config
-        self.lock = threading.Lock()
-        self._waiting = 0
-        self._waiting_lock = threading.Lock()
-        self.viewers: set[str] = set()
-        self.left_at = time.monotonic()
-        self.settings = default_settings()
-        self.status = "paused"
-        self.divergence: dict | None = None
-        self.config_version = 0
-        self.model_version = 0
-        self.dataset_version = 0
-        self.resets = 0
-        self.dirty = True  # a frame is owed to the viewers even while paused
-        self.batch_loss: float | None = None
-        self.steps_since_frame = 0
-        self.frame_cost = 0.005  # s to build and publish a frame (running average; the scheduler's budget)
+    name = "mlp"
+    label = "MLP playground"
+    controls = CONTROLS
+    events = EVENTS
+    model_io = modelio
+
+    def __init__(self, host):
+        super().__init__(host)
         self.probe: dict = {"split": "train", "index": 0}
         self.probe_image: np.ndarray | None = None
         self.frames = FrameBuilder(self)
         self.landscape = LandscapeFeed(self)
-        self._build_fresh(datamod.load(self.settings))
+        self.build()
 
-    # --- locking
-    @contextmanager
-    def controlled(self):
-        """Hold the session for a control; the scheduler gives the lock up between steps while we wait."""
-        with self._waiting_lock:
-            self._waiting += 1
-        with self.lock:
-            with self._waiting_lock:
-                self._waiting -= 1
-            yield self
+    def schema_extras(self) -> dict:
+        return schema_extras(self.config["GRID_RESOLUTION"], self.config["NEURON_GRID_RESOLUTION"])
 
-    # --- the scheduler's side
-    def train_slice(self, max_steps: int, deadline: float) -> int:
-        """Train up to ``max_steps`` minibatches, until ``deadline`` (perf_counter), or until a control waits."""
-        with self.lock:
-            if self.status != "running" or not self.viewers:
-                return 0
-            done = self._run_steps(max_steps, deadline)
-            if done:
-                self.model_version += 1
-        return done
-
-    def _run_steps(self, count: int, deadline: float | None = None) -> int:
-        """Train up to ``count`` minibatches — with a ``deadline`` (perf_counter) also stopping there or when a
-        control waits. A non-finite loss, gradient or weights diverges the session. Returns the updates made."""
-        trainer, done = self.trainer, 0
-        while done < count and not (deadline is not None and self._waiting):
-            loss = trainer.train_step()
-            if trainer.blew_up or not math.isfinite(loss):
-                done += trainer.blew_up == "weights"  # that step's update was made
-                self._diverge(loss)
-                break
-            self.batch_loss = loss
-            done += 1
-            if deadline is not None and time.perf_counter() >= deadline:
-                break
-        self.steps_since_frame += done
-        return done
-
-    def frame_due(self) -> bool:
-        return bool(self.viewers) and (self.status == "running" or self.dirty)
+    def viewer_left(self, sid: str) -> None:
+        self.landscape.showing.discard(sid)
 
     def build_frame(self):
-        """The next frame (app.bundle.Frame) and the sids to offer it to, built under the lock."""
-        with self.lock:
-            frame = self.frames.build()
-            self.dirty = False
-            self.steps_since_frame = 0
-            return frame, list(self.viewers)
-
-    @property
-    def trains(self) -> bool:
-        return self.status == "running" and bool(self.viewers)
+        return self.frames.build()
 
     # --- building
-    def _build_fresh(self, data: datamod.Data) -> None:
-        """A new network for ``data`` from the settings; counters, history and divergence start over."""
+    def build(self, data: datamod.Data | None = None) -> None:
+        """A new network for ``data`` (default: the settings' dataset) from the settings; counters, history and
+        divergence start over."""
         s = self.settings
+        data = datamod.load(s) if data is None else data
         self.rng = np.random.default_rng([s["seed"], self.resets])
         width, activation = datamod.output_layout(data.task, data.num_classes, s["loss"])
         sizes = [data.input_width] + list(s["hidden_sizes"]) + [width]
         model = network.build(sizes, s["activation"], activation, s["dropout"], self.rng)
         self.data = data
         self.trainer = Trainer(model, data, s, self.rng)
-        self.divergence = None
-        self.batch_loss = None
-        if self.status == "diverged":
-            self.status = "paused"
-        self.dataset_version += 1
+        self._started_over()
         self.frames.restart()
         self.landscape.restart()
         self._clamp_probe()
 
-    def _changed(self, weights: bool = True) -> None:
-        self.config_version += 1
-        if weights:
-            self.model_version += 1
-        self.dirty = True
-
-    # --- controls (call under controlled())
-    def play(self) -> None:
-        self._require_finite_to_continue("play")
-        self.status = "running"
-        self._changed(weights=False)
-
-    def pause(self) -> None:
-        if self.status == "running":
-            self.status = "paused"
-        self._changed(weights=False)
-
-    def step(self, unit: str = "batch") -> None:
-        """Pause, then one minibatch or the rest of the current epoch."""
-        self._require_finite_to_continue("step")
-        self.status = "paused"
-        count = 1 if unit == "batch" else self.trainer.steps_left_in_epoch()
-        with np.errstate(all="ignore"):
-            self._run_steps(count)
-        self._changed()
-
     def reset(self) -> None:
-        """Fresh weights of the same shape (a new draw), fresh optimizer, step 0, history cleared."""
-        model = self.trainer.model
-        hidden = network.hidden_activations(model)
+        """Fresh weights of the same shape (a new draw), fresh optimizer, step 0, history cleared; each hidden
+        layer keeps the activation it was given."""
+        hidden = network.hidden_activations(self.trainer.model)
         self.resets += 1
-        self._build_fresh(self.data)
+        self.build(self.data)
         new = self.trainer.model
         for k, name in enumerate(hidden):
             if name != self.settings["activation"]:
                 surgery.set_activation(new, name, layer=k)
         self._changed()
-
-    def _require_finite_to_continue(self, event: str) -> None:
-        if self.status == "diverged":
-            if not self.trainer.parameters_finite():
-                raise ControlError("", self.status, "reset first", event=event,
-                                   message="the weights are no longer finite after the divergence; press reset")
-            self.divergence = None
-            self.status = "paused"
-
-    def _diverge(self, loss: float) -> None:
-        """Pause as diverged: the loss, the gradient or (after an update) the weights are no longer finite."""
-        t = self.trainer
-        step = t.step
-        cause = t.blew_up or "loss"
-        if cause == "loss":
-            kind = "nan" if math.isnan(loss) else "inf"
-        else:
-            values = t.optimizer.flat.grad if cause == "gradient" else t.optimizer.flat.data
-            kind = "nan" if np.isnan(values).any() else "inf"
-        what = {"loss": "The loss", "gradient": "The gradient", "weights": "The weights"}[cause]
-        lr = self.settings["learning_rate"]
-        self.status = "diverged"
-        self.batch_loss = loss if math.isfinite(loss) else self.batch_loss
-        self.divergence = {
-            "step": step, "cause": cause, "loss": kind,
-            "message": (f"{what} became {'NaN' if kind == 'nan' else 'infinite'} after step {step}: training "
-                        f"diverged. Try a lower learning rate (now {lr:g}), turn on gradient clipping, or a "
-                        f"smaller network; then press reset."),
-        }
-        self.dirty = True
-        self.config_version += 1
 
     # --- settings
     def apply_settings(self, changes: dict) -> None:
@@ -232,7 +112,7 @@ class Session(NetworkEdits):
         old = dict(old)
         self.settings.update(new)  # in place: the trainer reads this dict
         if family_changed:
-            self._build_fresh(data)
+            self.build(data)
             self._changed()
             return
         t = self.trainer
@@ -324,17 +204,11 @@ class Session(NetworkEdits):
         self._changed(weights=False)
 
     # --- what the page shows
-    def state(self) -> dict:
+    def lab_state(self) -> dict:
         model = self.trainer.model
         d = self.data
         t = self.trainer
         return {
-            "config_version": self.config_version,
-            "settings": {k: (list(v) if isinstance(v, list) else v) for k, v in self.settings.items()},
-            "status": self.status,
-            "divergence": self.divergence,
-            "step": t.step,
-            "epoch": t.epoch,
             "layer_sizes": network.layer_sizes(model),
             "hidden_activations": network.hidden_activations(model),
             "output_activation": t.output_activation,
@@ -351,7 +225,6 @@ class Session(NetworkEdits):
             "grid": None if d.image_shape else {"resolution": self.config["GRID_RESOLUTION"],
                                                 "neuron_resolution": self.config["NEURON_GRID_RESOLUTION"],
                                                 "extent": list(datamod.EXTENT)},
-            "viewers": len(self.viewers),
             "landscape": self.landscape.state(),
         }
 

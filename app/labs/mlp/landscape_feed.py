@@ -18,9 +18,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
+from app.server.bundle import Bundle, finite_or_none
+from app.server.errors import ControlError
+
 from . import landscape, network
-from .bundle import Bundle, finite_or_none
-from .errors import ControlError
 
 log = logging.getLogger(__name__)
 
@@ -114,7 +115,7 @@ class LandscapeFeed:
         """(version, bundle) for the next frame, or None (nobody shows it, nothing computed yet, or a network
         with fewer than two parameters). Records the path and starts a new landscape when one is due."""
         s = self.session
-        if not (self.showing & s.viewers):
+        if not (self.showing & s.host.viewers):
             return None
         t = s.trainer
         model = t.model
@@ -143,7 +144,7 @@ class LandscapeFeed:
         return self._wire
 
     def _remind(self) -> None:
-        with self.session.lock:
+        with self.session.host.lock:
             self._reminder = None
             self.session.dirty = True
 
@@ -197,6 +198,6 @@ class LandscapeFeed:
         except Exception:  # a bug: log it, keep the session; the landscape simply is not updated
             log.exception("landscape failed")
             wire = None
-        with self.session.lock:
+        with self.session.host.lock:
             self._finished = (generation, wire, time.perf_counter() - began)
             self.session.dirty = True  # owed to the viewers even while paused

@@ -14,8 +14,9 @@ import zipfile
 
 import numpy as np
 
+from app.server.errors import ControlError
+
 from . import network
-from .errors import ControlError
 from .schema import HIDDEN_ACTIVATIONS, LIMITS
 
 FORMAT = "nnplayground.model"

@@ -1,15 +1,14 @@
-"""The controls' schema: one table of every live setting, and the limits next to it.
+"""The MLP lab's controls: one table of every live setting (the limits are app.server.controls').
 
-Validation (``app.messages`` builds its pydantic models from ``CONTROLS`` and ``LIMITS``) and the
-``schema`` event the page builds its widgets from both come from here, so a range changed here
-changes both. ``python -m app.schema`` prints the Markdown table that docs/protocol.md embeds.
+Validation (``app.server.messages`` builds its pydantic models from ``CONTROLS``) and the ``schema`` event
+the page builds its widgets from both come from here, so a range changed here changes both.
+``python -m app.labs`` prints the Markdown tables that docs/protocol.md embeds.
 """
 
 from __future__ import annotations
 
-import json
-from dataclasses import asdict, dataclass, field
-from typing import Any
+from app.server.controls import LIMITS, Control
+from app.server.controls import default_settings as _defaults
 
 from .previews import dataset_previews
 
@@ -25,7 +24,6 @@ LOSSES = ("mse", "cross_entropy")
 OPTIMIZERS = ("sgd", "momentum", "adam")
 REGULARIZATIONS = ("none", "l1", "l2")
 CLIPPINGS = ("off", "norm", "value")
-STEP_UNITS = ("batch", "epoch")
 PROBE_SPLITS = ("train", "test")
 
 
@@ -36,86 +34,6 @@ def task_of(dataset: str) -> str:
 
 def is_image(dataset: str) -> bool:
     return dataset in DATASETS_IMAGE
-
-
-@dataclass(frozen=True)
-class Limits:
-    """Caps enforced on every message; sent to the page in the schema event."""
-
-    max_hidden_layers: int = 8
-    max_neurons_per_layer: int = 32
-    max_parameters: int = 30_000
-    max_messages_per_second: float = 100.0  # token bucket: refill rate ...
-    message_burst: int = 200                 # ... and bucket size
-    max_message_bytes: int = 1_000_000       # Engine.IO max_http_buffer_size: bigger messages close the socket
-    max_control_bytes: int = 65_536          # any event but load_model, measured as JSON
-    max_edit_magnitude: float = 100.0        # |value| of an edited weight or bias
-    max_sessions: int = 64
-    max_probe_pixels: int = 784              # 28 x 28
-    max_drawing_side: int = 200              # a drawn digit's canvas, pixels per side (base64 under 64 KB)
-
-
-LIMITS = Limits()
-
-
-@dataclass(frozen=True)
-class Control:
-    """One live setting. ``kind`` is how it is typed on the wire:
-
-    number        a finite JSON number in [minimum, maximum] (``scale`` "log": draw the slider in log space)
-    integer       a JSON integer in [minimum, maximum]
-    choice        one string of ``choices``
-    choices       a list of distinct strings of ``choices``, ``min_items``..``max_items`` long
-    integer_list  a list of integers in [minimum, maximum], ``min_items``..``max_items`` long
-    """
-
-    name: str
-    kind: str
-    default: Any
-    label: str
-    group: str
-    help: str
-    minimum: float | None = None
-    maximum: float | None = None
-    scale: str = "linear"
-    choices: tuple[str, ...] = ()
-    min_items: int | None = None
-    max_items: int | None = None
-    unit: str = ""
-    extra: dict = field(default_factory=dict)
-
-    def allowed(self) -> str:
-        """What is allowed, in words, for error messages and the doc's table."""
-        if self.kind == "number":
-            return f"a finite number in [{_fmt(self.minimum)}, {_fmt(self.maximum)}]"
-        if self.kind == "integer":
-            return f"an integer in [{_fmt(self.minimum)}, {_fmt(self.maximum)}]"
-        if self.kind == "choice":
-            return "one of " + ", ".join(f'"{c}"' for c in self.choices)
-        if self.kind == "choices":
-            return (f"a list of {self.min_items} to {self.max_items} distinct items of "
-                    + ", ".join(f'"{c}"' for c in self.choices))
-        return (f"a list of {self.min_items} to {self.max_items} integers, each in "
-                f"[{_fmt(self.minimum)}, {_fmt(self.maximum)}]")
-
-    def to_wire(self) -> dict:
-        out = {"name": self.name, "kind": self.kind, "default": self.default, "label": self.label,
-               "group": self.group, "help": self.help, "allowed": self.allowed()}
-        for key in ("minimum", "maximum", "min_items", "max_items"):
-            if getattr(self, key) is not None:
-                out[key] = getattr(self, key)
-        if self.kind in ("number", "integer"):
-            out["scale"] = self.scale
-        if self.choices:
-            out["choices"] = list(self.choices)
-        if self.unit:
-            out["unit"] = self.unit
-        out.update(self.extra)
-        return out
-
-
-def _fmt(x) -> str:
-    return f"{x:g}" if isinstance(x, float) else str(x)
 
 
 CONTROLS: tuple[Control, ...] = (
@@ -178,7 +96,7 @@ CONTROLS_BY_NAME: dict[str, Control] = {c.name: c for c in CONTROLS}
 
 def default_settings() -> dict:
     """Every control at its default (fresh lists, safe to mutate)."""
-    return {c.name: (list(c.default) if isinstance(c.default, list) else c.default) for c in CONTROLS}
+    return _defaults(CONTROLS)
 
 
 # Defaults applied when the dataset family changes (2-D <-> image), unless the same message sets them.
@@ -213,49 +131,13 @@ def activation_curves(points: int = 121, extent: float = 6.0) -> dict:
     return {"z": np.round(z, 6).tolist(), "curves": curves}
 
 
-def schema_payload(fps: float, grid_resolution: int, neuron_grid_resolution: int) -> dict:
-    """The ``schema`` event's payload (see docs/protocol.md)."""
+def schema_extras(grid_resolution: int, neuron_grid_resolution: int) -> dict:
+    """What the MLP lab's ``schema`` event carries beyond every lab's fields (see docs/protocol.md)."""
     from . import landscape_feed
 
     return {
-        "version": 1,
-        "controls": [c.to_wire() for c in CONTROLS],
-        "limits": {**asdict(LIMITS), "max_frames_per_second": fps},
         "presets": PRESETS,
         "grid": {"resolution": grid_resolution, "neuron_resolution": neuron_grid_resolution},
         "activation_curves": activation_curves(),
         "landscape": landscape_feed.schema(),
     }
-
-
-def markdown_table() -> str:
-    """The controls as the Markdown table docs/protocol.md embeds (a test keeps the two equal)."""
-    rows = ["| name | kind | allowed | default | what it does |", "|---|---|---|---|---|"]
-    for c in CONTROLS:
-        default = json.dumps(c.default)
-        rows.append(f"| `{c.name}` | {c.kind} | {c.allowed()} | `{default}` | {c.help} |")
-    limits = ["| limit | value |", "|---|---|"]
-    for key, value in asdict(LIMITS).items():
-        limits.append(f"| `{key}` | {value:g} |" if isinstance(value, float) else f"| `{key}` | {value} |")
-    limits.append("| `max_frames_per_second` | the `FPS` config (default 60): frames per second per session |")
-    return "\n".join(rows) + "\n\n" + "\n".join(limits) + "\n"
-
-
-def update_doc(path) -> None:
-    """Rewrite the generated block of docs/protocol.md from this file."""
-    from pathlib import Path
-
-    text = Path(path).read_text()
-    start = text.index("<!-- generated by")
-    head = text[start:].split("\n", 1)[0]
-    end = text.index("<!-- end generated -->")
-    Path(path).write_text(text[:start] + head + "\n" + markdown_table() + text[end:])
-
-
-if __name__ == "__main__":
-    import sys
-
-    if sys.argv[1:2] == ["--update"]:  # python -m app.schema --update docs/protocol.md
-        update_doc(sys.argv[2])
-    else:
-        print(markdown_table(), end="")
