@@ -101,7 +101,8 @@ class Lab:
     def schema(self, labs: list[dict]) -> dict:
         """The `schema` event's payload (docs/protocol.md): every lab's fields, then the lab's extras."""
         return {"version": 1, "lab": self.name, "labs": labs, "controls": [c.to_wire() for c in self.controls],
-                "limits": limits_payload(self.config["FPS"]), **self.schema_extras()}
+                "limits": limits_payload(self.config["FPS"]), "model_files": self.model_io is not None,
+                **self.schema_extras()}
 
     def state(self) -> dict:
         t = self.trainer

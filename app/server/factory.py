@@ -8,6 +8,7 @@ from pathlib import Path
 
 from flask import Flask
 from flask_socketio import SocketIO
+from jinja2 import FileSystemLoader
 
 from .blas import limit_blas_threads
 from .controls import LIMITS
@@ -42,6 +43,8 @@ def create_app(config: dict | None = None) -> Flask:
     from .routes import bp
 
     app = Flask(__name__, template_folder=str(ROOT / "templates"), static_folder=str(ROOT / "static"))
+    # Each lab's page part lives in its own folder, markup included: static/labs/<name>/views.html.
+    app.jinja_loader = FileSystemLoader([str(ROOT / "templates"), str(ROOT / "static")])
     app.config.update(DEFAULT_CONFIG)
     app.config.update(config or {})
     socketio.init_app(

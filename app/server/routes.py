@@ -14,7 +14,7 @@ bp = Blueprint("playground", __name__)
 
 @bp.get("/")
 def index():
-    return render_template("index.html")
+    return render_template("index.html", labs=current_app.extensions["nnplayground"].lab_list())
 
 
 @bp.get("/healthz")

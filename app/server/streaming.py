@@ -37,7 +37,7 @@ class Channel:
         self.sent_at = 0.0      # monotonic time of the last send
         self.pending: Frame | None = None
         self.steps = 0          # steps of the frames published since this client's last frame (dropped ones too)
-        self.sent_versions: dict[str, int] = {}  # bundle name → version this client has been sent
+        self.sent_versions: dict[str, tuple] = {}  # bundle name → (lab, version) this client has been sent
         self.frames_sent = 0
         self.frames_dropped = 0
 

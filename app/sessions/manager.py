@@ -17,6 +17,7 @@ import time
 
 import numpy as np
 
+from app.labs import lab_list
 from app.server.controls import LIMITS
 from app.server.streaming import FrameStream
 from app.server.transport import report_bad_packets
@@ -73,6 +74,11 @@ class SessionManager:
         self.stream = FrameStream(server, ack_timeout=config["ACK_TIMEOUT"])
         self.scheduler = Scheduler(self)
         report_bad_packets(server, self._bad_packet)
+
+    @staticmethod
+    def lab_list() -> list[dict]:
+        """The labs a session can show, [{name, label}] in the page's order."""
+        return lab_list()
 
     def _bad_packet(self, sid: str, error: dict) -> None:
         """A packet that could not be decoded: an ``error`` back, within the sender's message rate."""

@@ -78,9 +78,14 @@ class Session:
     def build_frame(self):
         """The next frame (app.server.bundle.Frame) and the sids to offer it to, built under the lock."""
         with self.lock:
-            frame = self.lab.build_frame()
-            self.lab.frame_built()
-            return frame, list(self.viewers)
+            lab = self.lab
+            frame = lab.build_frame()
+            lab.frame_built()
+        frame.fields["lab"] = lab.name
+        # A bundle's version counts within its lab: a client switching labs must not take the other lab's
+        # "history 3" for the one it has.
+        frame.sections = {name: ((lab.name, version), wire) for name, (version, wire) in frame.sections.items()}
+        return frame, list(self.viewers)
 
     @property
     def trains(self) -> bool:

@@ -9,21 +9,6 @@ const GROUPS = [
   ['regularization', 'Regularization'],
 ];
 
-// Page-only display settings (not the server's): they live in the URL too.
-export const PAGE_OPTIONS = [
-  { name: 'show_test', label: 'Show test data', group: 'data', default: false },
-  { name: 'discretize', label: 'Discretize output', group: 'data', default: false },
-];
-
-// A setting that only matters when another has a given value is dimmed otherwise (still usable).
-const RELEVANT_WHEN = {
-  momentum: (s) => s.optimizer === 'momentum',
-  regularization_rate: (s) => s.regularization !== 'none',
-  clip_threshold: (s) => s.clipping !== 'off',
-  features: (s) => !['digits', 'mnist'].includes(s.dataset),
-  noise: (s) => !['digits', 'mnist'].includes(s.dataset),
-};
-
 export const idOf = (name) => name.replaceAll('_', '-');
 
 function el(tag, props = {}, children = []) {
@@ -66,17 +51,22 @@ export class Controls {
     this.settings = {};
   }
 
-  /** Build every widget from the schema's controls (once per schema). */
-  build(schema, pageValues) {
+  /**
+   * Build every widget from the schema's controls (once per schema). A lab adds its page-only display options
+   * ({name, label, group, default}: checkboxes, kept in the URL, never sent) and which settings only matter when
+   * others have given values ({name: (settings) => bool}: dimmed otherwise, still usable).
+   */
+  build(schema, pageValues, { pageOptions = [], relevantWhen = {} } = {}) {
     this.root.replaceChildren();
     this.widgets.clear();
+    this.relevantWhen = relevantWhen;
     for (const [group, title] of GROUPS) {
       const controls = schema.controls.filter((c) => c.group === group);
-      const pageOptions = PAGE_OPTIONS.filter((o) => o.group === group);
-      if (!controls.length && !pageOptions.length) continue;
+      const options = pageOptions.filter((o) => o.group === group);
+      if (!controls.length && !options.length) continue;
       const section = el('section', { className: `group group-${group}` }, [el('h2', { textContent: title })]);
       for (const control of controls) section.append(this.widget(control));
-      for (const option of pageOptions) section.append(this.pageOption(option, pageValues[option.name]));
+      for (const option of options) section.append(this.pageOption(option, pageValues[option.name]));
       this.root.append(section);
     }
     // Controls the server knows but that no group above lists still get a widget.
@@ -199,7 +189,7 @@ export class Controls {
       if (!widget.box.contains(document.activeElement) || document.activeElement.type === 'range') {
         widget.set(settings[name]);
       }
-      const relevant = RELEVANT_WHEN[name];
+      const relevant = this.relevantWhen?.[name];
       widget.box.classList.toggle('dimmed', relevant ? !relevant(settings) : false);
     }
   }

@@ -7,7 +7,7 @@
 // one byte per pixel (0 blank … 255 ink), row-major, base64. At most 20 a second, and never more than one
 // unanswered, so a long stroke stays far below the server's message rate limit.
 
-import { argmax, el } from './digits-view.js';
+import { argmax, el } from './dom.js';
 
 const SIDE = 280; // the canvas's own pixels (it is shown at whatever CSS size the layout gives it)
 const SENT_SIDE = 140; // what travels: 140×140 bytes, 26 KB as base64, well under the 64 KB control limit
@@ -33,6 +33,7 @@ export class DrawCanvas {
    */
   constructor(root, hooks) {
     this.hooks = hooks;
+    this.root = root; // the core lends it to the lab shown (lab.activate moves it into the lab's panel)
     root.classList.add('draw-panel');
     const pad = el('div', 'draw-pad');
     this.canvas = el('canvas');
@@ -197,13 +198,17 @@ export class DrawCanvas {
     this.hooks.send('probe', this.returnProbe);
   }
 
+  /**
+   * The lab's frame: inputShape ([H, W] of an image probe, else null), probe (the state's), and the network's
+   * outputs for the probe (`outputs`, or the last of `activations`).
+   */
   update(frame) {
     if (!frame.inputShape) return;
-    this.pen = frame.inputShape[0] <= 8 ? PEN.digits : PEN.mnist;
+    this.pen = frame.inputShape[frame.inputShape.length - 1] <= 8 ? PEN.digits : PEN.mnist;
     const probe = frame.probe;
     const drawn = !!(probe && (probe.drawing || probe.image));
     if (probe && !drawn) this.returnProbe = 'point' in probe ? { point: probe.point } : { split: probe.split, index: probe.index };
-    const outputs = frame.activations?.[frame.activations.length - 1];
+    const outputs = frame.outputs ?? frame.activations?.[frame.activations.length - 1];
     this.prediction.textContent = drawn && this.hasInk && outputs ? String(argmax(outputs)) : '';
   }
 }

@@ -1,33 +1,23 @@
-// The page: connect, build the controls from the schema, and redraw at most once per animation frame with the
-// newest frame (older ones are never drawn; the server sends the next only after our ack). The canvas views
-// (network, boundary) draw every such frame; the Plotly charts take turns (scheduler.js).
+// The page's core: connect, show the lab the session shows (static/labs/<name>/lab.js, loaded on first use),
+// build its controls from its schema, run the transport, the readouts, the divergence banner and the errors, and
+// redraw at most once per animation frame with the newest frame (older ones are never drawn; the server sends
+// the next only after our ack). The lab's canvas views draw every such frame; its Plotly charts take turns
+// (scheduler.js). How a lab plugs in: docs/labs.md.
 // window.__nnp exposes counters for tests and bench/render.py (redraws: frames actually drawn).
 
 import { connect } from './socket.js';
-import { decodeArrays, decodeFrame } from './frame.js';
-import { Controls, PAGE_OPTIONS } from './controls.js';
-import { NetworkView } from './network-view.js';
-import { CostChart } from './cost-chart.js';
-import { BoundaryView } from './boundary-view.js';
-import { GradientView } from './gradient-view.js';
-import { LandscapeView } from './landscape-view.js';
-import { ActivationView } from './activation-view.js';
-import { WeightEditor } from './weight-editor.js';
-import { DatasetThumbnails } from './dataset-thumbnails.js';
-import { readUrl, settingsToApply, writeUrl } from './url-state.js';
+import { decodeHeader } from './frame.js';
+import { Controls } from './controls.js';
+import { pageValues, readUrl, settingsToApply, writeUrl } from './url-state.js';
 import { setupTools, toast, updateModelLinks } from './tools.js';
 import { ChartScheduler } from './scheduler.js';
-import { DigitsView } from './digits-view.js';
 import { DrawCanvas } from './draw-canvas.js';
-import { BackpropView } from './backprop-view.js';
-import { SgdView } from './sgd-view.js';
 
 const $ = (id) => document.getElementById(id);
 const url = readUrl();
-const page = Object.fromEntries(PAGE_OPTIONS.map((o) => [o.name, url.page[o.name] ?? o.default]));
-page.maps = url.page.maps ?? true; // the network view's "neuron maps" toggle (its own checkbox, not a control)
 
-const nnp = { redraws: 0, framesReceived: 0, drawMs: {}, schema: null, state: null, frame: null, errors: [], views: {} };
+const nnp = { redraws: 0, framesReceived: 0, drawMs: {}, schema: null, state: null, frame: null, errors: [], views: {},
+  lab: null };
 window.__nnp = nnp;
 
 let schema = null;
@@ -36,46 +26,16 @@ let urlApplied = false;
 let pending = null; // the newest frame not drawn yet, with its ack
 let drawScheduled = false;
 let lastFrame = null;
-const bundles = { dataset: null, evaluation: null, landscape: null };
+let lab = null; // the lab shown: {name, module's object}
+const labs = new Map(); // name -> the lab object, created the first time it is shown
+const loading = new Map(); // name -> the promise of its module
 
-// ---------------- views ----------------
-const network = new NetworkView($('network-view'), {
-  buttons: $('neuron-buttons'),
-  onEdit: (target) => editor.open(target, lastFrame),
-  onHoverNeuron: (neuron) => hoverNeuron(neuron),
-  onNeuronDelta: (layer, delta) => send(delta > 0 ? 'add_neuron' : 'remove_neuron', { layer }),
-  onMaps: (on) => {
-    page.maps = on;
-    if (schema && state) writeUrl(schema, state.settings, page);
-  },
-  onResize: () => redrawLast(),
-});
-network.setMaps(page.maps);
-const cost = new CostChart($('cost-chart'));
-const boundary = new BoundaryView($('boundary-view'), $('neuron-maps'), $('boundary-title'), {
-  onProbe: (probe) => send('probe', probe),
-  onHoverNeuron: (neuron) => hoverNeuron(neuron),
-  onResize: () => redrawLast(),
-});
-const gradient = new GradientView($('gradient-column'));
-const landscape = new LandscapeView($('loss-landscape'), { onChoose: (weights) => send('landscape', { weights }) });
-const activation = new ActivationView($('activation-curves'), $('grad-norms'));
-// Image datasets (digits, mnist): draw a digit, what the network sees and answers, its first-layer weights,
-// the test digits it gets wrong, the confusion matrix, the backprop step-through and SGD's minibatch cost.
-const digits = new DigitsView({
-  input: $('digits-input'), outputs: $('digits-outputs'), weights: $('digits-weights'), wrong: $('digits-wrong'),
-  confusion: $('digits-confusion'),
-}, { onProbe: (probe) => send('probe', probe) });
-const drawing = new DrawCanvas($('draw-panel'), { send: (event, payload) => send(event, payload) });
-const backprop = new BackpropView($('backprop-view'));
-const sgd = new SgdView($('sgd-view'), { send: (event, payload) => send(event, payload) });
-let imageMode = false;
-const canvasViews = [network, boundary, digits, drawing]; // the last two draw nothing for 2-D data
-// take(frame) every frame, drawn by the scheduler (the landscape moves its path and point on a canvas in take)
-const dataViews = [cost, gradient, landscape, activation, backprop, sgd];
 const charts = new ChartScheduler();
-// A chart scrolled out of sight waits (image datasets add panels below the fold, small screens scroll): drawing it
-// would cost the views on screen their frame rate. Scrolled into sight, it draws the newest data at once.
+nnp.chartMs = charts.drawMs;
+nnp.chartPaintMs = charts.paintMs;
+nnp.charts = charts;
+// A chart scrolled out of sight (or in a lab not shown) waits: drawing it would cost the views on screen their
+// frame rate. Scrolled into sight, it draws the newest data at once.
 const onScreen = new WeakMap();
 const sight = new IntersectionObserver((entries) => {
   for (const entry of entries) onScreen.set(entry.target, entry.isIntersecting);
@@ -85,39 +45,82 @@ function inSight(el, when = () => true) {
   sight.observe(el);
   return () => when() && onScreen.get(el) !== false;
 }
-const images = () => imageMode;
-// Redraw intervals (ms): 2-4 times a second is plenty for a chart, and what changes most visibly comes first; the
-// landscape's surface itself arrives at most 4 times a second, the evaluation (confusion matrix) at most twice.
-charts.add('cost', () => cost.draw(), 250, inSight($('cost-chart')));
-charts.add('gradient column', () => gradient.drawColumn(), 250, inSight($('gradient-column')));
-charts.add('loss landscape', () => landscape.draw(), 500, inSight($('loss-landscape')));
-charts.add('activations', () => activation.drawHistograms(), 350, inSight($('activation-curves')));
-charts.add('gradient norms', () => activation.drawNorms(), 500, inSight($('grad-norms')));
-charts.add('backprop step-through', () => backprop.draw(), 500, inSight($('backprop-view'), images));
-charts.add('minibatch cost', () => sgd.draw(), 350, inSight($('sgd-view'), images));
-charts.add('confusion matrix', () => digits.drawConfusion(), 1000, inSight($('digits-confusion'), images));
-Object.assign(nnp.views, { network, boundary, cost, gradient, landscape, activation, digits, drawing, backprop, sgd });
-nnp.chartMs = charts.drawMs;
-nnp.chartPaintMs = charts.paintMs;
-nnp.charts = charts;
-boundary.setOptions({ showTest: page.show_test, discretize: page.discretize });
 
-const editor = new WeightEditor($('weight-editor'), {
-  send: (event, payload) => send(event, payload),
-  onChooseAxis: (which, parameter) => landscape.choose(which, parameter),
-});
-const thumbnails = new DatasetThumbnails((name) => send('set', { dataset: name }));
+// The one drawing pad (#draw-canvas → #prediction), lent to whichever lab is shown.
+const drawPanel = document.createElement('div');
+drawPanel.id = 'draw-panel';
+const drawing = new DrawCanvas(drawPanel, { send: (event, payload) => send(event, payload) });
 
 const controls = new Controls($('controls'), {
   onChange: (name, value) => send('set', { [name]: value }),
   onLayerActivation: (layer, activation) => send('set_activation', { activation, layer }),
   onPageOption: (name, value) => {
-    page[name] = value;
-    boundary.setOptions({ showTest: page.show_test, discretize: page.discretize });
-    if (schema && state) writeUrl(schema, state.settings, page);
+    if (!lab) return;
+    lab.page[name] = value;
+    lab.setPageOption?.(name, value);
+    rewriteUrl();
     redrawLast();
   },
 });
+
+// ---------------- labs ----------------
+function loadLab(name) {
+  if (!loading.has(name)) loading.set(name, import(`../labs/${name}/lab.js`));
+  return loading.get(name);
+}
+
+/** The lab object for `name`, created (views built in its <section data-lab>) the first time. */
+async function labFor(name) {
+  if (labs.has(name)) return labs.get(name);
+  const module = await loadLab(name);
+  if (labs.has(name)) return labs.get(name);
+  const root = document.querySelector(`section.views[data-lab="${name}"]`);
+  const page = name === url.lab || (!url.lab && name === 'mlp') ? pageValues(url, module.URL_KEYS ?? []) : {};
+  const ctx = {
+    name, root, page, controls, charts, inSight, drawing, nnp,
+    send: (event, payload) => send(event, payload),
+    guarded, drawView,
+    redrawLast: () => redrawLast(),
+    framePending: () => pending !== null,
+    onPageChange: () => rewriteUrl(),
+  };
+  const made = module.createLab(ctx);
+  made.name = name;
+  made.root = root;
+  made.page = page;
+  labs.set(name, made);
+  return made;
+}
+
+/** Show the lab of this schema: its section, its controls, its drawing pad. */
+async function showLab(s) {
+  const next = await labFor(s.lab);
+  if (s !== schema) return; // a newer schema arrived while the module loaded
+  if (lab !== next) {
+    for (const section of document.querySelectorAll('section.views[data-lab]')) section.hidden = section.dataset.lab !== s.lab;
+    lab = next;
+    nnp.lab = s.lab;
+    lastFrame = null;
+    lab.activate?.();
+  }
+  controls.build(s, lab.page, lab.controlOptions ?? {});
+  controls.hide(url.hide);
+  lab.takeSchema?.(s);
+  showLabChoices(s);
+  $('model-tools').hidden = !s.model_files;
+  if (state && state.lab === s.lab) takeState(state);
+}
+
+function showLabChoices(s) {
+  const select = $('lab');
+  if (select.dataset.key !== s.labs.map((l) => l.name).join()) {
+    select.dataset.key = s.labs.map((l) => l.name).join();
+    select.replaceChildren(...s.labs.map((l) => Object.assign(document.createElement('option'),
+      { value: l.name, textContent: l.label })));
+  }
+  select.value = s.lab;
+}
+$('lab').addEventListener('change', (event) => send('set_lab', { lab: event.target.value }));
 
 // ---------------- the connection ----------------
 const server = connect({
@@ -129,23 +132,20 @@ const server = connect({
   onSchema: (s) => {
     schema = s;
     nnp.schema = s;
-    controls.build(s, page);
-    thumbnails.attach($('dataset'), s);
-    controls.hide(url.hide);
-    activation.setCurves(s.activation_curves);
-    // The server computes the landscape only while a page shows it (per connection, so again on reconnect).
-    if (s.landscape) send('landscape', { show: true });
+    showLab(s).catch((error) => console.error('lab', s.lab, error));
   },
   onState: (s) => {
     state = s;
     nnp.state = s;
-    showState(s);
-    if (!urlApplied && schema) applyUrl();
-    else if (schema) writeUrl(schema, s.settings, page);
+    if (lab && lab.name === s.lab && schema?.lab === s.lab) takeState(s);
   },
   onFrame: (raw, ack) => {
     nnp.framesReceived += 1;
-    takeBundles(raw);
+    if (!lab || raw.lab !== lab.name) { // a frame of the lab just left, or before the lab's views exist
+      ack();
+      return;
+    }
+    lab.takeBundles?.(raw);
     if (pending) pending.ack(); // never happens while we ack on draw; if it does, the newer frame wins
     pending = { raw, ack };
     scheduleDraw();
@@ -153,6 +153,19 @@ const server = connect({
   onError: (error) => showError(error),
 });
 nnp.send = (event, payload) => send(event, payload);
+
+function takeState(s) {
+  showPlaying(s.status === 'running');
+  controls.update(s.settings);
+  lab.showState?.(s);
+  showDivergence(s.status === 'diverged' ? s.divergence : null);
+  if (!urlApplied) applyUrl();
+  else rewriteUrl();
+}
+
+function rewriteUrl() {
+  if (schema && state && lab && schema.lab === state.lab) writeUrl(schema, state.settings, lab.page);
+}
 
 /** Send a control; its reply clears the errors it fixes or shows why it was refused. */
 async function send(event, payload) {
@@ -162,9 +175,18 @@ async function send(event, payload) {
   return reply;
 }
 
-/** A shared link: push the URL's settings that differ from the session's, dropping any the server refuses. */
+/**
+ * A shared link: first its lab, then push the URL's settings that differ from the session's, dropping any the
+ * server refuses.
+ */
 async function applyUrl() {
   urlApplied = true;
+  if (url.lab && url.lab !== state.lab) {
+    urlApplied = false; // again once the lab asked for is shown
+    const reply = await send('set_lab', { lab: url.lab });
+    if (reply?.ok !== false) return;
+    urlApplied = true; // an unknown lab: stay in this one
+  }
   const wanted = settingsToApply(schema, url.settings, state.settings);
   for (let attempt = 0; attempt < 6 && Object.keys(wanted).length; attempt += 1) {
     const reply = await send('set', wanted);
@@ -175,22 +197,7 @@ async function applyUrl() {
   }
   // `play=1` (what `make run` opens) starts a fresh session training; a rejoined one keeps its own state.
   if (url.play && state.status === 'paused' && state.step === 0) await send('play');
-  writeUrl(schema, state.settings, page);
-}
-
-function takeBundles(raw) {
-  if (raw.dataset) {
-    const { arrays, data, ...meta } = raw.dataset; // meta: the bundle's fields but its arrays
-    bundles.dataset = { version: raw.dataset.version, meta, arrays: decodeArrays(raw.dataset) };
-    thumbnails.remember(bundles.dataset);
-  }
-  if (raw.history) {
-    const history = decodeArrays(raw.history);
-    cost.load(history);
-    sgd.load(history);
-  }
-  if (raw.evaluation) bundles.evaluation = { meta: raw.evaluation, arrays: decodeArrays(raw.evaluation) };
-  if (raw.landscape) bundles.landscape = { meta: raw.landscape, arrays: decodeArrays(raw.landscape) };
+  rewriteUrl();
 }
 
 // ---------------- drawing ----------------
@@ -206,16 +213,15 @@ function draw(now) {
     const { raw, ack } = pending;
     pending = null;
     ack(); // ask for the next frame now, so it travels while this one is drawn
-    const frame = decodeFrame(raw, state);
-    Object.assign(frame, { dataset: bundles.dataset, evaluation: bundles.evaluation, landscape: bundles.landscape,
-      probe: state?.probe, settings: state?.settings });
-    lastFrame = frame;
-    nnp.frame = frame;
-    showReadouts(frame);
-    for (const view of dataViews) guarded(view, () => view.take(frame));
-    for (const view of canvasViews) drawView(view, frame);
-    charts.touch();
-    nnp.redraws += 1;
+    if (lab && raw.lab === lab.name) {
+      const frame = lab.decode(raw, state);
+      lastFrame = frame;
+      nnp.frame = frame;
+      showReadouts(decodeHeader(raw));
+      lab.draw(frame);
+      charts.touch();
+      nnp.redraws += 1;
+    }
   }
   if (charts.tick(now)) scheduleDraw(); // charts still waiting for their turn
 }
@@ -242,58 +248,31 @@ function redrawLast() {
   charts.touch(); // at once: charts.idle() turns false until they have redrawn
   if (pending) return; // a newer frame is on its way to every view
   requestAnimationFrame(() => {
-    if (pending || !lastFrame) return;
-    for (const view of canvasViews) drawView(view, lastFrame);
+    if (pending || !lastFrame || !lab) return;
+    for (const view of lab.canvasViews ?? []) drawView(view, lastFrame);
     scheduleDraw();
   });
 }
 
-function hoverNeuron(neuron) {
-  boundary.setHover(neuron);
-  if (lastFrame && !pending) requestAnimationFrame(() => lastFrame && drawView(boundary, lastFrame));
-}
-
 const formatLoss = (v) => (v === null || v === undefined || !Number.isFinite(v) ? '–' : String(Number(v.toPrecision(4))));
 
-function showReadouts(frame) {
-  $('epoch').textContent = String(frame.epoch);
-  $('train-loss').textContent = formatLoss(frame.trainLoss);
-  $('test-loss').textContent = formatLoss(frame.testLoss);
-  const accuracy = frame.testAccuracy;
+function showReadouts(header) {
+  $('epoch').textContent = String(header.epoch);
+  $('train-loss').textContent = formatLoss(header.trainLoss);
+  $('test-loss').textContent = formatLoss(header.testLoss);
+  const accuracy = header.testAccuracy;
   $('test-accuracy').textContent = accuracy === null || accuracy === undefined ? '–' : `${(accuracy * 100).toFixed(1)}%`;
   // A frame can report what no control caused (divergence pauses the session): trust it unless it predates
   // the newest state.
-  if (!state || frame.configVersion >= state.config_version) {
-    showPlaying(frame.status === 'running');
-    showDivergence(frame.status === 'diverged' ? frame.divergence : null);
+  if (!state || header.configVersion >= state.config_version) {
+    showPlaying(header.status === 'running');
+    showDivergence(header.status === 'diverged' ? header.divergence : null);
   }
 }
 
 function showPlaying(running) {
   $('play').setAttribute('aria-pressed', String(running));
   $('play').setAttribute('aria-label', running ? 'Pause' : 'Play');
-}
-
-function showState(s) {
-  showPlaying(s.status === 'running');
-  setImageMode(s.input_kind === 'image');
-  controls.update(s.settings);
-  controls.updateLayerActivations(s.hidden_activations);
-  thumbnails.select(s.settings.dataset);
-  const hidden = s.layer_sizes.length - 2;
-  $('layer-count').textContent = `${hidden} hidden layer${hidden === 1 ? '' : 's'}`;
-  $('add-layer').disabled = hidden >= (schema?.limits?.max_hidden_layers ?? Infinity);
-  $('remove-layer').disabled = hidden <= 0;
-  showDivergence(s.status === 'diverged' ? s.divergence : null);
-}
-
-/** Image datasets swap the decision boundary for the drawing pad and add the digits views (digits.css). */
-function setImageMode(on) {
-  if (on === imageMode) return;
-  imageMode = on;
-  document.querySelector('.views').classList.toggle('images', on);
-  network.geometry = null;
-  redrawLast();
 }
 
 const DIVERGED = { loss: 'the loss', gradient: 'the gradient', weights: 'the weights' };
@@ -325,16 +304,16 @@ async function lowerRateAndReset() {
 }
 
 // ---------------- errors ----------------
-/** The server's refusal, next to what caused it: the control, the weight editor, or a toast. */
+/** The server's refusal, next to what caused it: the control, the lab's own place for it, or a toast. */
 function showError(error) {
   nnp.errors.push(error);
   const field = (error.field ?? '').split('.')[0];
   if (error.event === 'set' && controls.showError(field, error.message)) return;
-  if ((error.event === 'edit_weight' || error.event === 'edit_bias') && editor.showError(error.message)) return;
+  if (lab?.showError?.(error)) return;
   toast(error.message, 8000);
 }
 
-// ---------------- transport, layers, tools ----------------
+// ---------------- transport, tools ----------------
 function togglePlay() {
   send($('play').getAttribute('aria-pressed') === 'true' ? 'pause' : 'play');
 }
@@ -343,20 +322,13 @@ $('step').addEventListener('click', (event) => send('step', { unit: event.shiftK
 $('reset').addEventListener('click', () => send('reset'));
 $('divergence-reset').addEventListener('click', () => send('reset'));
 $('divergence-lower').addEventListener('click', () => lowerRateAndReset());
-$('add-layer').addEventListener('click', () => send('add_layer', {}));
-$('remove-layer').addEventListener('click', () => send('remove_layer', {}));
-$('show-arrows').addEventListener('change', (event) => { network.setArrows(event.target.checked); redrawLast(); });
-$('cost-log').addEventListener('change', (event) => {
-  cost.setLog(event.target.checked);
-  redrawLast();
-});
 
 setupTools({
   togglePlay,
   step: () => send('step', { unit: 'batch' }),
   onError: (error) => showError(error),
   onRestyle: () => {
-    network.geometry = null;
+    lab?.restyle?.();
     redrawLast();
   },
 }, { presenter: url.presenter });

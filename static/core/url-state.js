@@ -1,27 +1,36 @@
 // The whole configuration in the query string, so a shared link reproduces the setup:
-//   ?dataset=spiral&hidden_sizes=8,8,4&learning_rate=0.03&...   every server control, by its schema name
-//   &show_test=1&discretize=0&maps=0                             the page's own display options
+//   ?lab=mlp                                                     the lab shown (the #lab switcher)
+//   &dataset=spiral&hidden_sizes=8,8,4&learning_rate=0.03&...    every control of the lab, by its schema name
+//   &show_test=1&discretize=0&maps=0                             the lab's own display options (its urlKeys)
 //   &hide=noise,features,presenter                              controls (or tools) to hide from the class
 //   &presenter=1                                                 start in presenter mode
 //   &play=1                                                      start training a new session on opening
 //                                                                (what `make run` opens; dropped once used)
 // Values are parsed by the control's kind from the schema; the server still validates them.
 
-const PAGE_KEYS = ['show_test', 'discretize', 'maps'];
 const KEEP_KEYS = ['hide', 'presenter'];
 const ONE_SHOT_KEYS = ['play'];
 
-/** The query string as {settings, page, hide, presenter, play}; settings stay text until parsed with the schema. */
+/**
+ * The query string as {lab, settings, hide, presenter, play}; settings stay text until parsed with the schema
+ * (a lab's display options are among them until pageValues picks them out).
+ */
 export function readUrl(search = window.location.search) {
   const params = new URLSearchParams(search);
   const settings = {};
-  const page = {};
   for (const [key, value] of params) {
-    if (PAGE_KEYS.includes(key)) page[key] = value === '1' || value === 'true';
-    else if (!KEEP_KEYS.includes(key) && !ONE_SHOT_KEYS.includes(key)) settings[key] = value;
+    if (key !== 'lab' && !KEEP_KEYS.includes(key) && !ONE_SHOT_KEYS.includes(key)) settings[key] = value;
   }
   const hide = (params.get('hide') ?? '').split(',').map((s) => s.trim()).filter(Boolean);
-  return { settings, page, hide, presenter: params.get('presenter') === '1', play: params.get('play') === '1' };
+  return { lab: params.get('lab'), settings, hide, presenter: params.get('presenter') === '1',
+    play: params.get('play') === '1' };
+}
+
+/** A lab's display options ({key: boolean}) among the URL's values, for the keys it keeps there. */
+export function pageValues(url, keys) {
+  const page = {};
+  for (const key of keys) if (key in url.settings) page[key] = url.settings[key] === '1' || url.settings[key] === 'true';
+  return page;
 }
 
 /** Parse one URL value by its control's kind; text that does not parse is passed on for the server to refuse. */
@@ -56,13 +65,14 @@ export function settingsToApply(schema, urlSettings, current) {
   return out;
 }
 
-/** Rewrite the query string from the session's settings and the page's options, keeping hide/presenter. */
+/** Rewrite the query string from the lab, its settings and its display options, keeping hide/presenter. */
 export function writeUrl(schema, settings, page) {
   const params = new URLSearchParams();
+  params.set('lab', schema.lab);
   for (const control of schema.controls) {
     if (control.name in settings) params.set(control.name, formatSetting(settings[control.name]));
   }
-  for (const key of PAGE_KEYS) if (key in page) params.set(key, formatSetting(page[key]));
+  for (const [key, value] of Object.entries(page)) params.set(key, formatSetting(value));
   const old = new URLSearchParams(window.location.search);
   for (const key of KEEP_KEYS) if (old.has(key)) params.set(key, old.get(key));
   // Commas, carets, stars and brackets read better unescaped in a link a teacher pastes into slides.

@@ -5,8 +5,8 @@
 // Reads frame.preActivationHist, histRange, histBins, preActivations, activations, gradNorm, hiddenActivations,
 // settings; the curves come from the server's schema (activation_curves) when it sends them (docs/page.md).
 
-import { Plotly, fitToElement, GrowingChart, stepRange, valueRange, extent } from './plotly.js';
-import { colors, baseLayout, axis, chartConfig, fontSize } from './theme.js';
+import { Plotly, fitToElement, GrowingChart, stepRange, valueRange, extent } from '../../core/plotly.js';
+import { colors, baseLayout, axis, chartConfig, fontSize } from '../../core/theme.js';
 import { History } from './cost-chart.js';
 
 // One colour per layer, from the first hidden layer (blue) to the output (yellow).

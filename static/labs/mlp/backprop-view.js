@@ -7,9 +7,9 @@
 // ['probe.output_weight_grad'] with frame.backprop {cost, output_activation, cost_value} (docs/protocol.md,
 // "Backprop step-through"). Every number comes from the server: the view only lays them out.
 
-import { Plotly, fitToElement } from './plotly.js';
-import { colors, baseLayout, axis, plotConfig, fontSize } from './theme.js';
-import { argmax, el } from './digits-view.js';
+import { Plotly, fitToElement } from '../../core/plotly.js';
+import { colors, baseLayout, axis, plotConfig, fontSize } from '../../core/theme.js';
+import { argmax, el } from '../../core/dom.js';
 
 const SUPERSCRIPT = { '-': '⁻', 0: '⁰', 1: '¹', 2: '²', 3: '³', 4: '⁴', 5: '⁵', 6: '⁶', 7: '⁷', 8: '⁸', 9: '⁹' };
 

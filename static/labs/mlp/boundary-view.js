@@ -8,9 +8,9 @@
 //
 // Reads frame.outputGrid, neuronGrids, dataset, layerSizes, task, extent, activations, probe (docs/page.md).
 
-import { Plotly } from './plotly.js';
-import { colors, classColors, baseLayout, axis, plotConfig, divergingScale } from './theme.js';
-import { paintDiverging, paintClasses, blockMaxAbs } from './grid-paint.js';
+import { Plotly } from '../../core/plotly.js';
+import { colors, classColors, baseLayout, axis, plotConfig, divergingScale } from '../../core/theme.js';
+import { paintDiverging, paintClasses, blockMaxAbs } from '../../core/grid-paint.js';
 
 const TRANSPARENT = 'rgba(0,0,0,0)';
 

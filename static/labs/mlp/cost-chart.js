@@ -1,8 +1,8 @@
 // Cost chart: train and test loss rolling downhill, accuracy on a second axis; linear or log scale.
 // Reads frame.step, trainLoss, testLoss, trainAccuracy, testAccuracy (docs/page.md).
 
-import { fitToElement, GrowingChart, stepRange, valueRange, extent } from './plotly.js';
-import { colors, baseLayout, axis, chartConfig, fontSize } from './theme.js';
+import { fitToElement, GrowingChart, stepRange, valueRange, extent } from '../../core/plotly.js';
+import { colors, baseLayout, axis, chartConfig, fontSize } from '../../core/theme.js';
 
 const MAX_POINTS = 800; // beyond this, every other point is dropped: the whole run stays visible
 

@@ -2,7 +2,7 @@
 // A thumbnail is drawn from the real data the first time that dataset's bundle arrives, and kept in
 // localStorage, so the picker fills in as a class visits the datasets.
 
-import { classColors, colors } from './theme.js';
+import { classColors, colors } from '../../core/theme.js';
 
 const STORE = 'nnplayground.thumbnail.';
 const SIZE = 64;

@@ -6,33 +6,19 @@
 // Reads frame.input, inputShape, activations, weights, probeTarget, probeLabel, outputActivation, probe and
 // frame.evaluation (docs/protocol.md, "evaluation": confusion and misclassified.*). Computes no training maths.
 
-import { colors, fontSize, colorLut } from './theme.js';
-import { sizeCanvas } from './canvas.js';
-import { paintDiverging, blockMaxAbs } from './grid-paint.js';
+import { colors, fontSize, colorLut } from '../../core/theme.js';
+import { sizeCanvas } from '../../core/canvas.js';
+import { argmax, el } from '../../core/dom.js';
+import { paintDiverging, blockMaxAbs } from '../../core/grid-paint.js';
 
 const WEIGHTS_INTERVAL_MS = 100;
 const GALLERY_INTERVAL_MS = 1000;
 const INK = colorLut([[0, '#10141c'], [1, '#ffffff']]); // an unlit pixel is not black: the grid stays visible
 const GALLERY_INK = colorLut([[0, '#000000'], [1, '#ffffff']]);
 
-/** A new element with a class and text (the digits modules build their own DOM with it). */
-export function el(tag, className, text) {
-  const node = document.createElement(tag);
-  if (className) node.className = className;
-  if (text !== undefined) node.textContent = text;
-  return node;
-}
-
 /** Set a node's text only when it changes: an unchanged text costs the page no layout. */
 function setText(node, text) {
   if (node.textContent !== text) node.textContent = text;
-}
-
-/** Index of the largest value. */
-export function argmax(values) {
-  let best = 0;
-  for (let i = 1; i < values.length; i += 1) if (values[i] > values[best]) best = i;
-  return best;
 }
 
 /** The input digit as 3Blue1Brown draws it: one square per pixel, lit by its value in [0, 1]. */

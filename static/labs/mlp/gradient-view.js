@@ -6,8 +6,8 @@
 // Drawn on a canvas: 20 bars and their labels take well under a millisecond there, where a Plotly redraw of the
 // same (a category axis whose labels change every frame) took ~30 ms of JavaScript and ~10 ms of paint.
 
-import { sizeCanvas } from './canvas.js';
-import { colors, fontSize } from './theme.js';
+import { sizeCanvas } from '../../core/canvas.js';
+import { colors, fontSize } from '../../core/theme.js';
 
 const COLUMN_LENGTH = 20; // bars in the −∇C column: the largest nudges, readable from the back row
 

@@ -8,10 +8,10 @@
 // clicking a link of the network view) choose one. Either way `hooks.onChoose(weights)` is called with
 // [[layer, neuron, input] | [layer, neuron], ...] (null: the server's automatic choice) for the page to send.
 
-import { Plotly, fitToElement } from './plotly.js';
-import { sizeCanvas } from './canvas.js';
+import { Plotly, fitToElement } from '../../core/plotly.js';
+import { sizeCanvas } from '../../core/canvas.js';
 import { parameterName } from './gradient-view.js';
-import { colors, baseLayout, axis, plotConfig, fontSize } from './theme.js';
+import { colors, baseLayout, axis, plotConfig, fontSize } from '../../core/theme.js';
 
 // Valley dark, hills bright: the colour runs over log10 C, so a valley a thousand times lower than the hills
 // still shows its shape.

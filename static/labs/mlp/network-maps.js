@@ -6,7 +6,7 @@
 // Reads frame.dataset.arrays.feature_grid (F, r, r), frame.neuronGrids[k] (out, r, r), frame.outputGrid (C, R, R),
 // frame.task (docs/page.md). Same palette and scales as the decision-boundary view (grid-paint.js).
 
-import { paintDiverging, blockMaxAbs } from './grid-paint.js';
+import { paintDiverging, blockMaxAbs } from '../../core/grid-paint.js';
 
 export class NeuronMaps {
   constructor() {

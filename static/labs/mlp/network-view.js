@@ -10,8 +10,8 @@
 // Reads frame.layerSizes, weights, biases, weightGrads, biasGrads, activations, preActivations, inputShape,
 // inputNames, outputNames, and for the maps outputGrid, neuronGrids, dataset.arrays.feature_grid (docs/page.md).
 
-import { sizeCanvas } from './canvas.js';
-import { colors, colorLut, divergingScale, fontSize, glowScale, signColor } from './theme.js';
+import { sizeCanvas } from '../../core/canvas.js';
+import { colors, colorLut, divergingScale, fontSize, glowScale, signColor } from '../../core/theme.js';
 import { parameterName } from './gradient-view.js';
 import { WEIGHT_SCALE_FLOOR, biasBox, collectLinks, hitTest, layOut, maxAbs } from './network-layout.js';
 import { NeuronMaps } from './network-maps.js';

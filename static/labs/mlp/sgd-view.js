@@ -6,10 +6,10 @@
 // Reads frame.step, batchLoss, metricsStep, trainLoss, settings.batch_size, dataset.meta.n_train; load() takes the
 // server's history bundle (history.step, history.batch_loss, history.train_loss) on connect and after reset.
 
-import { fitToElement, GrowingChart, stepRange, valueRange, extent } from './plotly.js';
-import { colors, baseLayout, axis, chartConfig, fontSize } from './theme.js';
+import { fitToElement, GrowingChart, stepRange, valueRange, extent } from '../../core/plotly.js';
+import { colors, baseLayout, axis, chartConfig, fontSize } from '../../core/theme.js';
 import { History } from './cost-chart.js';
-import { el } from './digits-view.js';
+import { el } from '../../core/dom.js';
 
 const BATCH_SIZES = [1, 10, 32, 100, 500];
 
