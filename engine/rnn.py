@@ -63,6 +63,9 @@ class RNNBase(Module):
     """
 
     gate_count = 1
+    # False when the input is data whose gradient nobody reads: backward then returns None for grad_x and
+    # skips its matmul (as torch does for an input without requires_grad)
+    input_requires_grad = True
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
                  batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False, *,
@@ -268,6 +271,8 @@ class RNNBase(Module):
                     grad_bias = d_ih.sum(axis=(0, 1))
                     b_ih.grad += grad_bias
                     b_hh.grad += grad_bias if d_hh is d_ih else d_hh.sum(axis=(0, 1))
+                if k == 0 and not self.input_requires_grad:
+                    continue  # data, not a layer's output: nobody reads its gradient (torch skips it too)
                 contribution = d_ih @ w_ih.data
                 grad_input = contribution if grad_input is None else np.add(grad_input, contribution, out=grad_input)
             if k > 0:
@@ -280,9 +285,9 @@ class RNNBase(Module):
         grad_x = grad_h
         if self._unbatched:
             self.grad_h0 = grad_initial[0][:, 0, :]
-            return grad_x[:, 0, :], [g[:, 0, :] for g in grad_initial]
+            return None if grad_x is None else grad_x[:, 0, :], [g[:, 0, :] for g in grad_initial]
         self.grad_h0 = grad_initial[0]
-        if self.batch_first:
+        if self.batch_first and grad_x is not None:
             grad_x = grad_x.transpose(1, 0, 2)
         return grad_x, grad_initial
 
