@@ -84,7 +84,7 @@ class RNNBase(Module):
         self.dropout = _checks.probability(where, "dropout", dropout)
         if self.dropout > 0 and self.num_layers == 1:
             # torch warns too: dropout only ever acts between layers.
-            warnings.warn(dropout_warning(where, self.dropout), UserWarning, stacklevel=3)
+            warnings.warn(f"{where}: {dropout_note(self.dropout)}", UserWarning, stacklevel=3)
         dtype = check_dtype(dtype, where)
         self._rng = resolve_rng(rng)
         self.num_directions = 2 if self.bidirectional else 1
@@ -404,6 +404,6 @@ def _flag(where: str, field: str, value) -> bool:
     return bool(value)
 
 
-def dropout_warning(where: str, dropout: float) -> str:
-    return (f"{where}: dropout={dropout} has no effect with num_layers=1 "
-            "(dropout is applied between layers, not after the last)")
+def dropout_note(dropout: float) -> str:
+    """What torch warns when dropout is set on a single layer."""
+    return f"dropout={dropout} has no effect with num_layers=1 (dropout is applied between layers, not after the last)"
