@@ -22,7 +22,7 @@ from __future__ import annotations
 import numpy as np
 
 from .parameter import DEFAULT_DTYPE
-from .rnn import RNNBase
+from .rnn import RNNBase, previous_steps, time_steps
 
 
 class GRU(RNNBase):
@@ -61,7 +61,7 @@ class GRU(RNNBase):
         b_hn = None if b_hh is None else b_hh[2 * H:]
         recurrent_n = np.empty_like(states)  # hn_t = W_hn h_{t−1} + b_hn, kept for backward
         h = initial[0]
-        for t in (range(L - 1, -1, -1) if reverse else range(L)):
+        for t in time_steps(L, reverse):
             a = x_terms[t]
             recurrent = h @ w_hh_t
             hn = recurrent_n[t]
@@ -87,18 +87,14 @@ class GRU(RNNBase):
         gates, recurrent_n, states, h0 = cache
         L, N, H = states.shape
         r, z, n = gates[:, :, 0], gates[:, :, 1], gates[:, :, 2]
-        previous = np.empty_like(states)
-        if reverse:
-            previous[:-1], previous[-1] = states[1:], h0
-        else:
-            previous[1:], previous[0] = states[:-1], h0
+        previous = previous_steps(states, h0, reverse)
         z_factor = (previous - n) * z * (1.0 - z)      # dz = dh ⊙ z_factor
         n_factor = (1.0 - z) * (1.0 - n * n)           # dn = dh ⊙ n_factor
         r_factor = recurrent_n * r * (1.0 - r)         # dr = dn ⊙ r_factor
         grad_recurrent = np.empty((L, N, 3, H), dtype=states.dtype)
         grad_n = np.empty((L, N, H), dtype=states.dtype)
         carry = grad_finals[0]
-        for t in (range(L) if reverse else range(L - 1, -1, -1)):
+        for t in time_steps(L, reverse, backward=True):
             dh = grad_h[t]
             if carry is not None:
                 dh += carry

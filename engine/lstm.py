@@ -27,7 +27,7 @@ from __future__ import annotations
 import numpy as np
 
 from .parameter import DEFAULT_DTYPE
-from .rnn import RNNBase
+from .rnn import RNNBase, previous_steps, time_steps
 
 # torch's blocks i, f, g, o → the loop's o, i, f, g
 _LOOP_ORDER = np.array([3, 0, 1, 2])
@@ -88,7 +88,7 @@ class LSTM(RNNBase):
         cells = np.empty((L, N, H), dtype=x_terms.dtype)
         tanh_cells = np.empty_like(cells)
         h, c = initial
-        for t in (range(L - 1, -1, -1) if reverse else range(L)):
+        for t in time_steps(L, reverse):
             a = pre[t]
             a += h @ w_hh_t
             np.tanh(a, out=a)
@@ -107,11 +107,7 @@ class LSTM(RNNBase):
         gates, cells, tanh_cells, c0 = cache
         L, N, H = cells.shape
         o, i, f, g = gates[:, :, 0], gates[:, :, 1], gates[:, :, 2], gates[:, :, 3]
-        previous_cells = np.empty_like(cells)
-        if reverse:
-            previous_cells[:-1], previous_cells[-1] = cells[1:], c0
-        else:
-            previous_cells[1:], previous_cells[0] = cells[:-1], c0
+        previous_cells = previous_steps(cells, c0, reverse)
         # the parts of each gate's derivative that do not depend on the incoming gradient, for all steps at once
         o_factor = tanh_cells * o * (1.0 - o)                       # do = dh ⊙ o_factor
         c_factor = o * (1.0 - tanh_cells * tanh_cells)              # dc += dh ⊙ c_factor
@@ -122,7 +118,7 @@ class LSTM(RNNBase):
         w_hh_loop = _blocks(w_hh.T, H).T  # (4H, H), rows o, i, f, g
         grad_gates = np.empty((L, N, 4, H), dtype=cells.dtype)
         carry, carry_c = grad_finals
-        for t in (range(L) if reverse else range(L - 1, -1, -1)):
+        for t in time_steps(L, reverse, backward=True):
             dh = grad_h[t]
             if carry is not None:
                 dh += carry

@@ -371,7 +371,7 @@ class RNN(RNNBase):
         w_hh_t = w_hh.T
         h = initial[0]
         tanh = self.nonlinearity == "tanh"
-        for t in (range(z.shape[0] - 1, -1, -1) if reverse else range(z.shape[0])):
+        for t in time_steps(z.shape[0], reverse):
             z_t = z[t]
             z_t += h @ w_hh_t
             h = np.tanh(z_t, out=states[t]) if tanh else np.maximum(z_t, 0.0, out=states[t])
@@ -383,13 +383,28 @@ class RNN(RNNBase):
         slope = 1.0 - states * states if self.nonlinearity == "tanh" else states > 0
         dz = np.empty_like(z)
         carry = grad_finals[0]
-        for t in (range(z.shape[0]) if reverse else range(z.shape[0] - 1, -1, -1)):
+        for t in time_steps(z.shape[0], reverse, backward=True):
             dh_t = grad_h[t]
             if carry is not None:
                 dh_t += carry
             dz_t = np.multiply(dh_t, slope[t], out=dz[t])
             carry = dz_t @ w_hh
         return dz, dz, [carry]
+
+
+def time_steps(length: int, reverse: bool, backward: bool = False) -> range:
+    """The order a direction visits its steps: t = 0 … L−1 forward, L−1 … 0 in reverse; backprop the other way."""
+    return range(length - 1, -1, -1) if reverse != backward else range(length)
+
+
+def previous_steps(states: np.ndarray, initial: np.ndarray, reverse: bool) -> np.ndarray:
+    """``(L, N, H)``: the state each step started from (h_{t−1}, or h_{t+1} in reverse; the initial one first)."""
+    previous = np.empty_like(states)
+    if reverse:
+        previous[:-1], previous[-1] = states[1:], initial
+    else:
+        previous[1:], previous[0] = states[:-1], initial
+    return previous
 
 
 def _outer_sum(a: np.ndarray, b: np.ndarray) -> np.ndarray:
