@@ -22,22 +22,22 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from app import DEFAULT_CONFIG, create_app  # noqa: E402
-from app.client import Viewer  # noqa: E402
-from app.schema import default_settings  # noqa: E402
+from app.server.client import Viewer  # noqa: E402
+from app.labs.mlp.schema import CONTROLS_BY_NAME  # noqa: E402
 from app.server import LiveServer  # noqa: E402
-from app.session import Session  # noqa: E402
+from app.sessions.session import Session  # noqa: E402
 
 TARGET = 0.95
 
 
 def steps_needed(seed: int) -> int:
     """Minibatch steps the engine needs to reach TARGET test accuracy (checked every step)."""
-    session = Session("b" * 24, dict(DEFAULT_CONFIG))
-    session.apply_settings({"seed": seed})
-    session.reset()  # as the viewer below does
-    while session.trainer.evaluate("test")[1] < TARGET:
-        session.trainer.train_step()
-    return session.trainer.step
+    lab = Session("b" * 24, dict(DEFAULT_CONFIG)).lab
+    lab.apply_settings({"seed": seed})
+    lab.reset()  # as the viewer below does
+    while lab.trainer.evaluate("test")[1] < TARGET:
+        lab.trainer.train_step()
+    return lab.trainer.step
 
 
 async def seconds_to_target(url: str, seed: int) -> tuple[float, int]:
@@ -57,7 +57,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()
-    speed = default_settings()["speed"]
+    speed = CONTROLS_BY_NAME["speed"].default
     rows = []
     with LiveServer(create_app({})) as server:
         for seed in range(args.runs):

@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 from app import DEFAULT_CONFIG, create_app
-from app.data import MNIST_FILES, full_mnist
-from app.session import Session
+from app.labs.mlp.data import MNIST_FILES, full_mnist
+from app.sessions.session import Session
 
 TEST_CONFIG = {"TESTING": True, "ACK_TIMEOUT": 0.5}
 
@@ -47,16 +47,17 @@ def test_the_mnist_dataset_is_then_mnists_own_split(tmp_path):
     app = create_app({**TEST_CONFIG, "MNIST_DIR": folder})
     try:
         session = Session("m" * 24, app.config)
-        session.apply_settings({"dataset": "mnist"})
+        lab = session.lab
+        lab.apply_settings({"dataset": "mnist"})
         state = session.state()
         assert (state["n_train"], state["n_test"], state["image_shape"]) == (60, 20, [28, 28])
         assert "full set" in state["data_note"] and str(folder) in state["data_note"]
         assert session.state()["layer_sizes"] == [784, 16, 16, 10]
-        session.apply_settings({"train_fraction": 0.9})  # MNIST's own split stays
+        lab.apply_settings({"train_fraction": 0.9})  # MNIST's own split stays
         assert session.state()["n_test"] == 20
         for _ in range(1000):  # the preset (sigmoid, squared error, lr 1) learns the bars
-            session.trainer.train_step()
-        assert session.trainer.evaluate("test")[1] >= 0.9
+            lab.trainer.train_step()
+        assert lab.trainer.evaluate("test")[1] >= 0.9
     finally:
         app.extensions["nnplayground"].shutdown()
 
@@ -64,7 +65,7 @@ def test_the_mnist_dataset_is_then_mnists_own_split(tmp_path):
 def test_without_it_the_page_is_told_it_is_the_subset():
     session = Session("n" * 24, dict(DEFAULT_CONFIG))
     assert session.state()["data_note"] is None  # circle
-    session.apply_settings({"dataset": "mnist"})
+    session.lab.apply_settings({"dataset": "mnist"})
     assert "5,000-image subset" in session.state()["data_note"] and "--mnist DIR" in session.state()["data_note"]
 
 

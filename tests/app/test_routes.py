@@ -62,7 +62,7 @@ def test_model_upload_round_trip_and_resize(http, token, manager):
     reply = http.post(f"/api/session/{token}/model", data=buffer.getvalue())
     assert reply.status_code == 200 and reply.json["ok"]
     assert session.state()["layer_sizes"] == [2, 3, 1]
-    np.testing.assert_array_equal(session.trainer.model.state_dict()["0.weight"], weights["0.weight"])
+    np.testing.assert_array_equal(session.lab.trainer.model.state_dict()["0.weight"], weights["0.weight"])
     document = http.get(f"/api/session/{token}/model.json").data
     assert http.post(f"/api/session/{token}/model", data=document).json["ok"]
 
@@ -75,10 +75,10 @@ def test_model_upload_round_trip_and_resize(http, token, manager):
     (json.dumps({"state_dict": {"0.weight": [[1e400, 2.0]], "0.bias": [0.0]}}).encode(), "state_dict.0.weight"),
 ])
 def test_bad_model_upload_is_refused_and_changes_nothing(http, token, manager, body, field):
-    before = manager.get(token).trainer.model.state_dict()
+    before = manager.get(token).lab.trainer.model.state_dict()
     reply = http.post(f"/api/session/{token}/model", data=body)
     assert reply.status_code == 400 and reply.json["error"]["field"] == field
-    after = manager.get(token).trainer.model.state_dict()
+    after = manager.get(token).lab.trainer.model.state_dict()
     assert all((after[k] == v).all() for k, v in before.items())
 
 
@@ -93,22 +93,23 @@ def test_pickled_npz_is_never_loaded(http, token):
 def test_a_saved_model_brings_back_its_whole_context(http, token, manager, kind):
     """Save in one session, load into a fresh one: the same data, every setting, the same test accuracy."""
     session = manager.get(token)
+    lab = session.lab
     with session.controlled():
-        session.apply_settings({"dataset": "spiral", "noise": 0.2, "seed": 7, "train_fraction": 0.7,
+        lab.apply_settings({"dataset": "spiral", "noise": 0.2, "seed": 7, "train_fraction": 0.7,
                                 "features": ["x1", "x2", "sin(x1)", "sin(x2)"], "hidden_sizes": [6, 5],
                                 "activation": "relu", "learning_rate": 0.01, "optimizer": "adam", "batch_size": 16,
                                 "regularization": "l2", "clipping": "norm", "clip_threshold": 2.0})
-        session.set_activation("tanh", layer=1)
+        lab.set_activation("tanh", layer=1)
         for _ in range(300):
-            session.trainer.train_step()
-    accuracy = session.trainer.evaluate("test")[1]
+            lab.trainer.train_step()
+    accuracy = lab.trainer.evaluate("test")[1]
     saved = http.get(f"/api/session/{token}/model.{kind}").data
-    fresh = manager.connect("fresh-sid", None)[0]  # a new tab: circle, the defaults
+    fresh = manager.connect("fresh-sid", None)[0].lab  # a new tab: circle, the defaults
     assert fresh.settings["dataset"] == "circle"
-    reply = http.post(f"/api/session/{fresh.token}/model", data=saved)
+    reply = http.post(f"/api/session/{fresh.host.token}/model", data=saved)
     assert reply.status_code == 200 and reply.json["ok"], reply.json
-    assert fresh.settings == session.settings
-    np.testing.assert_array_equal(fresh.data.X_test, session.data.X_test)
+    assert fresh.settings == lab.settings
+    np.testing.assert_array_equal(fresh.data.X_test, lab.data.X_test)
     assert fresh.state()["hidden_activations"] == ["relu", "tanh"]
     assert fresh.trainer.evaluate("test")[1] == accuracy
     assert fresh.status == "paused" and fresh.trainer.step == 0
@@ -120,13 +121,13 @@ def test_a_saved_model_brings_back_its_whole_context(http, token, manager, kind)
     ({"dataset": "plane", "loss": "cross_entropy"}, "settings.loss"),
 ])
 def test_a_model_file_with_bad_settings_is_refused(http, token, manager, settings, field):
-    session = manager.get(token)
+    lab = manager.get(token).lab
     document = json.loads(http.get(f"/api/session/{token}/model.json").data)
     document["settings"].update(settings)
-    before = dict(session.settings)
+    before = dict(lab.settings)
     reply = http.post(f"/api/session/{token}/model", data=json.dumps(document).encode())
     assert reply.status_code == 400 and reply.json["error"]["field"] == field
-    assert session.settings == before
+    assert lab.settings == before
 
 
 def test_unknown_session_is_404(http):
