@@ -200,6 +200,8 @@ export class Controls {
     if (!widget) return false;
     widget.error.textContent = message;
     widget.box.classList.add('invalid');
+    // The widget snaps back to the value in force: a refused value must not look as if it were running.
+    if (this.settings && name in this.settings) widget.set(this.settings[name]);
     return true;
   }
 

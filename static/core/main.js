@@ -28,6 +28,9 @@ let early = []; // frames of the lab shown that came before its views were ready
 let drawScheduled = false;
 let lastFrame = null;
 let lab = null; // the lab shown: {name, module's object}
+let playWhenDrawn = false; // ?play=1: start training once the first frame (epoch 0) is on screen
+let lastFinite = null; // the newest frame drawn before a divergence: what the views keep showing after it
+let noticeShown = null;
 const labs = new Map(); // name -> the lab object, created the first time it is shown
 const loading = new Map(); // name -> the promise of its module
 
@@ -106,6 +109,9 @@ async function showLab(s) {
   }
   controls.build(s, lab.page, lab.controlOptions ?? {});
   controls.hide(url.hide);
+  // The speed control lives on the first screen, beside play, whatever the controls panel shows.
+  const speed = document.getElementById('speed')?.closest('.control');
+  $('speed-slot').replaceChildren(...(speed ? [speed] : []));
   lab.takeSchema?.(s);
   showLabChoices(s);
   $('model-tools').hidden = !s.model_files;
@@ -171,6 +177,11 @@ function takeState(s) {
   controls.update(s.settings);
   lab.showState?.(s);
   showDivergence(s.status === 'diverged' ? s.divergence : null);
+  // What the last edit did (e.g. what a new layer starts as), once, while it is the newest change.
+  if (s.notice && s.notice.config_version === s.config_version && noticeShown !== s.notice.config_version) {
+    noticeShown = s.notice.config_version;
+    toast(s.notice.text, 9000);
+  }
   if (!urlApplied) applyUrl();
   else rewriteUrl();
 }
@@ -207,8 +218,9 @@ async function applyUrl() {
     if (!field || !(field in wanted)) break;
     delete wanted[field];
   }
-  // `play=1` (what `make run` opens) starts a fresh session training; a rejoined one keeps its own state.
-  if (url.play && state.status === 'paused' && state.step === 0) await send('play');
+  // `play=1` (what `make run` opens) starts a fresh session training, once its first frame — epoch 0, the
+  // settings of the link — is on screen; a rejoined session keeps its own state.
+  if (url.play && state.status === 'paused' && state.step === 0) playWhenDrawn = true;
   rewriteUrl();
 }
 
@@ -230,9 +242,20 @@ function draw(now) {
       lastFrame = frame;
       nnp.frame = frame;
       showReadouts(decodeHeader(raw));
-      lab.draw(frame);
+      // After a divergence every view keeps the last finite state, marked "diverged"; the readouts and the
+      // banner say what happened.
+      const diverged = frame.status === 'diverged';
+      if (!diverged) lastFinite = frame;
+      const shown = diverged && lastFinite ? { ...lastFinite, status: 'diverged', diverged: true } : frame;
+      markDiverged(diverged);
+      lab.draw(shown);
       charts.touch();
       nnp.redraws += 1;
+      nnp.firstDrawn ??= { step: frame.step, epoch: frame.epoch, status: frame.status };
+      if (playWhenDrawn && state && frame.configVersion >= state.config_version && frame.step === 0) {
+        playWhenDrawn = false;
+        send('play');
+      }
     }
   }
   if (charts.tick(now)) scheduleDraw(); // charts still waiting for their turn
@@ -289,6 +312,20 @@ function showPlaying(running) {
 
 const DIVERGED = { loss: 'the loss', gradient: 'the gradient', weights: 'the weights' };
 
+/** A "diverged" mark over each of the lab's views ([data-diverged-mark] elements) while the run is diverged. */
+function markDiverged(on) {
+  for (const view of document.querySelectorAll('[data-diverged-mark]')) {
+    let mark = view.querySelector(':scope > .diverged-mark');
+    if (on && !mark) {
+      mark = document.createElement('div');
+      mark.className = 'diverged-mark';
+      mark.textContent = 'diverged — the last finite step';
+      view.append(mark);
+    }
+    if (mark) mark.hidden = !on;
+  }
+}
+
 function showDivergence(divergence) {
   const banner = $('divergence');
   banner.hidden = !divergence;
@@ -300,18 +337,22 @@ function showDivergence(divergence) {
     || `${what[0].toUpperCase()}${what.slice(1)} stopped being a finite number at step ${divergence.step}.`;
   $('divergence-hint').textContent = divergence.message
     ? '' : 'Try a lower learning rate or gradient clipping, then reset.';
-  const rate = state?.settings?.learning_rate;
-  const lowest = schema?.controls?.find?.((c) => c.name === 'learning_rate')?.minimum;
+  // The learning rate in force when it diverged, and exactly what the button sets (the server's numbers).
+  const rate = divergence.learning_rate;
   const lower = $('divergence-lower');
-  lower.disabled = !(rate > 0) || (lowest !== undefined && rate / 10 < lowest);
-  lower.title = rate > 0 ? `Learning rate ${rate} → ${Number((rate / 10).toPrecision(6))}, then fresh weights` : lower.title;
+  lower.hidden = !(divergence.suggested_learning_rate > 0);
+  lower.disabled = !(divergence.suggested_learning_rate < rate);
+  lower.textContent = `Learning rate ${rate} → ${divergence.suggested_learning_rate} & reset`;
+  lower.title = `Set the learning rate to ${divergence.suggested_learning_rate}, then start again from fresh weights`;
+  lowerTo = divergence.suggested_learning_rate;
 }
 
-/** The banner's one-click fix: a tenth of the learning rate, then fresh weights (only if the server took it). */
+let lowerTo = null;
+
+/** The banner's one-click fix: the learning rate it names, then fresh weights (only if the server took it). */
 async function lowerRateAndReset() {
-  const rate = state?.settings?.learning_rate;
-  if (!(rate > 0)) return;
-  const reply = await send('set', { learning_rate: Number((rate / 10).toPrecision(6)) });
+  if (!(lowerTo > 0)) return;
+  const reply = await send('set', { learning_rate: lowerTo });
   if (reply?.ok !== false) send('reset');
 }
 
@@ -320,9 +361,11 @@ async function lowerRateAndReset() {
 function showError(error) {
   nnp.errors.push(error);
   const field = (error.field ?? '').split('.')[0];
-  if (error.event === 'set' && controls.showError(field, error.message)) return;
-  if (lab?.showError?.(error)) return;
-  toast(error.message, 8000);
+  // A student's sentence where the server gave one; the control snaps back to the value in force.
+  const text = error.explanation ?? error.message;
+  if (error.event === 'set' && controls.showError(field, text)) return;
+  if (lab?.showError?.({ ...error, message: text })) return;
+  toast(text, 8000);
 }
 
 // ---------------- transport, tools ----------------
@@ -343,4 +386,4 @@ setupTools({
     lab?.restyle?.();
     redrawLast();
   },
-}, { presenter: url.presenter });
+}, { presenter: url.presenter, controls: url.controls });

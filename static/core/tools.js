@@ -26,16 +26,38 @@ export function updateModelLinks() {
 
 const isPresenting = () => document.documentElement.classList.contains('presenter');
 
-/** Chart type follows the window (full HD is 1) and presenter mode (larger still). */
+/**
+ * Chart type follows the window (full HD is 1) and presenter mode (larger still: the smallest chart text, 12 px
+ * legends, reaches 16 px, and 14 px ticks 18 px, on any projector).
+ */
 function scaleType() {
-  setTypeScale((isPresenting() ? 1.3 : 1) * Math.min(1.15, Math.max(0.8, window.innerWidth / 1920)));
+  const window_ = Math.min(1.15, Math.max(0.9, window.innerWidth / 1920));
+  setTypeScale(isPresenting() ? Math.max(16 / 12, 1.3 * window_) : window_);
 }
+
+/** The controls collapsed to a slim strip (or back); kept in the link as controls=0 / controls=1. */
+function setControlsHidden(hidden, remember = true) {
+  document.documentElement.classList.toggle('controls-hidden', hidden);
+  $('hide-controls').setAttribute('aria-pressed', String(hidden));
+  if (!remember) return;
+  const params = new URLSearchParams(window.location.search);
+  params.set('controls', hidden ? '0' : '1');
+  const query = params.toString().replaceAll('%2C', ',');
+  window.history.replaceState(null, '', `${window.location.pathname}?${query}`);
+}
+const controlsHidden = () => document.documentElement.classList.contains('controls-hidden');
 
 /**
  * Wire the tools. hooks: togglePlay(), step(), onError(error) for a refused model file, onRestyle() when type
  * sizes or the layout changed (views redraw). `presenter`: start in presenter mode (?presenter=1).
  */
-export function setupTools(hooks, { presenter = false } = {}) {
+export function setupTools(hooks, { presenter = false, controls = null } = {}) {
+  const toggleControls = () => {
+    setControlsHidden(!controlsHidden());
+    hooks.onRestyle();
+  };
+  $('hide-controls').addEventListener('click', toggleControls);
+  $('controls-strip').addEventListener('click', toggleControls);
   $('error-toast').addEventListener('click', () => { $('error-toast').hidden = true; });
 
   $('share').addEventListener('click', async () => {
@@ -61,6 +83,9 @@ export function setupTools(hooks, { presenter = false } = {}) {
   const setPresenter = (on) => {
     document.documentElement.classList.toggle('presenter', on); // on <html>, so rem sizes follow
     $('presenter').setAttribute('aria-pressed', String(on));
+    // Presenter mode tucks the controls into their strip, unless the link asks for them (controls=1).
+    if (on && controls !== '1') setControlsHidden(true, false);
+    if (!on && controls === null) setControlsHidden(false, false);
     scaleType();
     hooks.onRestyle();
   };
@@ -88,5 +113,6 @@ export function setupTools(hooks, { presenter = false } = {}) {
     hooks.onRestyle();
   });
   scaleType();
+  if (controls === '0') setControlsHidden(true, false);
   if (presenter) setPresenter(true);
 }

@@ -4,11 +4,12 @@
 //   &show_test=1&discretize=0&maps=0                             the lab's own display options (its urlKeys)
 //   &hide=noise,features,presenter                              controls (or tools) to hide from the class
 //   &presenter=1                                                 start in presenter mode
+//   &controls=0                                                  the controls tucked into a slim strip (1: shown)
 //   &play=1                                                      start training a new session on opening
 //                                                                (what `make run` opens; dropped once used)
 // Values are parsed by the control's kind from the schema; the server still validates them.
 
-const KEEP_KEYS = ['hide', 'presenter'];
+const KEEP_KEYS = ['hide', 'presenter', 'controls'];
 const ONE_SHOT_KEYS = ['play'];
 
 /**
@@ -23,7 +24,7 @@ export function readUrl(search = window.location.search) {
   }
   const hide = (params.get('hide') ?? '').split(',').map((s) => s.trim()).filter(Boolean);
   return { lab: params.get('lab'), settings, hide, presenter: params.get('presenter') === '1',
-    play: params.get('play') === '1' };
+    controls: params.get('controls'), play: params.get('play') === '1' };
 }
 
 /** A lab's display options ({key: boolean}) among the URL's values, for the keys it keeps there. */

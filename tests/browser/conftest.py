@@ -21,6 +21,15 @@ FAST = {"TESTING": True, "INITIAL_SETTINGS": {"speed": 1500}}
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
 
 
+def unused_port() -> int:
+    """A port nothing listens on now, for a server started in a process of its own."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 def start_server(config: dict | None = None):
     """The app on a free loopback port in a daemon thread (app.server.LiveServer), started."""
     from app import create_app

@@ -42,7 +42,7 @@ def test_the_landscape_appears_and_its_path_grows_while_training(page: Page, scr
     wait_drawn(page, "d.contourRows === 25 && d.contourColumns === 25 && d.arrows > 40")
     first = drawn(page)
     assert first["finite"] == 25 * 25
-    assert first["xTitle"].startswith("w[0][") and "0.weight[" in first["xTitle"]
+    assert first["xTitle"].startswith("0.weight[")  # one notation: the state_dict entry and index
 
     page.click("#play")
     wait_drawn(page, f"d.path >= {first['path']} + 3")
@@ -60,12 +60,12 @@ def test_the_landscape_appears_and_its_path_grows_while_training(page: Page, scr
 def test_choosing_a_weight_redraws_the_landscape_over_it(page: Page, console_errors: list[str]) -> None:
     page.goto("/")
     wait_drawn(page, "d.contourRows > 0")
-    page.select_option("#landscape-x", "1,2,3")  # w[1][2,3]: the second layer's weight from neuron 3 to 2
+    page.select_option("#landscape-x", "1,2,3")  # 2.weight[2, 3]: the second layer's weight from neuron 3 to 2
     page.wait_for_function("""() => { const s = window.__nnp.state;
       return s && s.landscape.auto === false && s.landscape.weights[0].join(',') === '1,2,3'; }""", timeout=TIMEOUT)
-    wait_drawn(page, "d.xTitle.startsWith('w[1][2,3] · 2.weight[2, 3]') && d.contourRows > 0")
+    wait_drawn(page, "d.xTitle === '2.weight[2, 3]' && d.contourRows > 0")
     assert page.locator("#landscape-x").input_value() == "1,2,3"
     page.click("#landscape-auto")  # back to the steepest pair
     page.wait_for_function("() => window.__nnp.state.landscape.auto === true", timeout=TIMEOUT)
-    wait_drawn(page, "d.xTitle.startsWith('w[0][')")
+    wait_drawn(page, "d.xTitle.startsWith('0.weight[')")
     assert console_errors == []

@@ -72,7 +72,7 @@ def test_hover_and_links_still_work_on_the_maps(page: Page) -> None:
     # Links attach to the squares' sides and are still clickable.
     point = page.evaluate(f"() => {NETWORK}.linkPoint(1, 0, 3)")
     page.mouse.click(point["x"], point["y"])
-    expect(page.locator("#weight-editor-label")).to_contain_text("w[1][0,3]")
+    expect(page.locator("#weight-editor-label")).to_contain_text("2.weight[0, 3]")
     page.locator("#weight-editor-input").fill("-1.5")
     page.locator("#weight-editor-input").press("Enter")
     wait_for_frame(page, "Math.abs(f.weights[1][0 * 4 + 3] + 1.5) < 1e-6")

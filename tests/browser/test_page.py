@@ -93,7 +93,7 @@ def test_clicking_a_link_edits_its_weight(page: Page) -> None:
     page.mouse.click(point["x"], point["y"])
     editor = page.locator("#weight-editor-input")
     expect(editor).to_be_visible()
-    expect(page.locator("#weight-editor-label")).to_contain_text("w[0][2,1]")
+    expect(page.locator("#weight-editor-label")).to_contain_text("0.weight[2, 1]")
     editor.fill("2.5")
     editor.press("Enter")
     wait_for_frame(page, "Math.abs(f.weights[0][2 * f.layerSizes[0] + 1] - 2.5) < 1e-6")
@@ -118,7 +118,8 @@ def test_bad_typed_value_shows_an_inline_error_and_changes_nothing(page: Page) -
     page.press("#learning-rate", "Enter")
     error = page.locator("#learning-rate-error")
     expect(error).to_be_visible(timeout=TIMEOUT)
-    expect(error).to_contain_text("learning_rate")
+    expect(error).to_contain_text("Learning rate must be between 0.00001 and 10; -1 is too small.")
+    expect(page.locator("#learning-rate")).to_have_value(str(before))  # snapped back to the value in force
     assert page.evaluate("() => window.__nnp.state.settings.learning_rate") == before
     assert page.evaluate("() => window.__nnp.state.config_version") == version
     # A good value afterwards clears the error.

@@ -3,7 +3,6 @@ offline: templates, static files (subfolders too) and the Socket.IO client trave
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
 import venv
@@ -14,14 +13,10 @@ from urllib.parse import urlparse
 import pytest
 from playwright.sync_api import Page
 
+from .conftest import unused_port
+
 REPO = Path(__file__).resolve().parents[2]
 TIMEOUT = 60_000
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.mark.slow
@@ -38,7 +33,7 @@ def test_the_installed_wheel_serves_the_page_offline(page: Page, tmp_path: Path)
     venv.create(tmp_path / "venv", with_pip=True)
     bin_dir = tmp_path / "venv" / "bin"
     subprocess.run([str(bin_dir / "pip"), "install", "-q", str(wheel)], check=True, timeout=600)
-    port = free_port()
+    port = unused_port()
     elsewhere = tmp_path / "elsewhere"  # not the checkout: nothing may be read from it
     elsewhere.mkdir()
     server = subprocess.Popen([str(bin_dir / "nnplayground"), "--no-browser", "--port", str(port)], cwd=elsewhere,

@@ -6,8 +6,8 @@ import { fitToElement, GrowingChart, stepRange, valueRange, extent } from '../..
 import { colors, baseLayout, axis, chartConfig, fontSize } from '../../core/theme.js';
 
 const MAX_POINTS = 800; // beyond this, every other point is dropped: the whole run stays visible
-// Losses beyond this many times the run's typical loss (its median) are off the chart: a diverging run's
-// 1e30 would otherwise flatten everything it learned into the x-axis.
+// Losses beyond this many times where the run started are off the chart: a diverging run's 1e30 would otherwise
+// flatten everything it learned into the x-axis.
 const SANE_FACTOR = 20;
 
 /** A growing series of (step, value) that thins itself instead of growing without bound. */
@@ -135,11 +135,18 @@ export class CostChart {
   }
 }
 
-/** The largest loss worth showing: SANE_FACTOR × the median of the finite losses (Infinity with no data). */
+/**
+ * The largest loss worth showing: SANE_FACTOR × where the run started (the first finite loss of each series, the
+ * smallest of them: a minibatch's may already be far off). A run that learns stays well below it; one that diverges leaves the chart upwards instead of
+ * flattening everything it learned into the x-axis (Infinity with no data).
+ */
 function saneMax(arrays) {
-  const values = arrays.flat().filter((v) => v !== null && Number.isFinite(v)).sort((a, b) => a - b);
-  if (!values.length) return Infinity;
-  return SANE_FACTOR * Math.max(values[Math.floor(values.length / 2)], values[0] * 2, 1e-12);
+  let start = Infinity;
+  for (const values of arrays) {
+    const first = values.find((v) => v !== null && Number.isFinite(v));
+    if (first !== undefined) start = Math.min(start, first);
+  }
+  return start > 0 && Number.isFinite(start) ? SANE_FACTOR * start : Infinity;
 }
 
 /** "diverged" at the run's end, at the top of the chart: what the losses did beyond it is off the scale. */

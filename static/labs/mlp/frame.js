@@ -41,9 +41,11 @@ export function decodeFrame(raw, state) {
     preActivationStats: a.pre_activation_stats,
     outputGrid: a.output_grid ?? null, // (C, R, R), row 0 at the bottom
     neuronGrids: perLayer(a, 'neuron_grid', L - 1), // hidden layers only: (out, r, r)
+    dead: perLayer(a, 'dead', L - 1), // hidden layers only: 1 where a unit is dead on the training sample
     inputNames: state?.input_kind === 'image' ? null : state?.feature_names ?? null,
     outputNames: outputNames(state, sizes[L]),
     task: state?.task ?? 'classification',
+    parameterNames: state?.parameter_names ?? null, // [[weight name, bias name] per layer]: "2.weight", "2.bias"
     // Minibatch steps per epoch now (the cost chart's x in epochs): ⌈n_train / batch size⌉.
     stepsPerEpoch: state ? Math.ceil(state.n_train / Math.max(1, Math.min(state.settings.batch_size, state.n_train))) : null,
     outputActivation: state?.output_activation ?? 'tanh',

@@ -12,8 +12,15 @@ import { colors, fontSize } from '../../core/theme.js';
 const COLUMN_LENGTH = 20; // bars in the −∇C column at most: the largest nudges, readable from the back row
 const MIN_LABEL_PX = 13; // base size of a row's label (× the type scale: ≥ 16 px in presenter mode); fewer rows fit
 
-// The names every view uses (and the server's landscape labels): w[layer][neuron,input] and b[layer][neuron].
-export const parameterName = ({ kind, layer, row, col }) => (kind === 'bias' ? `b[${layer}][${row}]` : `w[${layer}][${row},${col}]`);
+/**
+ * The one name every view uses for a parameter (and the server's landscape labels): PyTorch's state_dict entry and
+ * its index, `2.weight[0, 5]` or `2.bias[0]`. `names` is state.parameter_names ([weight name, bias name] per layer,
+ * frame.parameterNames); the 3Blue1Brown form w⁽ˡ⁾ⱼₖ appears only where the calculus is (backprop-view.js).
+ */
+export function parameterName({ kind, layer, row, col }, names) {
+  const entry = names?.[layer]?.[kind === 'bias' ? 1 : 0] ?? `${2 * layer}.${kind === 'bias' ? 'bias' : 'weight'}`;
+  return kind === 'bias' ? `${entry}[${row}]` : `${entry}[${row}, ${col}]`;
+}
 
 /** The −∇C entries with the largest size: [{name, nudge}] sorted by |nudge| descending; and how many there are. */
 function largestNudges(frame, count) {
@@ -37,7 +44,7 @@ function largestNudges(frame, count) {
   const nudges = best.map(({ nudge, i, parameter }) => {
     const nIn = frame.layerSizes[parameter.layer];
     const where = parameter.kind === 'bias' ? { row: i } : { row: Math.floor(i / nIn), col: i % nIn };
-    return { name: parameterName({ ...parameter, ...where }), nudge };
+    return { name: parameterName({ ...parameter, ...where }, frame.parameterNames), nudge };
   });
   return { nudges, total };
 }
@@ -78,12 +85,14 @@ export class GradientView {
     ctx.font = `${titleSize}px Inter, "DejaVu Sans", Arial, sans-serif`;
     ctx.fillStyle = colors.muted;
     ctx.textAlign = 'left';
-    ctx.fillText(`the ${nudges.length} largest of ${total}`, 8, titleSize);
-    canvas.setAttribute('aria-label', `the ${nudges.length} largest entries of −∇C`);
+    ctx.fillText(frame.diverged ? 'diverged: the last finite step' : `the ${nudges.length} largest of ${total}`, 8,
+      titleSize);
+    canvas.setAttribute('aria-label', `${frame.diverged ? 'diverged: ' : ''}the ${nudges.length} largest entries of −∇C`);
     if (scale <= 1e-12) {
       ctx.font = `${fontSize(16)}px Inter, "DejaVu Sans", Arial, sans-serif`;
       ctx.textAlign = 'center';
-      ctx.fillText('no gradient yet: press step or play', width / 2, (top + height) / 2);
+      ctx.fillText(frame.diverged ? 'no finite gradient to show' : 'no gradient yet: press step or play', width / 2,
+        (top + height) / 2);
       return;
     }
     // 3Blue1Brown's column of numbers beside each name: ▲ the weight goes up, ▼ it goes down; then the bar.

@@ -124,6 +124,36 @@ export function createLab(ctx) {
     cost.setLog(event.target.checked);
     ctx.redrawLast();
   });
+  $('cost-steps').addEventListener('change', (event) => {
+    cost.setUnit(event.target.checked ? 'step' : 'epoch');
+    ctx.redrawLast();
+  });
+  $('regenerate').addEventListener('click', () => send('regenerate'));
+  $('reinitialize').addEventListener('click', () => send('reinitialize', {}));
+
+  /** Dead units: counted in the network's caption, with the one-click remedy when a switch of activation left
+   * them (redraw the switched layers for their new activation). */
+  function showDeadUnits(frame) {
+    const dead = frame.dead ?? [];
+    const counts = dead.map((d) => (d ? d.reduce((n, v) => n + v, 0) : 0));
+    const total = counts.reduce((a, b) => a + b, 0);
+    const units = frame.layerSizes.slice(1, -1).reduce((a, b) => a + b, 0);
+    const label = $('dead-units');
+    label.hidden = total === 0;
+    label.textContent = total ? `${total} of ${units} units dead` : '';
+    label.title = total ? 'Dead: no gradient gets through them on any training example (slope ≤ 1 % of its peak), '
+      + `so they cannot learn. Per hidden layer: ${counts.join(', ')}.` : '';
+    const switched = state?.switched_layers ?? [];
+    const layers = switched.length ? switched : dead.map((_, k) => k).filter((k) => counts[k] > 0);
+    const button = $('reinitialize');
+    button.hidden = total === 0 || !layers.length;
+    if (!button.hidden) {
+      const names = [...new Set(layers.map((k) => state?.hidden_activations?.[k]))].join(', ');
+      button.textContent = `Re-initialise layer${layers.length > 1 ? 's' : ''} ${layers.join(', ')} for ${names}`;
+      button.title = 'Fresh weights drawn for the activation now in use (He for the ReLU family and swish, Xavier '
+        + 'for tanh and sigmoid), biases 0; every other layer keeps what it learned.';
+    }
+  }
 
   return {
     urlKeys: URL_KEYS,
@@ -153,6 +183,9 @@ export function createLab(ctx) {
       $('layer-count').textContent = `${hidden} hidden layer${hidden === 1 ? '' : 's'}`;
       $('add-layer').disabled = hidden >= (schema?.limits?.max_hidden_layers ?? Infinity);
       $('remove-layer').disabled = hidden <= 0;
+      const note = $('data-note');
+      note.hidden = !s.data_note;
+      note.textContent = s.data_note ?? '';
     },
 
     /** Bundles arrive with the frame that first carries their version; they stay until a newer one comes. */
@@ -183,6 +216,7 @@ export function createLab(ctx) {
     draw(frame) {
       for (const view of dataViews) ctx.guarded(view, () => view.take(frame));
       for (const view of canvasViews) ctx.drawView(view, frame);
+      showDeadUnits(frame);
     },
 
     setPageOption() {

@@ -23,10 +23,10 @@ const AUTO = 'auto';
 const refKey = (ref) => (ref ? ref.join(',') : '');
 const isBias = (ref) => ref.length === 2;
 
-/** The network view's name for a parameter: w[layer][neuron,input] or b[layer][neuron]. */
-export function shortName(ref) {
+/** Every view's name for a parameter: its state_dict entry and index, 2.weight[0, 5] or 2.bias[0]. */
+export function shortName(ref, names) {
   const [layer, row, col] = ref;
-  return parameterName({ kind: isBias(ref) ? 'bias' : 'weight', layer, row, col });
+  return parameterName({ kind: isBias(ref) ? 'bias' : 'weight', layer, row, col }, names);
 }
 
 /** The weight-editor's parameter ({kind, layer, row, col}) as a landscape reference. */
@@ -59,7 +59,7 @@ export class LandscapeView {
     Object.assign(this.bar.style, {
       display: 'flex', gap: '6px', alignItems: 'center', padding: '2px 6px 0', flex: 'none', flexWrap: 'nowrap',
       overflow: 'hidden', whiteSpace: 'nowrap',
-      fontSize: '0.8rem', color: colors.muted,
+      fontSize: '0.85rem', color: colors.muted,
     });
     this.selects = ['x', 'y'].map((axisName, which) => {
       const label = document.createElement('label');
@@ -69,7 +69,7 @@ export class LandscapeView {
       select.title = `The weight on the landscape's ${axisName} axis`;
       Object.assign(select.style, {
         background: colors.background, border: `1px solid ${colors.grid}`, borderRadius: '4px', padding: '1px 2px',
-        maxWidth: '6.8em', fontSize: '0.8rem',
+        maxWidth: '6.8em', fontSize: '0.85rem',
       });
       select.addEventListener('change', () => this.selected(which, select.value));
       label.append(select);
@@ -81,7 +81,7 @@ export class LandscapeView {
     this.autoButton.id = 'landscape-auto';
     this.autoButton.textContent = 'steepest';
     this.autoButton.title = "Let the server pick the first layer's two steepest weights";
-    Object.assign(this.autoButton.style, { fontSize: '0.75rem', padding: '1px 6px' });
+    Object.assign(this.autoButton.style, { fontSize: '0.85rem', padding: '1px 6px' });
     this.autoButton.addEventListener('click', () => this.hooks.onChoose?.(null));
     this.bar.append(this.autoButton);
     // The contour and the arrow field are a Plotly figure, redrawn only for a new surface (40-85 ms of JavaScript
@@ -267,13 +267,14 @@ export class LandscapeView {
   syncOptions(frame, meta) {
     const sizes = frame.layerSizes;
     const chosen = meta ? meta.weights.map(refKey) : [AUTO, AUTO];
-    const key = `${sizes.join('-')}|${chosen.join('|')}|${meta?.auto ?? ''}`;
+    const names = frame.parameterNames;
+    const key = `${sizes.join('-')}|${chosen.join('|')}|${meta?.auto ?? ''}|${names?.flat().join()}`;
     if (key === this.optionsKey) return;
     this.optionsKey = key;
     this.selects.forEach((select, which) => {
       select.replaceChildren();
       // The server's automatic pair shows as the pair itself; the "steepest" button says it is automatic.
-      select.append(new Option(meta?.auto ? shortName(meta.weights[which]) : 'steepest', AUTO));
+      select.append(new Option(meta?.auto ? shortName(meta.weights[which], names) : 'steepest', AUTO));
       for (let layer = 0; layer < sizes.length - 1; layer += 1) {
         const group = document.createElement('optgroup');
         group.label = `layer ${layer}`;
@@ -283,9 +284,9 @@ export class LandscapeView {
         for (let neuron = 0; neuron < nOut; neuron += 1) {
           for (let input = 0; input < nIn; input += 1) {
             const ref = [layer, neuron, input];
-            if (listAll || refKey(ref) === chosen[which]) group.append(new Option(shortName(ref), refKey(ref)));
+            if (listAll || refKey(ref) === chosen[which]) group.append(new Option(shortName(ref, names), refKey(ref)));
           }
-          group.append(new Option(shortName([layer, neuron]), refKey([layer, neuron])));
+          group.append(new Option(shortName([layer, neuron], names), refKey([layer, neuron])));
         }
         select.append(group);
       }

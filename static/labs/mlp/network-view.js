@@ -264,6 +264,36 @@ export class NetworkView {
       }
     }
     this.mapsDrawn = mapsDrawn;
+    this.drawDead(ctx, frame, g);
+  }
+
+  /** Dead units (frame.dead): a grey ring and a cross — no gradient gets through them on any training example. */
+  drawDead(ctx, frame, g) {
+    let marked = 0;
+    ctx.save();
+    ctx.strokeStyle = colors.muted;
+    ctx.lineWidth = 2.5;
+    ctx.setLineDash([5, 4]);
+    (frame.dead ?? []).forEach((dead, k) => {
+      const l = k + 1;
+      if (!dead || !g.nodes[l]) return;
+      for (let i = 0; i < dead.length; i += 1) {
+        if (!dead[i]) continue;
+        const x = g.nodes[l].x[i];
+        const y = g.nodes[l].y[i];
+        const r = g.radius + 5;
+        ctx.beginPath();
+        ctx.arc(x, y, r, 0, 2 * Math.PI);
+        ctx.moveTo(x - r * 0.7, y - r * 0.7);
+        ctx.lineTo(x + r * 0.7, y + r * 0.7);
+        ctx.moveTo(x + r * 0.7, y - r * 0.7);
+        ctx.lineTo(x - r * 0.7, y + r * 0.7);
+        ctx.stroke();
+        marked += 1;
+      }
+    });
+    ctx.restore();
+    this.deadMarked = marked; // for tests
   }
 
   /**
@@ -378,9 +408,9 @@ export class NetworkView {
       const nIn = f.layerSizes[h.layer];
       const w = f.weights[h.layer][h.row * nIn + h.col];
       const grad = f.weightGrads[h.layer][h.row * nIn + h.col];
-      html = `<b>${parameterName(h)}</b> = ${w.toFixed(4)}<br>∂C/∂w = ${grad.toExponential(2)}<br><i>click to edit</i>`;
+      html = `<b>${parameterName(h, f.parameterNames)}</b> = ${w.toFixed(4)}<br>∂C/∂w = ${grad.toExponential(2)}<br><i>click to edit</i>`;
     } else if (h.kind === 'bias') {
-      html = `<b>${parameterName(h)}</b> = ${f.biases[h.layer][h.row].toFixed(4)}<br>`
+      html = `<b>${parameterName(h, f.parameterNames)}</b> = ${f.biases[h.layer][h.row].toFixed(4)}<br>`
         + `∂C/∂b = ${f.biasGrads[h.layer][h.row].toExponential(2)}<br><i>click to edit</i>`;
     } else {
       const a = f.activations[h.layer][h.index];

@@ -41,7 +41,7 @@ export class WeightEditor {
     this.target = { kind, layer, row, col };
     const nIn = frame?.layerSizes[layer];
     const value = kind === 'bias' ? frame?.biases[layer]?.[row] : frame?.weights[layer]?.[row * nIn + col];
-    this.label.textContent = `${parameterName(this.target)} =`;
+    this.label.textContent = `${parameterName(this.target, frame?.parameterNames)} =`;
     this.input.value = value === undefined ? '' : String(Number(value.toPrecision(4)));
     this.error.textContent = '';
     const box = this.root.parentElement.getBoundingClientRect();
