@@ -17,8 +17,8 @@ from engine.sequence import sample_text
 
 HISTORY_FIELDS = ("step", "train_loss", "test_loss", "batch_loss")
 EVAL_OVERHEAD = 9.0  # wait 9× the last evaluation's duration before the next: evaluation ≤ 10 % of the time
-SAMPLE_INTERVAL = 1.0  # s between two samples of text while training
-SAMPLE_LENGTH = 240
+SAMPLE_INTERVAL = 1.5  # s between two samples of text while training
+SAMPLE_LENGTH = 200
 PRIME_LENGTH = 12
 
 

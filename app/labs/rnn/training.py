@@ -17,7 +17,8 @@ from engine.sequence import SequenceModel
 from .data import Data
 from .schema import flag
 
-EVAL_SEQUENCES = 256  # the metrics read at most this many sequences of each split
+EVAL_STEPS = 4096  # the metrics read about this many time steps of each split (at least EVAL_MIN sequences)
+EVAL_MIN = 16
 
 
 def build_model(settings: dict, data: Data, rng: np.random.Generator) -> SequenceModel:
@@ -135,10 +136,11 @@ class Trainer:
 
     # --- evaluation
     def evaluate(self, split: str) -> tuple[float, float | None]:
-        """(loss, accuracy) over at most EVAL_SEQUENCES sequences of ``split``; accuracy (the next character
-        guessed right) for chars only."""
+        """(loss, accuracy) over the first EVAL_STEPS / L sequences of ``split`` (a fixed sample, so the curve is
+        comparable from frame to frame); accuracy (the next character guessed right) for chars only."""
         x, y = self.data.split(split)
-        x, y = x[:EVAL_SEQUENCES], y[:EVAL_SEQUENCES]
+        count = max(EVAL_MIN, EVAL_STEPS // self.data.seq_len)
+        x, y = x[:count], y[:count]
         self.model.eval()
         try:
             output = self.predict(x)

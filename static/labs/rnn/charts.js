@@ -69,7 +69,9 @@ export class GradientTimeChart {
       showlegend: traces.length > 1,
       legend: { orientation: 'h', y: 1.12, font: { color: colors.text } },
       xaxis: axis({ title: { text: 'time step t  (−1: h₀)' }, zeroline: false }),
-      yaxis: axis({ type: 'log', title: { text: '‖∂L/∂hₜ‖' }, range, exponentformat: 'power' }),
+      yaxis: axis({ type: 'log', title: { text: '‖∂L/∂hₜ‖', standoff: 4 }, range, exponentformat: 'power',
+        automargin: true }),
+      margin: { l: 72, r: 16, t: 36, b: 44 },
       shapes, annotations,
     });
     Plotly.react(this.el, traces, layout, chartConfig);
@@ -77,7 +79,7 @@ export class GradientTimeChart {
       const y = traces[0].y;
       const [first, last] = [y[0], y[y.length - 1]];
       this.caption.textContent = first && last
-        ? `‖∂L/∂h₀‖ = ${fmt(first / last)} × ‖∂L/∂h at the last step‖ (layer 0${traces.length > 1 ? ' →' : ''})`
+        ? `h₀ gets ${fmt(first / last)}× the last step's`
         : 'how much each step still influences the loss';
     } else {
       this.caption.textContent = 'appears after the first training step';
@@ -136,9 +138,9 @@ export class PredictionChart {
       const x = Array.from({ length: L }, (_, t) => t);
       traces = [
         { x, y: Array.from(p.target), type: 'scatter', mode: 'lines', name: 'target xₜ₊₁',
-          line: { color: colors.green, width: 3 } },
-        { x, y: Array.from(p.prediction), type: 'scatter', mode: 'lines', name: 'prediction ŷₜ',
-          line: { color: colors.positive, width: 2.5, dash: 'dot' } },
+          line: { color: 'rgba(131,193,103,0.45)', width: 9 } },
+        { x, y: Array.from(p.prediction), type: 'scatter', mode: 'lines+markers', name: 'prediction ŷₜ',
+          line: { color: colors.positive, width: 2 }, marker: { size: 4 } },
       ];
       layout = baseLayout({ showlegend: true, legend: { orientation: 'h', y: 1.15 },
         xaxis: axis({ title: { text: 't' } }), yaxis: axis({ range: [-1.2, 1.2] }) });

@@ -21,7 +21,7 @@ export class UnrolledView {
     this.geometry = null;
   }
 
-  draw(frame) {
+  update(frame) {
     const state = frame.state;
     if (!state || !frame.hidden.length || !frame.hidden[0]) return;
     const canvas = this.canvas;
