@@ -121,7 +121,8 @@ class Summary:
 
 # --- reading a layer: a built module or a spec, as one dict of torch's constructor arguments ------------------
 
-def _spec_of(module: Module) -> dict:
+def spec_of(module: Module) -> dict:
+    """The layer spec (torch's constructor arguments and a ``type``) that builds a module like ``module``."""
     if isinstance(module, Conv2d):
         return {"type": "Conv2d", "in_channels": module.in_channels, "out_channels": module.out_channels,
                 "kernel_size": module.kernel_size, "stride": module.stride, "padding": module.padding,
@@ -297,7 +298,7 @@ def summary(model, input_shape, *, max_parameters: int | None = None) -> Summary
     for index, layer in enumerate(layers):
         label = repr(layer) if isinstance(layer, Module) else (layer.get("type") if isinstance(layer, dict) else "")
         where = f"layer {index} {label}".rstrip()
-        spec = _checked_spec(where, _spec_of(layer) if isinstance(layer, Module) else layer)
+        spec = _checked_spec(where, spec_of(layer) if isinstance(layer, Module) else layer)
         shape, shape_formula, parameters, parameter_formula, mult_adds, mult_adds_formula = \
             _ROWS.get(spec["type"], _same_row)(where, spec, shape, origin)
         rows.append(LayerRow(str(index), spec["type"], tuple(shape), shape_formula, parameters, parameter_formula,
