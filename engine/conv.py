@@ -276,6 +276,7 @@ class MaxPool2d(_Pool2d):
         d["_offset"] = offset
         d["input"] = x
         d["output"] = out
+        d["grad_output"] = None  # set by the backward of this pass (engine.conv_inspect reads it)
         return out
 
     @property
@@ -300,6 +301,7 @@ class MaxPool2d(_Pool2d):
     def backward(self, grad_output: np.ndarray) -> np.ndarray:
         """``grad_output`` (N, C, H_out, W_out) → grad_input (N, C, H, W), routed to each window's winner."""
         g = _check_grad(self._where, grad_output, self.output)
+        self.__dict__["grad_output"] = g
         shape = self.input.shape
         winners = (self._window_base(shape) + self._offset).ravel()
         # bincount sums repeated indices, so overlapping windows (stride < kernel) accumulate.
@@ -325,11 +327,13 @@ class AvgPool2d(_Pool2d):
         d = self.__dict__  # plain attributes: Module.__setattr__ bookkeeping costs more than it is worth here
         d["input"] = x
         d["output"] = out
+        d["grad_output"] = None  # set by the backward of this pass (engine.conv_inspect reads it)
         return out
 
     def backward(self, grad_output: np.ndarray) -> np.ndarray:
         """``grad_output`` (N, C, H_out, W_out) → grad_input (N, C, H, W): each window shares its gradient evenly."""
         g = _check_grad(self._where, grad_output, self.output)
+        self.__dict__["grad_output"] = g
         n, c, h, w = self.input.shape
         h_out, w_out = g.shape[2:]
         (kh, kw), (sh, sw) = self._kernel, self._stride
