@@ -329,7 +329,6 @@ def set_conv_geometry(model: Sequential, index: int, input_shape, *, kernel_size
     else:  # same weights, new geometry
         conv.stride, conv.padding = stride, padding
         conv._where = repr(conv)
-        conv._scatter = (None, None)  # its col2im index was for the old geometry
     for position, module in enumerate(model):
         features = rows[position - 1].output_shape[-1]
         if isinstance(module, Linear) and module.in_features != features:
