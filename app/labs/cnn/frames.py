@@ -16,7 +16,7 @@ from engine import Conv2d, Dropout, Flatten, Linear
 
 from app.server.bundle import Bundle, Frame, finite_or_none
 
-EVAL_OVERHEAD = 4.0  # wait 4× the last evaluation's duration before the next: evaluation ≤ 20 % of the time
+EVAL_OVERHEAD = 3.0  # wait 3× the last evaluation's duration before the next: evaluation ≤ 25 % of the time
 HISTORY_FIELDS = ("step", "train_loss", "test_loss", "train_accuracy", "test_accuracy", "batch_loss")
 HISTORY_CAPACITY = 1000
 STRIP_SAMPLES = 8

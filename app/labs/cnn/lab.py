@@ -84,15 +84,23 @@ class CnnLab(Lab):
             raise ControlError(f"layers.{len(layers) - 1}", last, f"a Linear with out_features = {classes}",
                                f"layer {len(layers) - 1} ({last['type']}): the last layer must be Linear with one "
                                f"output per class, out_features = {classes} for {data.name}")
+        runs = "an architecture that runs on " + "×".join(map(str, data.image_shape)) + " images"
         try:
-            return summary([_engine_spec(layer) for layer in layers], data.image_shape,
-                           max_parameters=MAX_PARAMETERS)
+            table = summary([_engine_spec(layer) for layer in layers], data.image_shape,
+                            max_parameters=MAX_PARAMETERS)
         except ValueError as error:
             text = str(error)
-            index = text.split()[1] if text.startswith("layer ") else ""
-            raise ControlError(f"layers.{index}" if index.isdigit() else "layers", "<the layer list>",
-                               "an architecture that runs on " + "×".join(map(str, data.image_shape)) + " images",
+            words = text.split("the largest is ")[-1].split() if "the largest is " in text else text.split()
+            index = words[1] if words[:1] == ["layer"] else ""
+            raise ControlError(f"layers.{index}" if index.isdigit() else "layers", "<the layer list>", runs,
                                text) from None
+        if table.output_shape != (classes,):
+            shape = ", ".join(map(str, table.output_shape))
+            first = next(k for k, layer in enumerate(layers) if layer["type"] == "Linear")
+            raise ControlError(f"layers.{first}", layers[first], runs,
+                               f"the network's output is (N, {shape}) but the cost needs (N, {classes}), one score "
+                               f"per class: add a Flatten before layer {first} (Linear) so that it reads (N, C·H·W)")
+        return table
 
     # --- settings
     def apply_settings(self, changes: dict) -> None:

@@ -17,7 +17,7 @@ from engine.datasets import random_shift
 from .data import ImageData
 
 EVAL_BATCH = 500  # images per forward pass when evaluating (bounded memory for full MNIST)
-TRAIN_EVAL_SAMPLE = 1000  # the training loss and accuracy are measured on at most this many training images
+TRAIN_EVAL_SAMPLE = 500  # the training loss and accuracy are measured on at most this many training images
 
 
 def weights(model) -> list:

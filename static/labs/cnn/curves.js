@@ -27,17 +27,17 @@ export class Curves {
     if (!h || this.drawnVersion === this.version) return;
     this.drawnVersion = this.version;
     const step = Array.from(h['history.step'] ?? []);
-    const line = (y, name, color, yaxis, extra = {}) => ({
+    const line = (y, name, color, yaxis, { dash = 'solid', width = 3, ...extra } = {}) => ({
       type: 'scatter', mode: step.length > 1 ? 'lines' : 'markers', x: step, y: finite(y ?? []), name, yaxis,
-      line: { color, width: 3, ...(extra.line ?? {}) }, connectgaps: true, hovertemplate: `${name} %{y:.4g}<extra>step %{x}</extra>`,
-      ...extra,
+      line: { color, width, dash }, marker: { color }, connectgaps: true,
+      hovertemplate: `${name} %{y:.4g}<extra>step %{x}</extra>`, ...extra,
     });
     const traces = [
       line(h['history.train_loss'], 'train loss', colors.positive, 'y'),
       // Filled down to the train loss: the shaded band is the train–test gap.
       line(h['history.test_loss'], 'test loss', colors.accentSoft, 'y', { fill: 'tonexty', fillcolor: 'rgba(244,211,69,0.18)' }),
-      line(h['history.train_accuracy'], 'train accuracy', colors.positive, 'y2', { line: { dash: 'dot', width: 2 } }),
-      line(h['history.test_accuracy'], 'test accuracy', colors.green, 'y2', { line: { dash: 'dot', width: 2 } }),
+      line(h['history.train_accuracy'], 'train accuracy', colors.positive, 'y2', { dash: 'dot', width: 2 }),
+      line(h['history.test_accuracy'], 'test accuracy', colors.green, 'y2', { dash: 'dot', width: 2 }),
     ];
     const layout = baseLayout({
       margin: { l: 60, r: 60, t: 34, b: 44 },

@@ -123,7 +123,7 @@ export class FeatureMaps {
     const body = el('div', 'fm-body');
     if (spec.kernels) {
       spec.kernelCanvas = el('canvas', 'fm-kernels');
-      spec.kernelCanvas.title = 'Kernels: one row per output channel, one column per input channel (blue +, red −)';
+      spec.kernelCanvas.title = 'Kernels: one column per output channel, one row per input channel (blue +, red −)';
       body.append(spec.kernelCanvas);
     }
     if (spec.kind === 'output') {
@@ -174,8 +174,13 @@ export class FeatureMaps {
         if (spec.kernels && frame.kernels[spec.layer]) {
           const kernels = frame.kernels[spec.layer];
           const [cOut, cIn, kh, kw] = kernels.shape;
-          // One row per output channel: its cIn slices side by side (one scale for the whole layer).
-          const image = paintMaps(kernels, cOut * cIn, kh, kw, cIn, { shared: true });
+          // Column j is kernel j (above map j's place): its cIn slices down the column, one scale for the layer.
+          const size = kh * kw;
+          const byColumn = new Float32Array(kernels.length);
+          for (let o = 0; o < cOut; o += 1) {
+            for (let i = 0; i < cIn; i += 1) byColumn.set(kernels.subarray((o * cIn + i) * size, (o * cIn + i + 1) * size), (i * cOut + o) * size);
+          }
+          const image = paintMaps(byColumn, cOut * cIn, kh, kw, cOut, { shared: true });
           const cell = blit(spec.kernelCanvas, image, Math.min(width * 0.35, 220), 5);
           kernelWidth = image.width * cell + 10;
         }

@@ -59,7 +59,8 @@ export function layerEditor(control, send) {
   function row(layer, index) {
     const li = el('li', 'layer-row');
     li.dataset.type = layer.type;
-    li.append(el('span', 'layer-index', String(index)), el('span', 'layer-type', layer.type));
+    const fields = el('span', 'layer-fields');
+    li.append(el('span', 'layer-index', String(index)), el('span', 'layer-type', layer.type), fields);
     for (const [name, label] of FIELDS[layer.type] ?? []) {
       const box = el('label', 'layer-field');
       const input = el('input');
@@ -82,7 +83,7 @@ export function layerEditor(control, send) {
         more.addEventListener('click', () => change(layers.map((l, i) => (i === index ? { ...l, out_channels: l.out_channels + 1 } : l))));
         box.append(less, more);
       }
-      li.append(box);
+      fields.append(box);
     }
     const remove = el('button', 'tool mini layer-remove', '×');
     remove.type = 'button';
