@@ -93,9 +93,9 @@ export function layerEditor(control, send) {
     return li;
   }
 
-  const set = (value) => {
-    if (body.contains(document.activeElement) && document.activeElement.tagName === 'INPUT') return;
-    layers = value.map((l) => ({ ...l }));
+  let stale = false; // the list changed while a box had the focus: redrawn when it leaves
+  const render = () => {
+    stale = false;
     list.replaceChildren(...layers.map(row));
     const chosen = where.value;
     where.replaceChildren(...Array.from({ length: layers.length + 1 }, (_, i) => Object.assign(
@@ -104,5 +104,14 @@ export function layerEditor(control, send) {
     const flatten = layers.findIndex((l) => l.type === 'Flatten');
     where.value = chosen && Number(chosen) <= layers.length ? chosen : String(flatten >= 0 ? flatten : layers.length - 1);
   };
+  // Always the server's list (what the next change builds on); the rows wait while someone types in one.
+  const set = (value) => {
+    layers = value.map((l) => ({ ...l }));
+    if (body.contains(document.activeElement) && document.activeElement.tagName === 'INPUT') stale = true;
+    else render();
+  };
+  body.addEventListener('focusout', () => requestAnimationFrame(() => {
+    if (stale && !(body.contains(document.activeElement) && document.activeElement.tagName === 'INPUT')) render();
+  }));
   return { body, set };
 }
