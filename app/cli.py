@@ -7,7 +7,7 @@ import threading
 import webbrowser
 
 from . import create_app, socketio
-from .server import free_port
+from .server.live import free_port
 
 
 def parse_args(argv=None) -> argparse.Namespace:

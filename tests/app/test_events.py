@@ -74,7 +74,7 @@ def test_edit_weight_and_bias(client, manager):
     assert client.emit("edit_weight", {"layer": 1, "neuron": 2, "input": 3, "value": -1.5}, callback=True)["ok"]
     assert client.emit("edit_bias", {"layer": 2, "neuron": 0, "value": 0.25}, callback=True)["ok"]
     session = next(iter(manager.sessions.values()))
-    state = session.trainer.model.state_dict()
+    state = session.lab.trainer.model.state_dict()
     assert state["2.weight"][2, 3] == -1.5 and state["4.bias"][0] == 0.25
 
 
@@ -133,20 +133,20 @@ def test_message_rate_is_capped(client, received):
 
 
 def test_load_model_event_round_trip(client, manager, received):
-    from app import modelio
+    from app.labs.mlp import modelio
 
     session = next(iter(manager.sessions.values()))
-    data = modelio.to_npz(session)
+    data = modelio.to_npz(session.lab)
     client.emit("edit_weight", {"layer": 0, "neuron": 0, "input": 0, "value": 9.0})
     assert client.emit("load_model", {"format": "npz", "data": data}, callback=True)["ok"]
     loaded = np.load(io.BytesIO(data))["0.weight"][0, 0]
-    assert session.trainer.model.state_dict()["0.weight"][0, 0] == np.float64(loaded)
+    assert session.lab.trainer.model.state_dict()["0.weight"][0, 0] == np.float64(loaded)
 
 
 def test_a_labelled_drawing_becomes_the_probe_with_a_step_through(client, manager, received):
     import base64
 
-    from app.bundle import decode
+    from app.server.bundle import decode
 
     assert client.emit("set", {"dataset": "digits"}, callback=True)["ok"]
     ink = np.zeros((140, 140), np.uint8)

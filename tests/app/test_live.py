@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import socketio
 
-from app.client import Viewer
-from app.schema import LIMITS
+from app.server.client import Viewer
+from app.server.controls import LIMITS
 from bad_messages import BAD_MESSAGES
 
 
