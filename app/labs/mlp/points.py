@@ -24,6 +24,7 @@ from engine.datasets.csv_points import MAX_CLASSES, MAX_ROWS, MIN_CLASSES
 
 EXTENT = 6.0
 MAX_POINTS = MAX_ROWS  # drawn or uploaded, the same cap
+MAX_POINTS_PER_MESSAGE = 500  # an add_points or remove_points event (a painted stroke is sent in pieces)
 MAX_LINK_CHARS = 2_000  # a link's points parameter; bigger sets are shared as a saved model file
 COORDINATE_STEP = 1e-3
 VALUE_STEP = 1e-4
@@ -64,6 +65,32 @@ class Points:
     @classmethod
     def from_table(cls, table: PointsTable) -> "Points":
         return cls(table.task, tuple(table.class_names), table.X, table.y, table.rescaled)
+
+    @classmethod
+    def checked(cls, task, class_names: list, X: np.ndarray, y: np.ndarray) -> "Points":
+        """Points from a saved model file, every field checked; ValueError says what is wrong."""
+        if task not in ("classification", "regression"):
+            raise ValueError(f'task must be "classification" or "regression", got {task!r}')
+        X = np.asarray(X)
+        y = np.asarray(y)
+        if X.dtype.kind not in "fiu" or y.dtype.kind not in "fiu" or X.ndim != 2 or X.shape[1:] != (2,) \
+                or y.shape != (len(X),):
+            raise ValueError(f"x must be (N, 2) numbers and y (N,) numbers, got {X.shape} and {y.shape}")
+        if len(X) > MAX_POINTS:
+            raise ValueError(f"{len(X)} points; at most {MAX_POINTS}")
+        if not (np.isfinite(X).all() and np.isfinite(y).all()) or np.abs(X).max(initial=0) > EXTENT:
+            raise ValueError("x must be finite numbers in [-6, 6] and y finite numbers")
+        if task == "regression":
+            if np.abs(y).max(initial=0) > 1:
+                raise ValueError("regression values must lie in [-1, 1]")
+            return cls(task, (), X.astype(np.float64), y.astype(np.float64))
+        names = tuple(class_names)
+        if not MIN_CLASSES <= len(names) <= MAX_CLASSES or not all(isinstance(n, str) and 0 < len(n) <= 64
+                                                                   for n in names):
+            raise ValueError(f"class_names must be {MIN_CLASSES} to {MAX_CLASSES} names, got {list(names)!r}")
+        if len(y) and (y.min() < 0 or y.max() >= len(names) or not np.array_equal(y, np.round(y))):
+            raise ValueError(f"classification labels must be integers in [0, {len(names) - 1}]")
+        return cls(task, names, X.astype(np.float64), y.astype(np.int64))
 
     @classmethod
     def from_csv(cls, data) -> "Points":

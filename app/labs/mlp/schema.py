@@ -15,8 +15,9 @@ from .previews import dataset_previews
 # Datasets, in the order the page lists them; the 2-D ones are engine.datasets.DATASETS_2D's.
 DATASETS_2D_CLASSIFICATION = ("circle", "xor", "gaussian", "spiral", "multi-class")
 DATASETS_2D_REGRESSION = ("plane", "multi-gaussian")
+DATASETS_CUSTOM = ("custom",)  # the user's own points, drawn or uploaded (app.labs.mlp.points); either problem
 DATASETS_IMAGE = ("digits", "mnist")
-DATASETS = DATASETS_2D_CLASSIFICATION + DATASETS_2D_REGRESSION + DATASETS_IMAGE
+DATASETS = DATASETS_2D_CLASSIFICATION + DATASETS_2D_REGRESSION + DATASETS_CUSTOM + DATASETS_IMAGE
 PROBLEMS = ("classification", "regression")
 FEATURES = ("x1", "x2", "x1^2", "x2^2", "x1*x2", "sin(x1)", "sin(x2)")  # = engine.datasets.FEATURES
 HIDDEN_ACTIVATIONS = ("linear", "relu", "leaky_relu", "tanh", "sigmoid", "swish")
@@ -39,7 +40,8 @@ def is_image(dataset: str) -> bool:
 CONTROLS: tuple[Control, ...] = (
     # --- data
     Control("dataset", "choice", "circle", "Dataset", "data",
-            "Which data to learn. 2-D sets draw a decision boundary; digits (8x8) and mnist (28x28) are images.",
+            "Which data to learn. 2-D sets draw a decision boundary; custom is your own points, drawn on the plane "
+            "or uploaded as CSV; digits (8x8) and mnist (28x28) are images.",
             choices=DATASETS, extra={"tasks": {d: task_of(d) for d in DATASETS},
                                      "images": list(DATASETS_IMAGE), "previews": dataset_previews()}),
     Control("problem", "choice", "classification", "Problem type", "data",
