@@ -142,4 +142,16 @@ def schema_extras(grid_resolution: int, neuron_grid_resolution: int) -> dict:
         "grid": {"resolution": grid_resolution, "neuron_resolution": neuron_grid_resolution},
         "activation_curves": activation_curves(),
         "landscape": landscape_feed.schema(),
+        "own_data": own_data_limits(),
     }
+
+
+def own_data_limits() -> dict:
+    """The limits of drawn and uploaded data (docs/protocol.md, "Your own data")."""
+    from engine.datasets import csv_points
+
+    from . import points
+
+    return {"max_points": points.MAX_POINTS, "max_points_per_message": points.MAX_POINTS_PER_MESSAGE,
+            "max_csv_bytes": csv_points.MAX_BYTES, "min_csv_rows": csv_points.MIN_ROWS,
+            "max_classes": csv_points.MAX_CLASSES, "max_link_chars": points.MAX_LINK_CHARS}

@@ -18,7 +18,8 @@ export class PointEditor {
   /**
    * `boundary`: the BoundaryView (its toPlane maps a pointer to (x1, x2)); `els`: the toolbar's elements
    * {toolbar, mode, classes, valueBox, value, valueOut, eraser, clear, upload, note}; `hooks`: send(event, payload)
-   * → reply, toast(message), onError(error).
+   * → reply (a refusal is shown by the core), toast(message, ms), limits() → the schema's `own_data` limits,
+   * onEditing(on) when data mode turns on or off.
    */
   constructor(boundary, els, hooks) {
     this.boundary = boundary;
@@ -76,6 +77,7 @@ export class PointEditor {
     this.els.mode.setAttribute('aria-pressed', String(on));
     this.els.toolbar.classList.toggle('editing', on);
     this.boundary.root.classList.toggle('editing', on);
+    this.hooks.onEditing?.(on);
   }
 
   setErasing(on) {
@@ -163,6 +165,14 @@ export class PointEditor {
     const file = event.target.files[0];
     event.target.value = '';
     if (!file) return;
+    const limit = this.hooks.limits()?.max_csv_bytes;
+    if (limit && file.size > limit) {
+      // Too big to send: say so in the server's words, naming the line that crosses the limit.
+      const line = (await file.slice(0, limit).text()).split('\n').length;
+      this.hooks.toast(`upload_data.csv: line ${line}: got a file of ${file.size.toLocaleString('en')} bytes `
+        + `(the limit is crossed on this line); allowed: at most ${limit.toLocaleString('en')} bytes`, 9000);
+      return;
+    }
     const reply = await this.send('upload_data', { csv: await file.text() });
     if (reply?.ok === false) return; // the error is shown (it names the line and the column)
     const note = this.state?.points?.note;
@@ -170,7 +180,3 @@ export class PointEditor {
   }
 }
 
-/** Where the links of the data and export tools point, for this tab's session. */
-export function dataLinks(token) {
-  return { csv: `/api/session/${token}/data.csv`, pytorch: `/api/session/${token}/model.py` };
-}
