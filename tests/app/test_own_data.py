@@ -171,7 +171,7 @@ def test_an_upload_outside_the_plane_is_rescaled_and_says_so(live, run):
         assert "coordinates went outside [-6, 6]²" in state["points"]["note"]
         assert state["task"] == "regression"
         both = np.concatenate([dataset["arrays"]["train.x"], dataset["arrays"]["test.x"]])
-        assert np.abs(both).max() == pytest.approx(6.0)
+        assert np.abs(both).max() == pytest.approx(5.4)
         await viewer.disconnect()
 
     run(scenario())
@@ -238,28 +238,35 @@ def test_exported_file_predicts_what_the_engine_predicts(live, run, tmp_path):
     import subprocess
     import sys
 
-    async def scenario():
-        viewer = await Viewer(live.url).connect()
-        await viewer.call("upload_data", {"csv": GOOD_CSV})
-        await viewer.call("set", {"features": ["x1", "x2", "x1*x2"], "loss": "cross_entropy"})
-        await viewer.call("step", {"unit": "epoch"})
-        source = _get(live, f"/api/session/{viewer.token}/model.py").decode()
-        state = _get(live, f"/api/session/{viewer.token}/model.json")
-        await viewer.disconnect()
-        return source, json.loads(state)
-
-    source, saved = run(scenario())
-    script = tmp_path / "model.py"
-    script.write_text(source)
-    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stderr
-    # the engine's prediction for the script's own example, from the saved weights (the same float64 values)
     from engine import builders
     from engine.datasets import featurize
 
-    model = builders.mlp(saved["layer_sizes"], activation="tanh")
+    features = ["x1", "x2", "x1*x2", "sin(x2)"]
+
+    async def scenario():
+        viewer = await Viewer(live.url).connect()
+        await viewer.call("upload_data", {"csv": GOOD_CSV})
+        await viewer.call("set", {"features": features, "loss": "cross_entropy", "activation": "relu"})
+        await viewer.call("step", {"unit": "epoch"})
+        source = _get(live, f"/api/session/{viewer.token}/model.py").decode()
+        saved = json.loads(_get(live, f"/api/session/{viewer.token}/model.json"))
+        await viewer.disconnect()
+        return source, saved
+
+    source, saved = run(scenario())
+    (tmp_path / "model.py").write_text(source)
+    points = np.random.default_rng(3).uniform(-6, 6, size=(40, 2))
+    np.save(tmp_path / "points.npy", points)
+    driver = ("import runpy, numpy as np, torch\n"
+              f"namespace = runpy.run_path({str(tmp_path / 'model.py')!r}, run_name='__main__')\n"
+              f"x = torch.from_numpy(np.load({str(tmp_path / 'points.npy')!r}))\n"
+              f"np.save({str(tmp_path / 'out.npy')!r}, namespace['predict'](x).numpy())\n")
+    done = subprocess.run([sys.executable, "-c", driver], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    # the engine's network from the saved file (the same float64 weights) on the same points
+    model = builders.mlp(saved["layer_sizes"], activation="relu")
     model.load_state_dict({k: np.array(v) for k, v in saved["state_dict"].items()})
-    lines = [line for line in done.stdout.splitlines() if "->" in line]
-    points = np.array([ast.literal_eval(line.split(" ->")[0]) for line in lines])
-    predicted = model(featurize(points, ["x1", "x2", "x1*x2"])).argmax(axis=1)
-    assert [line.rsplit("-> ", 1)[1] for line in lines] == [["cat", "dog", "bird"][k] for k in predicted]
+    ours = model(featurize(points, features))
+    np.testing.assert_allclose(np.load(tmp_path / "out.npy"), ours, atol=1e-6, rtol=0)
+    lines = [line for line in done.stdout.splitlines() if "->" in line]  # its own example, with class names
+    assert lines and all(line.rsplit("-> ", 1)[1] in ("cat", "dog", "bird") for line in lines)
