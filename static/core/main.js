@@ -24,6 +24,7 @@ let schema = null;
 let state = null;
 let urlApplied = false;
 let pending = null; // the newest frame not drawn yet, with its ack
+let early = []; // frames of the lab shown that came before its views were ready: [{raw, ack}], not acked yet
 let drawScheduled = false;
 let lastFrame = null;
 let lab = null; // the lab shown: {name, module's object}
@@ -109,6 +110,21 @@ async function showLab(s) {
   showLabChoices(s);
   $('model-tools').hidden = !s.model_files;
   if (state && state.lab === s.lab) takeState(state);
+  takeEarlyFrames();
+}
+
+/** Frames that came while the lab's module loaded: their bundles are sent once, so none may be lost. */
+function takeEarlyFrames() {
+  const frames = early;
+  early = [];
+  for (const { raw, ack } of frames) takeFrame(raw, ack);
+}
+
+function takeFrame(raw, ack) {
+  lab.takeBundles?.(raw);
+  if (pending) pending.ack(); // never happens while we ack on draw; if it does, the newer frame wins
+  pending = { raw, ack };
+  scheduleDraw();
 }
 
 function showLabChoices(s) {
@@ -121,6 +137,7 @@ function showLabChoices(s) {
   select.value = s.lab;
 }
 $('lab').addEventListener('change', (event) => send('set_lab', { lab: event.target.value }));
+labFor(url.lab ?? 'mlp').catch(() => {}); // build the likely lab's views while the socket connects
 
 // ---------------- the connection ----------------
 const server = connect({
@@ -141,14 +158,9 @@ const server = connect({
   },
   onFrame: (raw, ack) => {
     nnp.framesReceived += 1;
-    if (!lab || raw.lab !== lab.name) { // a frame of the lab just left, or before the lab's views exist
-      ack();
-      return;
-    }
-    lab.takeBundles?.(raw);
-    if (pending) pending.ack(); // never happens while we ack on draw; if it does, the newer frame wins
-    pending = { raw, ack };
-    scheduleDraw();
+    if (schema && raw.lab !== schema.lab) ack(); // a frame of the lab just left: the next is the new lab's
+    else if (!lab || raw.lab !== lab.name) early.push({ raw, ack }); // the lab's views are on their way
+    else takeFrame(raw, ack);
   },
   onError: (error) => showError(error),
 });
