@@ -14,7 +14,8 @@ import numpy as np
 
 from engine import datasets
 
-from .schema import is_image, task_of
+from .points import Points
+from .schema import DATASETS_CUSTOM, is_image, task_of
 
 N_POINTS_2D = 500  # TF Playground's dataset size
 EXTENT = (-6.0, 6.0)  # the input plane of every 2-D dataset
@@ -98,13 +99,21 @@ def full_mnist(directory: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.n
     return tuple(arrays)
 
 
-def load(settings: dict, mnist_dir: str | None = None) -> Data:
-    """The data ``settings`` ask for (dataset, noise, train_fraction, features, seed); "mnist" is the full
-    set in ``mnist_dir`` when given (MNIST's own split), else the shipped subset."""
+def load(settings: dict, points: Points | None = None, mnist_dir: str | None = None) -> Data:
+    """The data ``settings`` ask for (dataset, noise, train_fraction, features, seed); for the custom dataset,
+    ``points`` (none yet: an empty set of the settings' problem), which may have fewer than two rows; "mnist" is
+    the full set in ``mnist_dir`` when given (MNIST's own split), else the shipped subset."""
     name, seed, fraction = settings["dataset"], settings["seed"], settings["train_fraction"]
     if name == "mnist" and mnist_dir is not None:
         X_train, y_train, X_test, y_test = full_mnist(str(mnist_dir))
         return Data(name, "classification", 10, ["pixel"], (28, 28), X_train, y_train, X_test, y_test, None, None)
+    if name in DATASETS_CUSTOM:
+        points = points if points is not None else Points.empty(settings["problem"])
+        train, test = points.split(fraction, seed)
+        features = list(settings["features"])
+        return Data(name, points.task, points.num_classes, features, None,
+                    points.features(train, features), points.y[train], points.features(test, features),
+                    points.y[test], points.X[train], points.X[test])
     if is_image(name):
         images, labels = _images(name)
         n, h, w = images.shape

@@ -173,28 +173,20 @@ class NetworkEdits:
         self._changed()
 
     # --- model files
-    def load_model(self, sizes: list[int], arrays: list[tuple[np.ndarray, np.ndarray]],
-                   activations: list[str] | None, settings: dict | None = None) -> None:
-        """Replace the network by one of ``sizes`` with the given (weight, bias) per layer (validated by
-        app.modelio); ``activations`` per hidden layer, or None to keep the settings' activation. With the
-        file's ``settings`` (validated like a `set`), its whole context comes back: the same data (dataset,
-        features, noise, seed, split), every training setting, a fresh run from these weights."""
-        s = {**self.settings, **(settings or {})}
-        data = self.data
-        if settings is not None:
-            s["hidden_sizes"] = list(sizes[1:-1])  # the weights decide the shape
-            s["problem"] = task_of(s["dataset"])
-            if s["problem"] == "regression" and s["loss"] == "cross_entropy":
-                raise ControlError("settings.loss", "cross_entropy", '"mse" (cross-entropy needs a classification '
-                                   f'dataset; {s["dataset"]} is regression)')
-            data = self._load(s)
-        width, output_activation = datamod.output_layout(data.task, data.num_classes, s["loss"])
-        expected = (data.input_width, width)
-        context = "the file's dataset, features and cost" if settings is not None else \
-            "the current dataset, features and cost"
+    @staticmethod
+    def _check_widths(sizes: list[int], expected: tuple[int, int], what: str) -> None:
         if (sizes[0], sizes[-1]) != expected:
             raise ControlError("data", f"a {'-'.join(map(str, sizes))} network", f"{expected[0]} inputs and "
-                               f"{expected[1]} outputs ({context})")
+                               f"{expected[1]} outputs ({what})")
+
+    def load_model(self, sizes: list[int], arrays: list[tuple[np.ndarray, np.ndarray]],
+                   activations: list[str] | None, points=None, settings: dict | None = None) -> None:
+        """Replace the network by one of ``sizes`` with the given (weight, bias) per layer (validated by
+        app.modelio); ``activations`` per hidden layer, or None to keep the settings' activation. ``points``:
+        the drawn or uploaded data saved with it (app.labs.mlp.points.Points), which become the dataset. With the
+        file's ``settings`` (validated like a `set`), its whole context comes back: the same data (dataset,
+        features, noise, seed, split), every training setting, a fresh run from these weights. Everything is
+        checked before anything changes."""
         if len(sizes) - 2 > LIMITS.max_hidden_layers or max(sizes[1:-1], default=1) > LIMITS.max_neurons_per_layer:
             raise ControlError("data", f"a {'-'.join(map(str, sizes))} network",
                                f"at most {LIMITS.max_hidden_layers} hidden layers of at most "
@@ -202,9 +194,32 @@ class NetworkEdits:
         self._check_size(sizes, "data", f"a {'-'.join(map(str, sizes))} network")
         if activations is not None and len(activations) != len(sizes) - 2:
             raise ControlError("hidden_activations", activations, f"{len(sizes) - 2} activation names")
+        s = {**self.settings, **(settings or {})}
+        if settings is not None:
+            s["hidden_sizes"] = list(sizes[1:-1])  # the weights decide the shape
+            if points is None:
+                s["problem"] = task_of(s["dataset"])
+            if s["problem"] == "regression" and s["loss"] == "cross_entropy":
+                raise ControlError("settings.loss", "cross_entropy", '"mse" (cross-entropy needs a classification '
+                                   f'dataset; {s["dataset"]} is regression)')
+        data = None
+        if points is not None:  # checked against the network first: a refused file changes nothing
+            loss = "mse" if points.task == "regression" else s["loss"]
+            width, _ = datamod.output_layout(points.task, points.num_classes, loss)
+            self._check_widths(sizes, (len(s["features"]), width), "the saved points, features and cost")
+        elif settings is not None:
+            data = self._load(s, self.points)
+            width, _ = datamod.output_layout(data.task, data.num_classes, s["loss"])
+            self._check_widths(sizes, (data.input_width, width), "the file's dataset, features and cost")
         if settings is not None:
             self.settings.update(s)
-            self.build(data)  # the file's data, a fresh optimizer and history
+            if data is not None:
+                self.build(data)  # the file's data, a fresh optimizer and history
+        if points is not None:
+            self._use_points(points)
+        width, output_activation = datamod.output_layout(self.data.task, self.data.num_classes,
+                                                         self.settings["loss"])
+        self._check_widths(sizes, (self.data.input_width, width), "the current dataset, features and cost")
         s = self.settings
         model = network.build(sizes, s["activation"], output_activation, s["dropout"], self.rng)
         for k, name in enumerate(activations or []):

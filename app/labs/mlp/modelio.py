@@ -20,8 +20,11 @@ import numpy as np
 from app.server.errors import ControlError
 from app.server.messages import settings_model, validate
 
+from engine import export_torch
+
 from . import network
-from .schema import CONTROLS, HIDDEN_ACTIVATIONS, LIMITS
+from .points import Points
+from .schema import CONTROLS, DATASETS_CUSTOM, HIDDEN_ACTIVATIONS, LIMITS
 
 FORMAT = "nnplayground.model"
 KEY = re.compile(r"^(\d{1,4})\.(weight|bias)$")
@@ -32,6 +35,41 @@ SETTINGS = {"set": settings_model("ModelFileSettings", CONTROLS)}  # a file's se
 
 def state_dict(session) -> dict[str, np.ndarray]:
     return {name: array.astype(np.float32) for name, array in session.trainer.model.state_dict().items()}
+
+
+def _own_points(session) -> Points | None:
+    """The drawn or uploaded points, saved with the model when they are the dataset shown."""
+    return session.points if session.settings["dataset"] in DATASETS_CUSTOM else None
+
+
+def to_npz(session) -> bytes:
+    buffer = io.BytesIO()
+    arrays = state_dict(session)
+    points = _own_points(session)
+    if points is not None:  # float64 and text arrays: np.load reads them back without pickles
+        arrays.update({"points.x": points.X, "points.y": points.y,
+                       "points.class_names": np.array(points.class_names or [], dtype="<U64"),
+                       "points.task": np.array(points.task)})
+    np.savez(buffer, **arrays, **{CONTEXT_KEY: np.array(json.dumps(context(session)))})
+    return buffer.getvalue()
+
+
+def to_py(session) -> str:
+    """The network as a PyTorch script (engine.export_torch): an example from the data, the input features,
+    the class names."""
+    d, t = session.data, session.trainer
+    points = _own_points(session)
+    if d.input_kind == "points":
+        example = np.concatenate([d.points_test, d.points_train])[:3]
+        example = example if len(example) else np.array([[1.0, 2.0]])
+        features = d.feature_names
+    else:
+        example, features = np.concatenate([d.X_test, d.X_train])[:1], None
+    classes = None
+    if d.task == "classification":
+        classes = list(points.class_names) if points is not None else [str(k) for k in range(d.num_classes)]
+    description = f"{session.settings['dataset']} ({d.task}), {t.step} steps"
+    return export_torch.torch_source(t.model, example, features=features, classes=classes, description=description)
 
 
 def context(session) -> dict:
@@ -48,21 +86,24 @@ def context(session) -> dict:
     }
 
 
-def to_npz(session) -> bytes:
-    buffer = io.BytesIO()
-    np.savez(buffer, **state_dict(session), **{CONTEXT_KEY: np.array(json.dumps(context(session)))})
-    return buffer.getvalue()
-
-
 def to_json(session) -> str:
     weights = session.trainer.model.state_dict()
     return json.dumps({**context(session),
-                       "state_dict": {name: array.astype(np.float64).tolist() for name, array in weights.items()}})
+                       "state_dict": {name: array.astype(np.float64).tolist() for name, array in weights.items()},
+                       **_points_json(_own_points(session))})
+
+
+def _points_json(points: Points | None) -> dict:
+    if points is None:
+        return {}
+    return {"points": {"task": points.task, "class_names": list(points.class_names), "x": points.X.tolist(),
+                       "y": points.y.tolist()}}
 
 
 def parse(data, format: str | None = None):
     """A model file → (layer sizes, [(weight (out, in), bias (out,))] per layer, hidden activations or None,
-    settings or None). The settings are validated as a ``set`` message would be.
+    the saved drawn or uploaded points or None, settings or None). The settings are validated as a ``set``
+    message would be.
 
     ``format`` "npz" or "json"; None tells them apart by content (a zip starts with "PK")."""
     if format is None:
@@ -70,9 +111,28 @@ def parse(data, format: str | None = None):
     if format == "npz":
         arrays = _read_npz(bytes(data))
         document = _npz_context(arrays.pop(CONTEXT_KEY, None))
+        saved = {name[len("points."):]: arrays.pop(name) for name in list(arrays) if name.startswith("points.")}
+        points = _points(saved.get("task"), saved.get("class_names"), saved.get("x"), saved.get("y")) \
+            if saved else None
     else:
         arrays, document = _read_json(data)
-    return _chain(arrays) + (_activations(document), _settings(document))
+        points = None
+        saved = document.get("points")
+        if saved is not None:
+            if not isinstance(saved, dict):
+                raise ControlError("points", "<not an object>", '{"task", "class_names", "x", "y"}')
+            points = _points(saved.get("task"), saved.get("class_names"), saved.get("x"), saved.get("y"))
+    return _chain(arrays) + (_activations(document), points, _settings(document))
+
+
+def _points(task, class_names, x, y) -> Points:
+    try:
+        return Points.checked(task.item() if isinstance(task, np.ndarray) else task,
+                              [] if class_names is None else list(np.asarray(class_names).tolist()),
+                              np.asarray(x), np.asarray(y))
+    except (ValueError, TypeError) as error:
+        raise ControlError("points", "<the saved points>", "the points a model file was saved with",
+                           f"the saved points are not valid ({error})") from None
 
 
 def _npz_context(array) -> dict:
