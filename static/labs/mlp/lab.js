@@ -149,8 +149,8 @@ export function createLab(ctx) {
   $('regenerate').addEventListener('click', () => send('regenerate'));
   $('reinitialize').addEventListener('click', () => send('reinitialize', {}));
 
-  /** Dead units: counted in the network's caption, with the one-click remedy when a switch of activation left
-   * them (redraw the switched layers for their new activation). */
+  /** Dead units: counted in the network's caption (and marked on the network), with the one-click remedy when
+   * layers were switched to another activation (redraw those layers for it). */
   function showDeadUnits(frame) {
     const dead = frame.dead ?? [];
     const counts = dead.map((d) => (d ? d.reduce((n, v) => n + v, 0) : 0));
@@ -161,8 +161,8 @@ export function createLab(ctx) {
     label.textContent = total ? `${total} of ${units} units dead` : '';
     label.title = total ? 'Dead: no gradient gets through them on any training example (slope ≤ 1 % of its peak), '
       + `so they cannot learn. Per hidden layer: ${counts.join(', ')}.` : '';
-    const switched = state?.switched_layers ?? [];
-    const layers = switched.length ? switched : dead.map((_, k) => k).filter((k) => counts[k] > 0);
+    // The remedy is offered where a switch of activation stranded trained weights: those layers, redrawn.
+    const layers = state?.switched_layers ?? [];
     const button = $('reinitialize');
     button.hidden = total === 0 || !layers.length;
     if (!button.hidden) {
