@@ -166,7 +166,7 @@ def engineio_problem(message) -> str | None:
     kind = message[0]
     if kind == "b":
         try:
-            base64.b64decode(message[1:])
+            base64.b64decode(message[1:], validate=True)
         except (binascii.Error, ValueError):
             return "bad base64 after 'b'"
         return None

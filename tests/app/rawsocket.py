@@ -19,11 +19,19 @@ import simple_websocket
 from socketio import packet as sio_packet
 
 
+class _Client(simple_websocket.Client):
+    def handshake(self):
+        super().handshake()
+        # simple-websocket leaves what came in the same read as the handshake's response (often Engine.IO's
+        # OPEN) unprocessed until the next read, which may be the server's ping 25 s later.
+        self.connected = self._handle_events()
+
+
 class RawSocket:
     def __init__(self, url: str, token: str | None = None, *, headers: dict | None = None, connect: bool = True,
                  ack_frames: bool = True, read: bool = True, timeout: float = 10.0):
         target = url.replace("http://", "ws://", 1).rstrip("/") + "/socket.io/?EIO=4&transport=websocket"
-        self.ws = simple_websocket.Client.connect(target, headers=headers)
+        self.ws = _Client.connect(target, headers=headers)
         self.ack_frames = ack_frames
         self.events: list[tuple[str, list]] = []  # (name, args) of every event but frames
         self.acks: dict[int, list] = {}           # ack id → the server's reply
