@@ -207,12 +207,13 @@ class Scheduler:
         share = budget / max(1, running)
         for session in due:
             try:
+                was_diverged = session.status == "diverged"
                 if session.trains:
                     session.train_slice(session.settings["speed"], time.perf_counter() + share)
-                    if session.status == "diverged":  # the viewers' state must say so, not only the frames
-                        self.manager.broadcast_state(session)
                 began = time.perf_counter()
-                frame, viewers = session.build_frame()
+                frame, viewers = session.build_frame()  # may find it diverged too (numbers beyond float32)
+                if session.status == "diverged" and not was_diverged:  # the state must say so, not only frames
+                    self.manager.broadcast_state(session)
                 self.manager.stream.publish(viewers, frame)
                 session.frame_cost += 0.2 * (time.perf_counter() - began - session.frame_cost)
             except Exception:

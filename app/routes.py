@@ -47,6 +47,10 @@ def _session(token: str):
 def _download(token: str, serialize, mimetype: str, filename: str) -> Response:
     session = _session(token)
     with session.lock:
+        try:
+            modelio.check_exportable(session)
+        except ControlError as error:
+            return jsonify({"ok": False, "error": error.to_wire("save_model")}), 409
         body = serialize(session)
     return Response(body, mimetype=mimetype, headers={"Content-Disposition": f"attachment; filename={filename}"})
 

@@ -105,6 +105,11 @@ class Session(NetworkEdits):
         """The next frame (app.bundle.Frame) and the sids to offer it to, built under the lock."""
         with self.lock:
             frame = self.frames.build()
+            if frame.nonfinite and self.status != "diverged":
+                # Finite in float64 but not in a frame's float32 (or NaN/inf in an activation): the viewers would
+                # see infinities with no word of divergence. The session says it diverged, and the frame too.
+                self._diverge(self.batch_loss if self.batch_loss is not None else math.inf, cause="weights")
+                frame = self.frames.build()
             self.dirty = False
             self.steps_since_frame = 0
             return frame, list(self.viewers)
@@ -178,11 +183,12 @@ class Session(NetworkEdits):
             self.divergence = None
             self.status = "paused"
 
-    def _diverge(self, loss: float) -> None:
-        """Pause as diverged: the loss, the gradient or (after an update) the weights are no longer finite."""
+    def _diverge(self, loss: float, cause: str | None = None) -> None:
+        """Pause as diverged: the loss, the gradient or (after an update) the weights are no longer finite —
+        or (``cause="weights"`` from build_frame) no longer fit a frame's float32."""
         t = self.trainer
         step = t.step
-        cause = t.blew_up or "loss"
+        cause = cause or t.blew_up or "loss"
         if cause == "loss":
             kind = "nan" if math.isnan(loss) else "inf"
         else:

@@ -17,6 +17,7 @@ import time
 
 import simple_websocket
 from socketio import packet as sio_packet
+from wsproto.utilities import LocalProtocolError
 
 
 class _Client(simple_websocket.Client):
@@ -58,7 +59,7 @@ class RawSocket:
             try:
                 self.ws.send(message)
                 return True
-            except (simple_websocket.ConnectionClosed, OSError):
+            except (simple_websocket.ConnectionClosed, OSError, LocalProtocolError):  # closing or closed
                 return False
 
     def emit(self, event: str, payload=None, ack_id: int | None = None) -> bool:
@@ -66,10 +67,11 @@ class RawSocket:
         return self.send(f"42{'' if ack_id is None else ack_id}{json.dumps(data)}")
 
     def close(self) -> None:
-        try:
-            self.ws.close()
-        except (simple_websocket.ConnectionClosed, OSError):
-            pass
+        with self._send_lock:
+            try:
+                self.ws.close()
+            except (simple_websocket.ConnectionClosed, OSError, LocalProtocolError):
+                pass
 
     # --- what arrived
     def named(self, name: str) -> list:

@@ -9,6 +9,7 @@ import http.client
 import io
 import logging
 import threading
+import zipfile
 
 import numpy as np
 import pytest
@@ -198,6 +199,72 @@ def test_an_event_name_that_is_not_a_protocol_event_gets_an_error_naming_them(so
     assert raw.acks[7][0] == {"ok": False, "error": error}
     raw.emit("pause", ack_id=8)
     raw.wait_for(lambda r: 8 in r.acks and r.acks[8][0]["ok"])
+
+
+# --- 6. non-finite numbers in frames, and exports that do not load back
+def test_frames_carry_no_infinity_unless_the_session_says_it_diverged(server, run):
+    from app.bundle import decode
+    from app.client import Viewer
+
+    unannounced = []
+
+    def check(payload):
+        nonfinite = sum(int(np.count_nonzero(~np.isfinite(a))) for a in decode(payload).values())
+        if nonfinite and payload["status"] != "diverged":
+            unannounced.append((payload["step"], nonfinite))
+
+    async def scenario():
+        viewer = await Viewer(server.url, decode=False, on_payload=check).connect()
+        await viewer.call("set", {"dataset": "plane", "learning_rate": 10.0, "optimizer": "sgd"})
+        await viewer.call("play")
+        diverged = await viewer.wait_for(lambda v: v.frame["status"] == "diverged" and v.frame, timeout=20)
+        await viewer.wait_for(lambda v: v.state["status"] == "diverged")
+        await viewer.disconnect()
+        return diverged
+
+    diverged = run(scenario())
+    assert not unannounced and diverged["divergence"]["step"] == diverged["step"]
+    token = next(iter(manager_of(server).sessions))
+    for name in ("model.npz", "model.json"):
+        status, body = request(server, "GET", f"/api/session/{token}/{name}")
+        if status == 200:  # offered: then it loads back
+            assert request(server, "POST", f"/api/session/{token}/model", body=body)[0] == 200, name
+        else:
+            assert status == 409 and b"reset" in body
+
+
+# --- 7. uploads that once reached the bug path
+def npz_with(members: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, content in members.items():
+            archive.writestr(name, content)
+    return buffer.getvalue()
+
+
+def npy_header(shape) -> bytes:
+    buffer = io.BytesIO()
+    np.lib.format.write_array_header_1_0(buffer, {"descr": "<f8", "fortran_order": False, "shape": shape})
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("members,field", [
+    ({"0.weight.npy": b"not an npy file", "0.bias.npy": b"nor this"}, "state_dict.0.weight"),
+    ({"0.weight.npy": npy_header((10**12,)), "0.bias.npy": npy_header((1,))}, "state_dict.0.weight"),
+    ({"0.weight.npy": np.lib.format.MAGIC_PREFIX + b"\x01\x00\xff\xff{'descr'"}, "state_dict.0.weight"),
+    ({"0.weight": b"no .npy suffix"}, "state_dict.0.weight"),
+])
+def test_a_broken_npz_upload_is_400_and_changes_nothing(server, sockets, members, field):
+    token = token_of(sockets())
+    session = manager_of(server).get(token)
+    before = {k: v.copy() for k, v in session.trainer.model.state_dict().items()}
+    status, text = request(server, "POST", f"/api/session/{token}/model", body=npz_with(members))
+    assert status == 400
+    import json
+
+    assert json.loads(text)["error"]["field"] == field
+    after = session.trainer.model.state_dict()
+    assert all(np.array_equal(after[k], v) for k, v in before.items())
 
 
 # --- 8. close codes
