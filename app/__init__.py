@@ -1,72 +1,10 @@
 """nnplayground's server: a Flask app whose Socket.IO events drive live training sessions.
 
-``create_app(config=None)`` builds the app (Flask's factory pattern); ``socketio`` is the one
-Flask-SocketIO object its handlers (app.events) are registered on. The wire protocol: docs/protocol.md.
+The house (docs/labs.md): ``server/`` is the wire every lab shares (factory, routes, events, transport,
+frame streaming, validation); ``sessions/`` the session lifecycle and the scheduler; ``labs/`` one folder per
+model family (``labs/mlp/``, ``labs/cnn/``), registered in ``labs/__init__.py``.
 """
 
-from __future__ import annotations
+from .server.factory import DEFAULT_CONFIG, ROOT, create_app, socketio
 
-from pathlib import Path
-
-from flask import Flask
-from flask_socketio import SocketIO
-
-from .blas import limit_blas_threads
-from .guard import PacketGuard
-from .messages import EVENTS
-from .schema import LIMITS
-from .security import host_guard
-from .transport import atomic_packets, bounded_polling, bounded_websockets, closer, no_delay
-
-limit_blas_threads(1)
-
-ROOT = Path(__file__).resolve().parent.parent  # the repository: templates/, static/, node_modules/
-
-DEFAULT_CONFIG = {
-    "FPS": 60,                       # frames per second per session, at most
-    "MIN_TRAIN_SHARE": 0.25,         # fraction of each tick kept for training however costly the frames
-    "GRID_RESOLUTION": 100,          # output heatmap, points per side
-    "NEURON_GRID_RESOLUTION": 25,    # each hidden neuron's heatmap, points per side
-    "ACK_TIMEOUT": 5.0,              # s before an unacknowledged frame counts as lost
-    "SESSION_IDLE_TIMEOUT": 600.0,   # s a session with no connection is kept
-    "CORS_ALLOWED_ORIGINS": None,    # None: same origin only; or a list of origins, or "*"
-    "BIND_HOST": None,               # the address served on: its names are answered (all local ones for 0.0.0.0)
-    "ALLOWED_HOSTS": (),             # more Host names to answer (--allow-host); loopback names always are
-    "INITIAL_SETTINGS": None,        # overrides of the controls' defaults for new sessions
-    "NODE_MODULES": ROOT / "node_modules",
-    "MAX_CONTENT_LENGTH": LIMITS.max_message_bytes,  # HTTP bodies (model upload)
-}
-
-socketio = SocketIO()
-
-
-def create_app(config: dict | None = None) -> Flask:
-    """The Flask app with its Socket.IO server and session manager (``app.extensions["nnplayground"]``).
-
-    One app serves at a time per process: ``socketio`` is module-level, and each call re-initialises it."""
-    from .manager import SessionManager
-    from .routes import bp
-
-    app = Flask(__name__, template_folder=str(ROOT / "templates"), static_folder=str(ROOT / "static"))
-    app.config.update(DEFAULT_CONFIG)
-    app.config.update(config or {})
-    socketio.init_app(
-        app,
-        async_mode="threading",
-        cors_allowed_origins=app.config["CORS_ALLOWED_ORIGINS"],
-        max_http_buffer_size=LIMITS.max_message_bytes,
-        always_connect=True,  # the connect handler's emits then follow the CONNECT packet
-        manage_session=False,
-    )
-    close = closer(socketio.server.eio)
-    atomic_packets(socketio.server, close)
-    bounded_websockets(socketio.server.eio)
-    bounded_polling(socketio.server.eio)
-    PacketGuard(socketio.server, EVENTS, close)
-    app.wsgi_app = no_delay(host_guard(app.wsgi_app, app.config))
-    app.extensions["nnplayground"] = SessionManager(app.config, socketio.server)
-    app.register_blueprint(bp)
-    return app
-
-
-from . import events  # noqa: E402,F401  (registers the handlers on `socketio` before any init_app)
+__all__ = ["DEFAULT_CONFIG", "ROOT", "create_app", "socketio"]

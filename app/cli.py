@@ -7,7 +7,7 @@ import threading
 import webbrowser
 
 from . import create_app, socketio
-from .server import RequestHandler, free_port
+from .server.live import RequestHandler, free_port
 
 
 def parse_args(argv=None) -> argparse.Namespace:

@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import numpy as np  # noqa: E402
 
 from app import create_app  # noqa: E402
-from app.client import Viewer  # noqa: E402
+from app.server.client import Viewer  # noqa: E402
 from app.server import LiveServer  # noqa: E402
 
 TARGET_ACCURACY = 0.9

@@ -23,6 +23,7 @@ def parse_args():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=2.0, help="measuring time per model and contender")
     parser.add_argument("--threads", type=int, default=1, help="BLAS / torch threads")
+    parser.add_argument("--only", default="", help="run only the cases whose name contains this text, e.g. '(r)'")
     return parser.parse_args()
 
 
@@ -217,6 +218,66 @@ def rnn_case():
     return contenders
 
 
+# --- recurrent: the RNN lab's default configurations (issue 12) ------------------------------------------
+
+def recurrent_cases() -> list:
+    """(name, contenders, target) for RNN, LSTM and GRU on the lab's sine and character defaults."""
+    from engine.datasets import char_corpus, encode_chars
+    from engine.sequence import SequenceModel, one_hot
+
+    sine_x, sine_y = sine_wave(n_sequences=256, length=50, seed=0)
+    x_ids, y_ids, vocabulary = encode_chars(char_corpus(), 32)
+    V = len(vocabulary)
+    char_data = batches(one_hot(x_ids, V), y_ids, 32)
+    char_data = [(x, y.reshape(-1)) for x, y in char_data]  # targets flat (N·L,), as the logits are read
+    sine_data = batches(sine_x, sine_y, 32)
+    cases = []
+    for task, data, input_size, hidden, output_size in (("sine", sine_data, 1, 16, 1),
+                                                       ("chars", char_data, V, 64, V)):
+        for cell in ("RNN", "LSTM", "GRU"):
+            model = SequenceModel(cell, input_size, hidden, output_size, batch_first=True, rng=0)
+            flat = task == "chars"
+            ours_loss = engine.CrossEntropyLoss() if flat else engine.MSELoss()
+            ours_model = _FlatLogits(model, V) if flat else model
+            contenders = {"ours": ours_step(ours_model, engine.Adam(model.parameters(), lr=0.01), ours_loss, data)}
+            if torch is not None:
+                reference = _TorchSequenceModel(cell, input_size, hidden, output_size, flat).double()
+                reference.load_state_dict({k: torch.from_numpy(v.copy()) for k, v in model.state_dict().items()})
+                torch_loss = torch.nn.CrossEntropyLoss() if flat else torch.nn.MSELoss()
+                contenders["torch"] = torch_step(reference, torch.optim.Adam(reference.parameters(), lr=0.01),
+                                                 torch_loss, data)
+            shape = f"hidden {hidden}, L {data[0][0].shape[1]}, batch 32" + (f", one-hot {V}" if flat else "")
+            cases.append((f"(r) {cell} {task}: {shape}, Adam", contenders, 2.0))
+    return cases
+
+
+class _FlatLogits:
+    """A character model whose (N, L, V) logits are read as (N·L, V) rows, as CrossEntropyLoss wants."""
+
+    def __init__(self, model, vocabulary_size):
+        self.model, self.size = model, vocabulary_size
+
+    def __call__(self, x):
+        self.shape = x.shape[:2] + (self.size,)
+        return self.model(x).reshape(-1, self.size)
+
+    def backward(self, grad):
+        return self.model.backward(grad.reshape(self.shape))
+
+
+if torch is not None:
+    class _TorchSequenceModel(torch.nn.Module):
+        def __init__(self, cell, input_size, hidden, output_size, flat):
+            super().__init__()
+            self.rnn = getattr(torch.nn, cell)(input_size, hidden, batch_first=True)
+            self.head = torch.nn.Linear(hidden, output_size)
+            self.flat = flat
+
+        def forward(self, x):
+            y = self.head(self.rnn(x)[0])
+            return y.reshape(-1, y.shape[-1]) if self.flat else y
+
+
 def main(args) -> None:
     if torch is not None:
         torch.set_num_threads(args.threads)
@@ -240,12 +301,15 @@ def main(args) -> None:
     else:
         print("(d) skipped: engine.Conv2d is not available yet", file=sys.stderr)
     cases.append(("(e) RNN(1→16)+linear, batch 16 × 50 steps, sine, Adam", rnn_case(), 1.0))
+    cases += recurrent_cases()
 
     versions = f"numpy {np.__version__}" + (f", torch {torch.__version__}" if torch else ", torch not installed")
     print(f"# engine benchmark — float64, {args.threads} thread(s), {versions}, ~{args.seconds:g} s per contender\n")
     print(f"| {'model':<64} | {'ours /s':>9} | {'torch /s':>9} | {'ratio':>6} | target |")
     print(f"|{'-' * 66}|{'-' * 11}|{'-' * 11}|{'-' * 8}|--------|")
     for name, contenders, target in cases:
+        if args.only not in name:
+            continue
         best = race(contenders, args.seconds)
         theirs = best.get("torch")
         ratio = f"{best['ours'] / theirs:5.1f}×" if theirs else "     –"

@@ -20,7 +20,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from app.client import SECTIONS, Viewer  # noqa: E402
+from app.server.client import SECTIONS, Viewer  # noqa: E402
 from app.server import free_port  # noqa: E402
 
 NETWORKS = {

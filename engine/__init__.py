@@ -23,11 +23,14 @@ from .module import Module
 from .optim import SGD, Adam, clip_grad_norm_, clip_grad_value_
 from .parameter import Parameter
 from .random import manual_seed
+from .gru import GRU
+from .lstm import LSTM
 from .rnn import RNN
+from .sequence import SequenceModel, sample_text
 
 __all__ = [
     "Module", "Parameter", "Sequential", "Linear", "Identity", "ReLU", "LeakyReLU", "Tanh", "Sigmoid", "SiLU",
-    "Swish", "Softmax", "Dropout", "Flatten", "Conv2d", "MaxPool2d", "AvgPool2d", "RNN", "MSELoss",
+    "Swish", "Softmax", "Dropout", "Flatten", "Conv2d", "MaxPool2d", "AvgPool2d", "RNN", "LSTM", "GRU", "SequenceModel", "sample_text", "MSELoss",
     "CrossEntropyLoss", "SGD", "Adam", "clip_grad_norm_", "clip_grad_value_", "manual_seed", "ACTIVATIONS",
     "activation_from_name",
 ]

@@ -1,14 +1,23 @@
-"""The Elman RNN, as torch.nn.RNN, with full backpropagation through time.
+"""Recurrent layers as torch.nn: ``RNNBase`` (layers, directions, dropout, shapes, BPTT bookkeeping) and the
+Elman ``RNN``. ``LSTM`` (engine/lstm.py) and ``GRU`` (engine/gru.py) only add their cell.
 
-Per layer k and direction d, for every time step t (reversed for the backward direction):
+Per layer k and direction d a cell maps ``x_t`` and the previous state to the next one. The input term
+``x_t W_ihᵀ + b_ih`` of every step is one matmul per layer and direction; only the recurrent term needs the
+time loop. Layer k > 0 reads the concatenated states of both directions of layer k−1, through dropout in
+training mode. The reverse direction walks t = L−1 … 0.
 
-    z_t = x_t W_ih^T + b_ih + h_{t-1} W_hh^T + b_hh          pre-activation      (N, H_out)
-    h_t = tanh(z_t)   or   relu(z_t)                          hidden state        (N, H_out)
+Backward walks the same steps in reverse. Each cell turns dLoss/dh_t (from above, plus what step t+1 sends
+back) into the gradients of its gate pre-activations, split in an input side ``d_ih`` (L, N, G·H) and a
+recurrent side ``d_hh`` (equal except in the GRU); every weight gradient is then one matmul over all steps:
 
-The input term x_t W_ih^T of every step is one matmul per layer and direction; only the
-recurrent term needs the time loop. Layer k > 0 reads the concatenated states of both
-directions of layer k-1, through dropout in training mode. Backward walks the same steps in
-reverse, carrying dLoss/dh_{t-1} = dz_t W_hh.
+    dW_ih += Σ_t d_ih,tᵀ x_t      dW_hh += Σ_t d_hh,tᵀ h_{t−1}      db_ih += Σ d_ih      db_hh += Σ d_hh
+    dx_t   = d_ih,t W_ih
+
+The Elman cell (G = 1), for every step t:
+
+    z_t = x_t W_ihᵀ + b_ih + h_{t−1} W_hhᵀ + b_hh          pre-activation      (N, H_out)
+    h_t = tanh(z_t)   or   relu(z_t)                        hidden state        (N, H_out)
+    dz_t = (dL/dh_t) ⊙ tanh'(z_t),   dL/dh_{t−1} += dz_t W_hh
 """
 
 from __future__ import annotations
@@ -25,84 +34,126 @@ from .parameter import DEFAULT_DTYPE, Parameter, check_dtype
 from .random import resolve_rng
 
 NONLINEARITIES = ("tanh", "relu")
+PARAMETER_KINDS = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
 
 
-class RNN(Module):
-    """torch.nn.RNN: a stack of ``num_layers`` Elman layers, optionally bidirectional (D = 2).
+def parameter_name(kind: str, layer: int, direction: int) -> str:
+    """torch's state_dict name, e.g. ``weight_hh_l1_reverse``."""
+    return f"{kind}_l{layer}" + ("_reverse" if direction == 1 else "")
+
+
+class RNNBase(Module):
+    """What RNN, LSTM and GRU share (torch.nn.RNNBase). A subclass sets ``gate_count`` G (the weights stack G
+    blocks of ``hidden_size`` rows, in torch's gate order) and implements ``_cell_forward`` / ``_cell_backward``.
 
     Shapes (L: sequence length, N: batch, D: 2 if bidirectional else 1):
     input ``(L, N, H_in)`` (``(N, L, H_in)`` with ``batch_first``, or unbatched ``(L, H_in)``);
-    ``h0`` / ``h_n`` ``(D·num_layers, N, H_out)`` — never batch-first, as torch — index
-    ``layer·D + direction``; output ``(L, N, D·H_out)`` (batch-first likewise).
+    ``h_0`` / ``h_n`` (and the LSTM's ``c_0`` / ``c_n``) ``(D·num_layers, N, H_out)`` — never batch-first, as
+    torch — index ``layer·D + direction``; output ``(L, N, D·H_out)`` (batch-first likewise).
 
-    Parameters, registered in torch's order: ``weight_ih_l{k}`` ``(H_out, H_in or D·H_out)``,
-    ``weight_hh_l{k}`` ``(H_out, H_out)``, ``bias_ih_l{k}``, ``bias_hh_l{k}`` ``(H_out,)``,
-    with ``_reverse`` for the backward direction; all drawn from U(±1/√H_out), as torch.
+    Parameters, registered in torch's order: ``weight_ih_l{k}`` ``(G·H_out, H_in or D·H_out)``,
+    ``weight_hh_l{k}`` ``(G·H_out, H_out)``, ``bias_ih_l{k}``, ``bias_hh_l{k}`` ``(G·H_out,)``, with
+    ``_reverse`` for the backward direction; all drawn from U(±1/√H_out), as torch.
 
-    After a forward pass, for the views (references, no copies): ``input``, ``output``, ``h_n``,
-    ``h0`` ``(D·num_layers, N, H_out)``, and per layer ``hidden_states[k]`` and
-    ``pre_activations[k]``, both time-major ``(L, N, D·H_out)`` whatever ``batch_first`` is.
+    After a forward pass, for the views (references, no copies): ``input``, ``output``, ``h_n``, ``h0``
+    ``(D·num_layers, N, H_out)``, and per layer ``hidden_states[k]`` time-major ``(L, N, D·H_out)`` whatever
+    ``batch_first`` is. After a backward pass: ``grad_hidden_states[k]`` ``(L, N, D·H_out)`` holds dLoss/dh_t
+    of layer k at every step (through the output and every later step: what the loss still owes to h_t), and
+    ``grad_h0`` dLoss/dh_0 — both by-products of backprop through time, at no extra cost.
     """
 
-    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, nonlinearity: str = "tanh",
-                 bias: bool = True, batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
-                 *, rng=None, dtype=DEFAULT_DTYPE):
+    gate_count = 1
+    # False when the input is data whose gradient nobody reads: backward then returns None for grad_x and
+    # skips its matmul (as torch does for an input without requires_grad)
+    input_requires_grad = True
+
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
+                 batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False, *,
+                 nonlinearity: str | None = None, rng=None, dtype=DEFAULT_DTYPE):
         super().__init__()
-        where = _describe(input_size, hidden_size, num_layers, nonlinearity, bias, batch_first, dropout,
-                          bidirectional)
+        self.nonlinearity = nonlinearity
+        where = self._describe(input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional)
         self.input_size = _checks.positive_int(where, "input_size", input_size)
         self.hidden_size = _checks.positive_int(where, "hidden_size", hidden_size)
         self.num_layers = _checks.positive_int(where, "num_layers", num_layers)
-        if nonlinearity not in NONLINEARITIES:
+        if nonlinearity is not None and nonlinearity not in NONLINEARITIES:
             raise ValueError(f"{where}: nonlinearity must be one of {list(NONLINEARITIES)}, got {nonlinearity!r}")
-        self.nonlinearity = nonlinearity
         self.bias = _flag(where, "bias", bias)
         self.batch_first = _flag(where, "batch_first", batch_first)
         self.bidirectional = _flag(where, "bidirectional", bidirectional)
         self.dropout = _checks.probability(where, "dropout", dropout)
         if self.dropout > 0 and self.num_layers == 1:
             # torch warns too: dropout only ever acts between layers.
-            warnings.warn(f"{where}: dropout={self.dropout} has no effect with num_layers=1 "
-                          "(dropout is applied between layers, not after the last)", UserWarning, stacklevel=2)
+            warnings.warn(f"{where}: {dropout_note(self.dropout)}", UserWarning, stacklevel=3)
         dtype = check_dtype(dtype, where)
         self._rng = resolve_rng(rng)
         self.num_directions = 2 if self.bidirectional else 1
-
-        # _cells[k][d] = (weight_ih, weight_hh, bias_ih, bias_hh); the same Parameter objects as
-        # the registered attributes (to() and flat buffers rebind .data, never the Parameter).
-        H, D = self.hidden_size, self.num_directions
-        bound = 1.0 / math.sqrt(H)
-        self._cells: list[list[tuple]] = []
         for k in range(self.num_layers):
-            layer = []
-            for d in range(D):
-                suffix = f"_l{k}" + ("_reverse" if d == 1 else "")
-                fan_in = self.input_size if k == 0 else D * H
-                shapes = [("weight_ih", (H, fan_in)), ("weight_hh", (H, H))]
-                if self.bias:
-                    shapes += [("bias_ih", (H,)), ("bias_hh", (H,))]
-                cell = [None, None, None, None]
-                for i, (name, shape) in enumerate(shapes):
-                    cell[i] = Parameter(self._rng.uniform(-bound, bound, size=shape).astype(dtype))
-                    setattr(self, name + suffix, cell[i])
-                layer.append(tuple(cell))
-            self._cells.append(layer)
+            for d in range(self.num_directions):
+                for name, shape in self.parameter_shapes(k):
+                    setattr(self, parameter_name(name, k, d), Parameter(self.new_weights(shape, dtype)))
+        self.rebuild()
 
-        self.input = self.output = self.h0 = self.h_n = None
+        self.input = self.output = self.h0 = self.h_n = self.grad_h0 = None
         self.hidden_states: list[np.ndarray] = []
-        self.pre_activations: list[np.ndarray] = []
+        self.grad_hidden_states: list[np.ndarray] = []
         self._layer_inputs: list[np.ndarray] = []
         self._dropout_masks: list[np.ndarray | None] = []
+        self._caches: list[list] = []
         self._unbatched = False
 
-    # --- forward -------------------------------------------------------------------------------
-    def forward(self, input: np.ndarray, h0: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """``output, h_n = rnn(input, h0=None)``.
+    # --- structure (also used by engine/rnn_surgery.py) ----------------------------------------------------
+    def parameter_shapes(self, layer: int) -> list[tuple[str, tuple[int, int] | tuple[int]]]:
+        """``[(kind, shape)]`` of one direction of ``layer``, in torch's order."""
+        G, H = self.gate_count, self.hidden_size
+        fan_in = self.input_size if layer == 0 else self.num_directions * H
+        shapes = [("weight_ih", (G * H, fan_in)), ("weight_hh", (G * H, H))]
+        if self.bias:
+            shapes += [("bias_ih", (G * H,)), ("bias_hh", (G * H,))]
+        return shapes
 
-        input ``(L, N, H_in)`` (``(N, L, H_in)`` if batch_first) or unbatched ``(L, H_in)``;
-        h0 ``(D·num_layers, N, H_out)`` (``(D·num_layers, H_out)`` unbatched), zeros if None.
-        Returns output ``(L, N, D·H_out)`` (batch-first likewise) and h_n like h0.
-        """
+    def new_weights(self, shape, dtype=None) -> np.ndarray:
+        """Fresh entries as torch draws them: U(±1/√hidden_size), from the module's generator."""
+        bound = 1.0 / math.sqrt(self.hidden_size)
+        return self._rng.uniform(-bound, bound, size=shape).astype(dtype or self.dtype)
+
+    def rebuild(self) -> None:
+        """Re-read the registered parameters into ``_cells[k][d] = (w_ih, w_hh, b_ih, b_hh)`` and put them in
+        torch's order, after construction or surgery replaced, added or removed some."""
+        named = dict(self._parameters)
+        self._parameters.clear()
+        self._cells = []
+        for k in range(self.num_layers):
+            layer = []
+            for d in range(self.num_directions):
+                cell = []
+                for kind in PARAMETER_KINDS:
+                    name = parameter_name(kind, k, d)
+                    p = named.pop(name, None)
+                    if p is not None:
+                        self._parameters[name] = p
+                    cell.append(p)
+                layer.append(tuple(cell))
+            self._cells.append(layer)
+        for name in named:  # anything surgery left over is no parameter of this shape any more
+            object.__delattr__(self, name)
+
+    # --- forward -------------------------------------------------------------------------------------------
+    def _check_state(self, where: str, name: str, value, shape: tuple, unbatched: bool) -> np.ndarray:
+        if value is None:
+            return np.zeros(shape, dtype=self.dtype)
+        expected = shape[::2] if unbatched else shape
+        layout = f"(D*num_layers, {'' if unbatched else 'N, '}H_out)"
+        value = _checks.array(where, value, len(expected), dtype=self.dtype, name=name,
+                              layout=f"{expected} {layout}")
+        if value.shape != expected:
+            raise ValueError(f"{where}: {name} has shape {value.shape}; expected {expected} {layout}")
+        return value[:, None, :] if unbatched else value
+
+    def _run(self, input: np.ndarray, states: tuple) -> tuple[np.ndarray, list[np.ndarray]]:
+        """Run every layer and direction; ``states`` holds h0 (and c0) as given (None: zeros).
+
+        Returns output and the final states ``[h_n (, c_n)]``, unbatched / batch-first as the input was."""
         where = self._where()
         dtype = self.dtype
         layout = "(N, L, H_in)" if self.batch_first else "(L, N, H_in)"
@@ -116,20 +167,12 @@ class RNN(Module):
         L, N = x_tm.shape[0], x_tm.shape[1]
         H, D = self.hidden_size, self.num_directions
         state_shape = (D * self.num_layers, N, H)
-        if h0 is None:
-            h0_full = np.zeros(state_shape, dtype=dtype)
-        else:
-            expected = state_shape[::2] if unbatched else state_shape
-            h0 = _checks.array(where, h0, len(expected), dtype=dtype, name="h0",
-                               layout=f"{expected} (D*num_layers, {'' if unbatched else 'N, '}H_out)")
-            if h0.shape != expected:
-                raise ValueError(f"{where}: h0 has shape {h0.shape}; expected {expected} "
-                                 f"(D*num_layers, {'' if unbatched else 'N, '}H_out)")
-            h0_full = h0[:, None, :] if unbatched else h0
+        initial = [self._check_state(where, name, value, state_shape, unbatched)
+                   for name, value in zip(self.state_names, states)]
+        finals = [np.empty(state_shape, dtype=dtype) for _ in initial]
 
         dropping = self.training and self.dropout > 0
-        h_n = np.empty(state_shape, dtype=dtype)
-        hidden_states, pre_activations, layer_inputs, masks = [], [], [], []
+        hidden_states, layer_inputs, masks, caches = [], [], [], []
         layer_input = x_tm
         for k, layer in enumerate(self._cells):
             if k > 0 and dropping:
@@ -140,127 +183,228 @@ class RNN(Module):
                 masks.append(mask)
             elif k > 0:
                 masks.append(None)
-            z = np.empty((L, N, D * H), dtype=dtype)
-            states = np.empty_like(z)
+            out = np.empty((L, N, D * H), dtype=dtype)
+            layer_caches = []
+            flat_input = layer_input.reshape(L * N, -1)
             for d, (w_ih, w_hh, b_ih, b_hh) in enumerate(layer):
-                cols = slice(d * H, (d + 1) * H)
-                z_d, states_d = z[:, :, cols], states[:, :, cols]
-                np.matmul(layer_input, w_ih.data.T, out=z_d)  # every step's input term at once
+                # every step's input term at once: (L·N, H_in) @ (H_in, G·H)
+                x_terms = np.dot(flat_input, w_ih.data.T).reshape(L, N, -1)
                 if b_ih is not None:
-                    z_d += b_ih.data + b_hh.data
-                self._recur(z_d, states_d, w_hh.data.T, h0_full[k * D + d], reverse=d == 1)
-                h_n[k * D + d] = states_d[0 if d == 1 else L - 1]
+                    x_terms += b_ih.data
+                index = k * D + d
+                layer_caches.append(self._cell_forward(
+                    x_terms, w_hh.data, None if b_hh is None else b_hh.data, [s[index] for s in initial],
+                    out[:, :, d * H:(d + 1) * H], [f[index] for f in finals], reverse=d == 1))
             layer_inputs.append(layer_input)
-            pre_activations.append(z)
-            hidden_states.append(states)
-            layer_input = states
+            hidden_states.append(out)
+            caches.append(layer_caches)
+            layer_input = out
 
-        self.hidden_states, self.pre_activations = hidden_states, pre_activations
-        self._layer_inputs, self._dropout_masks = layer_inputs, masks
+        self.hidden_states, self._layer_inputs, self._dropout_masks, self._caches = \
+            hidden_states, layer_inputs, masks, caches
         self._unbatched = unbatched
-        self.h0 = h0_full
+        self._initial = initial
+        self.h0 = initial[0]
         out = layer_input
         if unbatched:
-            out, h_n = out[:, 0, :], h_n[:, 0, :]
+            out, finals = out[:, 0, :], [f[:, 0, :] for f in finals]
         elif self.batch_first:
             out = out.transpose(1, 0, 2)
-        self.input, self.output, self.h_n = input, out, h_n
-        return out, h_n
+        self.input, self.output, self.h_n = input, out, finals[0]
+        self._finals = finals
+        return out, finals
 
-    def _recur(self, z: np.ndarray, states: np.ndarray, w_hh_t: np.ndarray, h: np.ndarray, reverse: bool) -> None:
-        """Fill ``states`` (L, N, H) in time order; ``z`` holds the input terms and becomes the pre-activations."""
-        steps = range(z.shape[0] - 1, -1, -1) if reverse else range(z.shape[0])
-        tanh = self.nonlinearity == "tanh"
-        for t in steps:
-            z_t = z[t]
-            z_t += h @ w_hh_t
-            h = np.tanh(z_t, out=states[t]) if tanh else np.maximum(z_t, 0.0, out=states[t])
-
-    # --- backward ------------------------------------------------------------------------------
-    def backward(self, grad_output: np.ndarray, grad_h_n: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """``grad_x, grad_h0 = rnn.backward(grad_output, grad_h_n=None)``: backprop through time.
-
-        grad_output is shaped like ``output``, grad_h_n like ``h_n`` (zeros if None). Accumulates
-        into every parameter's ``.grad`` in place. Returns grad_x shaped like the input and
-        grad_h0 shaped like h0 (also when h0 was None: the gradient w.r.t. the zero state).
-        """
+    # --- backward ------------------------------------------------------------------------------------------
+    def _run_backward(self, grad_output: np.ndarray, grad_finals: tuple) -> tuple[np.ndarray, list[np.ndarray]]:
+        """Backprop through time; ``grad_finals`` are the gradients of the final states (None: zeros).
+        Returns grad_x and the gradients of the initial states, shaped as they were given."""
         where = self._where()
         if self.output is None:
-            raise ValueError(f"{where}: backward called before forward; expected rnn(x) first")
+            raise ValueError(f"{where}: backward called before forward; expected a forward pass first")
         dtype = self.dtype
         grad_output = np.asarray(grad_output)
         if grad_output.shape != self.output.shape:
             raise ValueError(f"{where}: grad_output has shape {grad_output.shape}; expected {self.output.shape} "
                              "(the shape of output)")
-        if grad_h_n is not None:
-            grad_h_n = np.asarray(grad_h_n)
-            if grad_h_n.shape != self.h_n.shape:
-                raise ValueError(f"{where}: grad_h_n has shape {grad_h_n.shape}; expected {self.h_n.shape} "
-                                 "(the shape of h_n)")
-            if self._unbatched:
-                grad_h_n = grad_h_n[:, None, :]
+        carried = []
+        for name, grad, final in zip(self.state_names, grad_finals, self._finals):
+            if grad is not None:
+                grad = np.asarray(grad)
+                if grad.shape != final.shape:
+                    final_name = name.replace("0", "_n")
+                    raise ValueError(f"{where}: grad_{final_name} has shape {grad.shape}; expected {final.shape} "
+                                     f"(the shape of {final_name})")
+                grad = grad[:, None, :] if self._unbatched else grad
+            carried.append(grad)
         if self._unbatched:
             grad_output = grad_output[:, None, :]
         elif self.batch_first:
             grad_output = grad_output.transpose(1, 0, 2)
 
         H, D = self.hidden_size, self.num_directions
-        grad_h0 = np.empty(self.h0.shape, dtype=dtype)
-        # dZ starts as dLoss/dh from above and, step by step, becomes dLoss/dz (a fresh buffer)
-        grad_z = np.array(grad_output, dtype=dtype, order="C")
+        grad_initial = [np.empty(s.shape, dtype=dtype) for s in self._initial]
+        grad_hidden_states = [None] * self.num_layers
+        # dL/dh of the layer's output from above (a fresh buffer each layer); the cells add dL/dh_t from
+        # step t+1 into it in place, so afterwards it holds the total dL/dh_t
+        grad_h = np.array(grad_output, dtype=dtype, order="C")
         for k in range(self.num_layers - 1, -1, -1):
-            states, layer_input = self.hidden_states[k], self._layer_inputs[k]
-            L = states.shape[0]
-            if self.nonlinearity == "tanh":
-                slope = 1.0 - states * states
-            else:
-                slope = states > 0
+            layer_input = self._layer_inputs[k]
+            states = self.hidden_states[k]
+            grad_hidden_states[k] = grad_h
             grad_input = None
             for d, (w_ih, w_hh, b_ih, b_hh) in enumerate(self._cells[k]):
+                index = k * D + d
                 cols = slice(d * H, (d + 1) * H)
-                dz, h_d, slope_d = grad_z[:, :, cols], states[:, :, cols], slope[:, :, cols]
-                h0_d = self.h0[k * D + d]
-                carry = None if grad_h_n is None else grad_h_n[k * D + d]
-                steps = range(L) if d == 1 else range(L - 1, -1, -1)
-                for t in steps:
-                    dz_t = dz[t]
-                    if carry is not None:
-                        dz_t += carry
-                    dz_t *= slope_d[t]
-                    carry = dz_t @ w_hh.data
-                grad_h0[k * D + d] = carry
-                # h_{t-1} is the previous step in this direction's order, h0 at the first step
+                d_ih, d_hh, grads_start = self._cell_backward(
+                    self._caches[k][d], grad_h[:, :, cols], [None if g is None else g[index] for g in carried],
+                    w_hh.data, reverse=d == 1)
+                for g, start in zip(grad_initial, grads_start):
+                    g[index] = start
+                h_d, h0_d = states[:, :, cols], self._initial[0][index]
+                # h_{t−1} is the previous step in this direction's order, h0 at the first step
                 if d == 0:
-                    w_hh.grad += _outer_sum(dz[1:], h_d[:-1]) + dz[0].T @ h0_d
+                    w_hh.grad += _outer_sum(d_hh[1:], h_d[:-1]) + d_hh[0].T @ h0_d
                 else:
-                    w_hh.grad += _outer_sum(dz[:-1], h_d[1:]) + dz[L - 1].T @ h0_d
-                w_ih.grad += _outer_sum(dz, layer_input)
+                    w_hh.grad += _outer_sum(d_hh[:-1], h_d[1:]) + d_hh[-1].T @ h0_d
+                w_ih.grad += _outer_sum(d_ih, layer_input)
                 if b_ih is not None:
-                    grad_bias = dz.sum(axis=(0, 1))
+                    grad_bias = d_ih.sum(axis=(0, 1))
                     b_ih.grad += grad_bias
-                    b_hh.grad += grad_bias
-                contribution = dz @ w_ih.data
+                    b_hh.grad += grad_bias if d_hh is d_ih else d_hh.sum(axis=(0, 1))
+                if k == 0 and not self.input_requires_grad:
+                    continue  # data, not a layer's output: nobody reads its gradient (torch skips it too)
+                contribution = d_ih @ w_ih.data
                 grad_input = contribution if grad_input is None else np.add(grad_input, contribution, out=grad_input)
             if k > 0:
                 mask = self._dropout_masks[k - 1]
                 if mask is not None:
                     grad_input *= mask
-            grad_z = grad_input
+            grad_h = grad_input
 
-        grad_x = grad_z
+        self.grad_hidden_states = grad_hidden_states
+        grad_x = grad_h
         if self._unbatched:
-            return grad_x[:, 0, :], grad_h0[:, 0, :]
-        if self.batch_first:
+            self.grad_h0 = grad_initial[0][:, 0, :]
+            return None if grad_x is None else grad_x[:, 0, :], [g[:, 0, :] for g in grad_initial]
+        self.grad_h0 = grad_initial[0]
+        if self.batch_first and grad_x is not None:
             grad_x = grad_x.transpose(1, 0, 2)
-        return grad_x, grad_h0
+        return grad_x, grad_initial
 
-    # --- printing ------------------------------------------------------------------------------
+    # --- the cell: subclasses ------------------------------------------------------------------------------
+    state_names: tuple[str, ...] = ("h0",)
+
+    def _cell_forward(self, x_terms, w_hh, b_hh, initial, states, finals, reverse):
+        """Run one layer and direction. ``x_terms`` (L, N, G·H) holds x_t W_ihᵀ + b_ih (a fresh buffer the
+        cell may overwrite); ``initial`` [h0 (, c0)] (N, H); fill ``states`` (L, N, H) with h_t and the
+        ``finals`` [(N, H)] views; return what ``_cell_backward`` needs."""
+        raise NotImplementedError
+
+    def _cell_backward(self, cache, grad_h, grad_finals, w_hh, reverse):
+        """``grad_h`` (L, N, H): dL/dh_t from above, to be completed in place with what each step sends back
+        to the step before. Returns ``d_ih``, ``d_hh`` (L, N, G·H) and [dL/dh0 (, dL/dc0)] (N, H)."""
+        raise NotImplementedError
+
+    # --- printing ------------------------------------------------------------------------------------------
     def extra_repr(self) -> str:
-        return _describe(self.input_size, self.hidden_size, self.num_layers, self.nonlinearity, self.bias,
-                         self.batch_first, self.dropout, self.bidirectional)[len("RNN("):-1]
+        text = self._where()
+        return text[text.index("(") + 1:-1]
 
     def _where(self) -> str:
-        return f"RNN({self.extra_repr()})"
+        return self._describe(self.input_size, self.hidden_size, self.num_layers, self.bias, self.batch_first,
+                              self.dropout, self.bidirectional)
+
+    def _describe(self, input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional) -> str:
+        """The layer's name as torch prints it, e.g. ``RNN(4, 8, num_layers=2)``; non-defaults only."""
+        parts = [repr(input_size), repr(hidden_size)]
+        if num_layers != 1:
+            parts.append(f"num_layers={num_layers!r}")
+        if self.nonlinearity not in (None, "tanh"):
+            parts.append(f"nonlinearity={self.nonlinearity!r}")
+        if bias is not True:
+            parts.append(f"bias={bias!r}")
+        if batch_first is not False:
+            parts.append(f"batch_first={batch_first!r}")
+        if not (isinstance(dropout, numbers.Real) and dropout == 0):
+            parts.append(f"dropout={dropout!r}")
+        if bidirectional is not False:
+            parts.append(f"bidirectional={bidirectional!r}")
+        return f"{type(self).__name__}(" + ", ".join(parts) + ")"
+
+
+class RNN(RNNBase):
+    """torch.nn.RNN: ``RNN(input_size, hidden_size, num_layers=1, nonlinearity="tanh", bias=True,
+    batch_first=False, dropout=0.0, bidirectional=False, *, rng=None, dtype=float64)``.
+
+    ``output, h_n = rnn(input, h0=None)``; ``grad_x, grad_h0 = rnn.backward(grad_output, grad_h_n=None)``
+    (accumulating into every parameter's ``.grad``). Also kept for the views: ``pre_activations[k]``
+    ``(L, N, D·H_out)``, time-major, beside ``hidden_states[k]``.
+    """
+
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, nonlinearity: str = "tanh",
+                 bias: bool = True, batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
+                 *, rng=None, dtype=DEFAULT_DTYPE):
+        super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
+                         nonlinearity=nonlinearity, rng=rng, dtype=dtype)
+
+    @property
+    def pre_activations(self) -> list[np.ndarray]:
+        return [np.concatenate([cache[0] for cache in layer], axis=2) if len(layer) > 1 else layer[0][0]
+                for layer in self._caches]
+
+    def forward(self, input: np.ndarray, h0: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """input ``(L, N, H_in)`` (``(N, L, H_in)`` if batch_first) or unbatched ``(L, H_in)``; h0
+        ``(D·num_layers, N, H_out)`` (``(D·num_layers, H_out)`` unbatched), zeros if None.
+        Returns output ``(L, N, D·H_out)`` (batch-first likewise) and h_n like h0."""
+        out, (h_n,) = self._run(input, (h0,))
+        return out, h_n
+
+    def backward(self, grad_output: np.ndarray, grad_h_n: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """``grad_x, grad_h0``: grad_output shaped like output, grad_h_n like h_n (zeros if None). grad_h0 is
+        shaped like h0 (also when h0 was None: the gradient w.r.t. the zero state)."""
+        grad_x, (grad_h0,) = self._run_backward(grad_output, (grad_h_n,))
+        return grad_x, grad_h0
+
+    def _cell_forward(self, z, w_hh, b_hh, initial, states, finals, reverse):
+        if b_hh is not None:
+            z += b_hh
+        w_hh_t = w_hh.T
+        h = initial[0]
+        tanh = self.nonlinearity == "tanh"
+        for t in time_steps(z.shape[0], reverse):
+            z_t = z[t]
+            z_t += h @ w_hh_t
+            h = np.tanh(z_t, out=states[t]) if tanh else np.maximum(z_t, 0.0, out=states[t])
+        finals[0][...] = h
+        return z, states
+
+    def _cell_backward(self, cache, grad_h, grad_finals, w_hh, reverse):
+        z, states = cache
+        slope = 1.0 - states * states if self.nonlinearity == "tanh" else states > 0
+        dz = np.empty_like(z)
+        carry = grad_finals[0]
+        for t in time_steps(z.shape[0], reverse, backward=True):
+            dh_t = grad_h[t]
+            if carry is not None:
+                dh_t += carry
+            dz_t = np.multiply(dh_t, slope[t], out=dz[t])
+            carry = dz_t @ w_hh
+        return dz, dz, [carry]
+
+
+def time_steps(length: int, reverse: bool, backward: bool = False) -> range:
+    """The order a direction visits its steps: t = 0 … L−1 forward, L−1 … 0 in reverse; backprop the other way."""
+    return range(length - 1, -1, -1) if reverse != backward else range(length)
+
+
+def previous_steps(states: np.ndarray, initial: np.ndarray, reverse: bool) -> np.ndarray:
+    """``(L, N, H)``: the state each step started from (h_{t−1}, or h_{t+1} in reverse; the initial one first)."""
+    previous = np.empty_like(states)
+    if reverse:
+        previous[:-1], previous[-1] = states[1:], initial
+    else:
+        previous[1:], previous[0] = states[:-1], initial
+    return previous
 
 
 def _outer_sum(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -275,19 +419,6 @@ def _flag(where: str, field: str, value) -> bool:
     return bool(value)
 
 
-def _describe(input_size, hidden_size, num_layers, nonlinearity, bias, batch_first, dropout, bidirectional) -> str:
-    """The layer's name as torch prints it, e.g. ``RNN(4, 8, num_layers=2)``; non-defaults only."""
-    parts = [repr(input_size), repr(hidden_size)]
-    if num_layers != 1:
-        parts.append(f"num_layers={num_layers!r}")
-    if nonlinearity != "tanh":
-        parts.append(f"nonlinearity={nonlinearity!r}")
-    if bias is not True:
-        parts.append(f"bias={bias!r}")
-    if batch_first is not False:
-        parts.append(f"batch_first={batch_first!r}")
-    if not (isinstance(dropout, numbers.Real) and dropout == 0):
-        parts.append(f"dropout={dropout!r}")
-    if bidirectional is not False:
-        parts.append(f"bidirectional={bidirectional!r}")
-    return "RNN(" + ", ".join(parts) + ")"
+def dropout_note(dropout: float) -> str:
+    """What torch warns when dropout is set on a single layer."""
+    return f"dropout={dropout} has no effect with num_layers=1 (dropout is applied between layers, not after the last)"

@@ -1,4 +1,4 @@
-"""Sequence tasks for the RNN: sine-wave next-step prediction, the adding problem, character text.
+"""Sequence tasks for the RNN: sine-wave (and sum-of-sines) next-step prediction, the adding problem, character text.
 
 Arrays are batch-first, ``(N, L, features)``: pass ``batch_first=True`` to ``RNN``.
 """
@@ -15,19 +15,31 @@ SINE_PERIOD_RANGE = (8.0, 40.0)  # steps per cycle, drawn per sequence
 CORPUS_FILE = "devils_dictionary.txt"
 MAX_LENGTH = 100_000
 MAX_SEQUENCES = 1_000_000
+MAX_COMPONENTS = 8
 
 
 def sine_wave(n_sequences: int = 64, length: int = 50, seed=0) -> tuple[np.ndarray, np.ndarray]:
     """Next-step prediction on sines of random phase and period (``SINE_PERIOD_RANGE`` steps):
     ``x`` (N, L, 1) and ``y`` (N, L, 1) float64 in [-1, 1], where ``y[:, t] == x[:, t + 1]``."""
-    where = "sine_wave"
+    return _waves("sine_wave", n_sequences, length, seed, components=1)
+
+
+def sum_of_sines(n_sequences: int = 64, length: int = 50, seed=0, components: int = 3) -> tuple[np.ndarray, np.ndarray]:
+    """As ``sine_wave``, but each sequence is the mean of ``components`` sines of random period and phase
+    (a wave that only repeats after many steps, so the network must track several phases at once)."""
+    components = size("sum_of_sines", "components", components, maximum=MAX_COMPONENTS)
+    return _waves("sum_of_sines", n_sequences, length, seed, components)
+
+
+def _waves(where: str, n_sequences, length, seed, components: int) -> tuple[np.ndarray, np.ndarray]:
     n = size(where, "n_sequences", n_sequences, maximum=MAX_SEQUENCES)
     length = size(where, "length", length, maximum=MAX_LENGTH)
     rng = generator(where, seed)
     shortest, longest = SINE_PERIOD_RANGE
-    omega = rng.uniform(2 * np.pi / longest, 2 * np.pi / shortest, size=(n, 1))  # radians per step
-    phase = rng.uniform(0, 2 * np.pi, size=(n, 1))
-    wave = np.sin(omega * np.arange(length + 1) + phase)  # one step longer: y is x moved one ahead
+    omega = rng.uniform(2 * np.pi / longest, 2 * np.pi / shortest, size=(n, 1, components))  # radians per step
+    phase = rng.uniform(0, 2 * np.pi, size=(n, 1, components))
+    steps = np.arange(length + 1)[None, :, None]
+    wave = np.sin(omega * steps + phase).mean(axis=2)  # one step longer: y is x moved one ahead
     return wave[:, :-1, None].copy(), wave[:, 1:, None].copy()
 
 

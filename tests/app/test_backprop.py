@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from app.backprop import output_layer_step, step_through
+from app.labs.mlp.backprop import output_layer_step, step_through
 from engine import CrossEntropyLoss, MSELoss, builders
 from engine.datasets import load_digits
 from engine.inspect import linear_positions

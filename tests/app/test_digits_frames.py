@@ -3,8 +3,8 @@
 import numpy as np
 
 from app import DEFAULT_CONFIG
-from app.bundle import decode
-from app.session import Session
+from app.server.bundle import decode
+from app.sessions.session import Session
 
 
 def evaluation(frame) -> tuple[dict, dict]:
@@ -15,14 +15,14 @@ def evaluation(frame) -> tuple[dict, dict]:
 def test_the_confusion_matrix_catches_up_with_the_accuracy_when_training_pauses():
     session = Session("d" * 24, dict(DEFAULT_CONFIG))
     session.viewers.add("viewer")
-    session.apply_settings({"dataset": "digits"})
-    session.status = "running"
+    session.lab.apply_settings({"dataset": "digits"})
+    session.lab.status = "running"
     session.build_frame()  # the first evaluation, of the untrained network
     for _ in range(300):  # trained between two frames, well within the bundle's refresh interval while running
-        session.trainer.train_step()
-    session.model_version += 1
+        session.lab.trainer.train_step()
+    session.lab.model_version += 1
     session.build_frame()
-    session.pause()
+    session.lab.pause()
     frame, _ = session.build_frame()
     wire, arrays = evaluation(frame)
     assert wire["step"] == frame.fields["metrics_step"] == 300
@@ -38,9 +38,9 @@ def test_the_streamed_step_through_equals_the_engines_gradient_for_every_output_
     for loss in ("mse", "cross_entropy"):
         session = Session("b" * 24, dict(DEFAULT_CONFIG))
         session.viewers.add("viewer")
-        session.apply_settings({"dataset": "digits", "loss": loss})
+        session.lab.apply_settings({"dataset": "digits", "loss": loss})
         for _ in range(50):
-            session.trainer.train_step()
+            session.lab.trainer.train_step()
         frame, _ = session.build_frame()
         arrays = decode(frame.fields)
         engine_grad = arrays["probe.output_weight_grad"]

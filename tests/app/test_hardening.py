@@ -15,9 +15,9 @@ import numpy as np
 import pytest
 
 from app import create_app
-from app.schema import LIMITS
+from app.server.controls import LIMITS
 from app.server import LiveServer
-from app.transport import QuietLog
+from app.server.transport import QuietLog
 from conftest import TEST_CONFIG
 from rawsocket import RawSocket
 
@@ -203,8 +203,8 @@ def test_an_event_name_that_is_not_a_protocol_event_gets_an_error_naming_them(so
 
 # --- 6. non-finite numbers in frames, and exports that do not load back
 def test_frames_carry_no_infinity_unless_the_session_says_it_diverged(server, run):
-    from app.bundle import decode
-    from app.client import Viewer
+    from app.server.bundle import decode
+    from app.server.client import Viewer
 
     unannounced = []
 
@@ -257,13 +257,13 @@ def npy_header(shape) -> bytes:
 def test_a_broken_npz_upload_is_400_and_changes_nothing(server, sockets, members, field):
     token = token_of(sockets())
     session = manager_of(server).get(token)
-    before = {k: v.copy() for k, v in session.trainer.model.state_dict().items()}
+    before = {k: v.copy() for k, v in session.lab.trainer.model.state_dict().items()}
     status, text = request(server, "POST", f"/api/session/{token}/model", body=npz_with(members))
     assert status == 400
     import json
 
     assert json.loads(text)["error"]["field"] == field
-    after = session.trainer.model.state_dict()
+    after = session.lab.trainer.model.state_dict()
     assert all(np.array_equal(after[k], v) for k, v in before.items())
 
 
@@ -283,7 +283,7 @@ def test_frames_that_are_not_engineio_close_with_1002_and_one_short_line(server,
         raw.send(message)
         raw.wait_for(lambda r: r.closed)
         assert raw.close_code == 1002, message
-    lines = [r for r in quiet_server.lines if r.name == "app.transport"]
+    lines = [r for r in quiet_server.lines if r.name == "app.server.transport"]
     assert len(lines) == len(garbage) and all(len(r.getMessage()) < 200 for r in lines)
     assert not [r for r in quiet_server.lines if r.levelno >= logging.ERROR]
 
@@ -351,7 +351,7 @@ def test_a_cross_site_simple_post_changes_nothing(server, sockets):
     raw = sockets()
     token = token_of(raw)
     session = manager_of(server).get(token)
-    before = {k: v.copy() for k, v in session.trainer.model.state_dict().items()}
+    before = {k: v.copy() for k, v in session.lab.trainer.model.state_dict().items()}
     buffer = io.BytesIO()
     np.savez(buffer, **{"0.weight": np.ones((3, 2)), "0.bias": np.zeros(3), "2.weight": np.ones((1, 3)),
                         "2.bias": np.zeros(1)})
@@ -359,7 +359,7 @@ def test_a_cross_site_simple_post_changes_nothing(server, sockets):
     for cross in ({"Origin": "http://evil.example"}, {"Sec-Fetch-Site": "cross-site"}):
         status, _ = request(server, "POST", path, {"Content-Type": "text/plain", **cross}, buffer.getvalue())
         assert status == 403
-    after = session.trainer.model.state_dict()
+    after = session.lab.trainer.model.state_dict()
     assert all(np.array_equal(after[k], v) for k, v in before.items())
     same = {"Origin": f"http://127.0.0.1:{server.port}", "Sec-Fetch-Site": "same-origin"}
     status, text = request(server, "POST", path, same, buffer.getvalue())

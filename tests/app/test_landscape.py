@@ -9,10 +9,10 @@ import re
 import numpy as np
 import pytest
 
-from app import landscape, network
-from app.data import load
-from app.schema import default_settings
-from app.training import Trainer
+from app.labs.mlp import landscape, network
+from app.labs.mlp.data import load
+from app.labs.mlp.schema import default_settings
+from app.labs.mlp.training import Trainer
 
 
 def trained(dataset="circle", loss="mse", hidden=(8, 8), activation="tanh", dropout=0.0, steps=60):
@@ -20,7 +20,7 @@ def trained(dataset="circle", loss="mse", hidden=(8, 8), activation="tanh", drop
                 "activation": activation, "dropout": dropout}
     data = load(settings)
     rng = np.random.default_rng(1)
-    from app.data import output_layout
+    from app.labs.mlp.data import output_layout
 
     width, out_act = output_layout(data.task, data.num_classes, loss)
     model = network.build([data.input_width, *hidden, width], activation, out_act, dropout, rng)

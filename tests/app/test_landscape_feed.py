@@ -7,11 +7,12 @@ import time
 import numpy as np
 import pytest
 
-from app import DEFAULT_CONFIG, landscape_feed
-from app.bundle import decode
-from app.errors import ControlError
-from app.landscape_feed import LandscapeFeed
-from app.session import Session
+from app import DEFAULT_CONFIG
+from app.labs.mlp import landscape_feed
+from app.server.bundle import decode
+from app.server.errors import ControlError
+from app.labs.mlp.landscape_feed import LandscapeFeed
+from app.sessions.session import Session
 
 
 @pytest.fixture
@@ -23,8 +24,8 @@ def session():
 
 def train(session, steps):
     for _ in range(steps):
-        session.trainer.train_step()
-    session.model_version += 1
+        session.lab.trainer.train_step()
+    session.lab.model_version += 1
 
 
 def next_section(feed, session, timeout=20.0):
@@ -42,19 +43,19 @@ def next_section(feed, session, timeout=20.0):
 
 
 def test_nothing_is_computed_until_a_viewer_shows_it(session):
-    feed = LandscapeFeed(session)
+    feed = LandscapeFeed(session.lab)
     assert feed.section() is None and feed.version == 0
-    feed.control("someone-else", session.trainer.model, show=True)
+    feed.control("someone-else", session.lab.trainer.model, show=True)
     assert feed.section() is None and feed.version == 0  # not a viewer of this session
 
 
 def test_the_landscape_is_the_cost_around_the_steepest_pair(session):
     train(session, 100)
-    feed = LandscapeFeed(session)
-    feed.control("viewer", session.trainer.model, show=True)
+    feed = LandscapeFeed(session.lab)
+    feed.control("viewer", session.lab.trainer.model, show=True)
     version, wire = next_section(feed, session)
     arrays = decode(wire)
-    train_loss, _, _ = session.trainer.evaluate("train")
+    train_loss, _, _ = session.lab.trainer.evaluate("train")
     assert arrays["landscape.loss"].shape == (25, 25)
     assert arrays["landscape.grad"].shape == (9, 9, 2)
     assert arrays["landscape.loss"][12, 12] == pytest.approx(train_loss, rel=1e-6)
@@ -65,21 +66,21 @@ def test_the_landscape_is_the_cost_around_the_steepest_pair(session):
 
 
 def test_the_path_grows_while_training(session):
-    feed = LandscapeFeed(session)
-    feed.control("viewer", session.trainer.model, show=True)
+    feed = LandscapeFeed(session.lab)
+    feed.control("viewer", session.lab.trainer.model, show=True)
     lengths = []
     for _ in range(3):
         train(session, 20)
         _, wire = next_section(feed, session)
         arrays = decode(wire)
         lengths.append(len(arrays["landscape.path_step"]))
-        assert arrays["landscape.path_step"][-1] == wire["step"] == session.trainer.step
+        assert arrays["landscape.path_step"][-1] == wire["step"] == session.lab.trainer.step
     assert lengths[0] < lengths[1] < lengths[2]
 
 
 def test_a_chosen_pair_is_validated_and_kept(session):
-    feed = LandscapeFeed(session)
-    model = session.trainer.model
+    feed = LandscapeFeed(session.lab)
+    model = session.lab.trainer.model
     with pytest.raises(ControlError) as info:
         feed.control("viewer", model, weights=[[0, 1, 0], [1, 8, 0]])
     assert info.value.field == "weights.1.neuron" and "[0, 7]" in info.value.allowed
@@ -88,7 +89,7 @@ def test_a_chosen_pair_is_validated_and_kept(session):
     _, wire = next_section(feed, session)
     assert wire["weights"] == [[1, 2, 3], [2, 0]] and wire["auto"] is False
     assert wire["labels"][1] == "b[2][0] · 4.bias[0]"
-    session.apply_settings({"hidden_sizes": [8, 2]})  # neuron 2 of layer 1 is gone: back to the steepest pair
+    session.lab.apply_settings({"hidden_sizes": [8, 2]})  # neuron 2 of layer 1 is gone: back to the steepest pair
     _, wire = next_section(feed, session)
     assert wire["auto"] is True
 
@@ -102,13 +103,13 @@ def test_the_grid_gets_coarser_for_big_data():
 
 
 def test_a_new_landscape_waits_for_the_rate_limit(session):
-    feed = LandscapeFeed(session)
-    feed.control("viewer", session.trainer.model, show=True)
+    feed = LandscapeFeed(session.lab)
+    feed.control("viewer", session.lab.trainer.model, show=True)
     first, _ = next_section(feed, session)
     train(session, 5)
     with session.lock:
         feed.section()
     assert feed.version == first  # moved, but the last one is newer than 1 / MAX_PER_SECOND
     _, wire = next_section(feed, session)  # ... and then it comes
-    assert wire["step"] == session.trainer.step
+    assert wire["step"] == session.lab.trainer.step
     assert np.isfinite(decode(wire)["landscape.loss"]).all()

@@ -61,7 +61,7 @@ def test_model_upload_round_trip_and_resize(http, token, manager):
     reply = http.post(f"/api/session/{token}/model", data=buffer.getvalue())
     assert reply.status_code == 200 and reply.json["ok"]
     assert session.state()["layer_sizes"] == [2, 3, 1]
-    np.testing.assert_array_equal(session.trainer.model.state_dict()["0.weight"], weights["0.weight"])
+    np.testing.assert_array_equal(session.lab.trainer.model.state_dict()["0.weight"], weights["0.weight"])
     document = http.get(f"/api/session/{token}/model.json").data
     assert http.post(f"/api/session/{token}/model", data=document).json["ok"]
 
@@ -74,10 +74,10 @@ def test_model_upload_round_trip_and_resize(http, token, manager):
     (json.dumps({"state_dict": {"0.weight": [[1e400, 2.0]], "0.bias": [0.0]}}).encode(), "state_dict.0.weight"),
 ])
 def test_bad_model_upload_is_refused_and_changes_nothing(http, token, manager, body, field):
-    before = manager.get(token).trainer.model.state_dict()
+    before = manager.get(token).lab.trainer.model.state_dict()
     reply = http.post(f"/api/session/{token}/model", data=body)
     assert reply.status_code == 400 and reply.json["error"]["field"] == field
-    after = manager.get(token).trainer.model.state_dict()
+    after = manager.get(token).lab.trainer.model.state_dict()
     assert all((after[k] == v).all() for k, v in before.items())
 
 

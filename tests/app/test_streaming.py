@@ -3,8 +3,8 @@ replaces the unsent one, a payload is encoded once for every client it goes to."
 
 import threading
 
-from app.bundle import Bundle, Frame
-from app.streaming import FrameStream
+from app.server.bundle import Bundle, Frame
+from app.server.streaming import FrameStream
 
 
 class FakeSender:
@@ -137,7 +137,7 @@ def test_a_real_socketio_server_gets_the_same_bytes_as_its_own_emit():
     import socketio
     from socketio import packet
 
-    from app.transport import Encoded
+    from app.server.transport import Encoded
 
     server = socketio.Server()
     payload = {"seq": 3, "data": b"\x00\x01\x02", "nested": {"a": [1, 2]}}

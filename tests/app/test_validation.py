@@ -1,10 +1,13 @@
-"""Every malformed message is refused by app.messages or the session, naming the field; nothing changes."""
+"""Every malformed message is refused by app.server.messages or the lab, naming the field; nothing changes."""
 
 import pytest
 
-from app import DEFAULT_CONFIG, messages
-from app.errors import ControlError
-from app.session import Session
+from app import DEFAULT_CONFIG
+from app.labs.mlp import Lab as MlpLab
+from app.server import messages
+from app.server.events import dispatch
+from app.server.errors import ControlError
+from app.sessions.session import Session
 from bad_messages import BAD_MESSAGES
 
 
@@ -14,33 +17,31 @@ def session():
 
 
 def apply(session, event, payload):
-    from app.events import COMMANDS, PREPARE
+    dispatch(session, event, (payload,), "sid")
 
-    message = messages.validate(event, (payload,))
-    if event in PREPARE:
-        message = PREPARE[event](message)
-    with session.controlled():
-        COMMANDS[event](session, message)
+
+def validate(event, args):
+    return messages.validate(event, args, MlpLab.event_models())
 
 
 @pytest.mark.parametrize("event,payload,field", BAD_MESSAGES, ids=[f"{e}-{f or 'payload'}-{i}" for i, (e, _, f)
                                                                    in enumerate(BAD_MESSAGES)])
 def test_malformed_message_is_refused_naming_the_field(session, event, payload, field):
-    before = (session.state(), session.trainer.model.state_dict())
+    before = (session.state(), session.lab.trainer.model.state_dict())
     with pytest.raises(ControlError) as caught:
         apply(session, event, payload)
     wire = caught.value.to_wire(event)
     assert wire["field"] == field
     assert wire["event"] == event and wire["allowed"] and wire["message"]
     assert len(wire["received"]) <= 200
-    after = (session.state(), session.trainer.model.state_dict())
+    after = (session.state(), session.lab.trainer.model.state_dict())
     assert after[0] == before[0]
     assert all((after[1][k] == v).all() for k, v in before[1].items())
 
 
 def test_error_says_what_was_received_and_what_is_allowed():
     with pytest.raises(ControlError) as caught:
-        messages.validate("set", ({"learning_rate": -1},))
+        validate("set", ({"learning_rate": -1},))
     wire = caught.value.to_wire()
     assert wire["received"] == "-1"
     assert wire["allowed"] == "a finite number in [1e-05, 10]"
@@ -49,13 +50,13 @@ def test_error_says_what_was_received_and_what_is_allowed():
 
 def test_unknown_field_lists_the_allowed_ones():
     with pytest.raises(ControlError) as caught:
-        messages.validate("edit_bias", ({"layer": 0, "neuron": 0, "value": 1, "colour": 3},))
+        validate("edit_bias", ({"layer": 0, "neuron": 0, "value": 1, "colour": 3},))
     assert "layer, neuron, value" in caught.value.to_wire()["allowed"]
 
 
 def test_valid_messages_pass():
-    assert messages.validate("play", ()).model_dump() == {}
-    assert messages.validate("set", ({"learning_rate": 1, "features": ["x1", "x2^2"]},)).learning_rate == 1
-    assert messages.validate("step", ({"unit": "epoch"},)).unit == "epoch"
-    assert messages.validate("probe", ({"split": "test", "index": 3},)).index == 3
-    assert messages.validate("set", ({"hidden_sizes": []},)).hidden_sizes == []
+    assert validate("play", ()).model_dump() == {}
+    assert validate("set", ({"learning_rate": 1, "features": ["x1", "x2^2"]},)).learning_rate == 1
+    assert validate("step", ({"unit": "epoch"},)).unit == "epoch"
+    assert validate("probe", ({"split": "test", "index": 3},)).index == 3
+    assert validate("set", ({"hidden_sizes": []},)).hidden_sizes == []

@@ -21,8 +21,8 @@ DRAWN = """() => {
     contourRows: contour ? contour.z.length : 0,
     contourColumns: contour ? contour.z[0].length : 0,
     finite: contour ? contour.z.flat().filter(Number.isFinite).length : 0,
-    arrows: window.__nnp.views.landscape.drawnArrows,  // the arrow field and the path are on a canvas over it
-    path: window.__nnp.views.landscape.drawnPath,
+    arrows: window.__nnp.views.landscape?.drawnArrows ?? 0,  // (views exist once the lab has loaded) the arrow field and the path are on a canvas over it
+    path: window.__nnp.views.landscape?.drawnPath ?? 0,
     xTitle: (plot && plot.layout && plot.layout.xaxis && plot.layout.xaxis.title && plot.layout.xaxis.title.text) || '',
   };
 }"""

@@ -1,0 +1,126 @@
+"""Socket.IO handlers: validate, call the session, reply. (The protocol: docs/protocol.md.)"""
+
+from __future__ import annotations
+
+import logging
+import re
+
+from flask import current_app, request
+from flask_socketio import emit, join_room
+
+from . import messages
+from .errors import ControlError
+from .factory import socketio
+
+log = logging.getLogger(__name__)
+TOKEN = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
+
+
+def _manager():
+    return current_app.extensions["nnplayground"]
+
+
+@socketio.on("connect")
+def on_connect(auth=None):
+    token, problem = None, None
+    if isinstance(auth, dict) and set(auth) <= {"token"} and (auth.get("token") is None or (
+            isinstance(auth["token"], str) and TOKEN.fullmatch(auth["token"]))):
+        token = auth.get("token")
+    elif auth is not None:
+        problem = ControlError("auth.token", auth.get("token") if isinstance(auth, dict) else auth,
+                               "the token a previous `session` event gave (8-64 letters, digits, - or _)",
+                               event="connect")
+    manager = _manager()
+    session, created = manager.connect(request.sid, token)
+    join_room(session.token)
+    emit("session", {"token": session.token, "created": created})
+    if problem is not None:
+        emit("error", problem.to_wire())
+    with session.lock:
+        schema, state = session.schema(), session.state()
+    emit("schema", schema)
+    emit("state", state)
+    manager.watch(request.sid)  # frames start only now, after session/schema/state
+
+
+@socketio.on("disconnect")
+def on_disconnect(reason=None):
+    _manager().disconnect(request.sid)
+
+
+# The events every lab answers, on the lab shown: (lab, message). A lab's own events are its Lab.events.
+COMMANDS = {
+    "set": lambda lab, m: lab.apply_settings(m.model_dump(exclude_unset=True)),
+    "play": lambda lab, m: lab.play(),
+    "pause": lambda lab, m: lab.pause(),
+    "step": lambda lab, m: lab.step(m.unit),
+    "reset": lambda lab, m: lab.reset(),
+}
+assert set(COMMANDS) | {"set_lab"} == set(messages.COMMON_EVENTS) | {"set"}
+
+
+def apply(session, event: str, message, sid: str, lab) -> None:
+    """Apply a validated ``message`` to ``session`` (call under ``session.controlled()``). ``lab`` is the lab the
+    message was validated for: if another lab is shown by now, nothing is applied."""
+    if event == "set_lab":
+        session.set_lab(message.lab)
+    elif session.lab is not lab:
+        raise ControlError("lab", lab.name, f'"{session.lab.name}" (the lab shown now)', event=event,
+                           message=f"{event} was meant for the {lab.name} lab, but the session switched to the "
+                                   f"{session.lab.name} lab first; nothing was applied")
+    elif event in COMMANDS:
+        COMMANDS[event](lab, message)
+    else:
+        lab.events[event].apply(lab, message, sid)
+
+
+def prepare(lab, event: str, message):
+    """Work done before taking the session's lock (it can take a while): its result is what the event gets."""
+    handler = lab.events.get(event)
+    return handler.prepare(message) if handler is not None and handler.prepare else message
+
+
+def dispatch(session, event: str, args: tuple, sid: str) -> tuple[dict, dict | None]:
+    """Validate ``event``'s ``args`` for the lab shown and apply them: the new state, and the new schema when the
+    lab switched (else None). Raises ControlError, leaving the session as it was."""
+    lab = session.lab
+    message = prepare(lab, event, messages.validate(event, args, lab.event_models()))
+    with session.controlled():
+        apply(session, event, message, sid, lab)
+        schema = session.schema() if session.lab is not lab else None
+        return session.state(), schema
+
+
+@socketio.on("*")
+def on_event(event, *args):
+    """Every protocol event (app.guard lets no other name, and no message over the rate, reach here): validate,
+    apply, then the new state to all viewers."""
+    manager = _manager()
+    connection = manager.connection(request.sid)
+    if connection is None:
+        return None
+    session = connection.session
+    try:
+        state, schema = dispatch(session, event, args, request.sid)
+    except ControlError as error:
+        wire = error.to_wire(event)
+        emit("error", wire)
+        return {"ok": False, "error": wire}
+    except Exception:  # a bug: report it, keep the session and the connection alive
+        log.exception("event %r failed", event)
+        wire = {"event": event, "field": "", "received": "", "allowed": "",
+                "message": f"{event}: the server failed to apply it (a bug; see the server log); nothing else changed"}
+        emit("error", wire)
+        return {"ok": False, "error": wire}
+    manager.scheduler.wake()
+    if schema is not None:  # the lab switched: every viewer rebuilds its controls and views for the lab now shown
+        emit("schema", schema, to=session.token)
+    emit("state", state, to=session.token)
+    return {"ok": True, "config_version": state["config_version"]}
+
+
+def broadcast_state(session) -> None:
+    """Send ``session``'s state to its viewers from outside a Socket.IO handler (e.g. an HTTP route)."""
+    with session.lock:
+        state = session.state()
+    _manager().server.emit("state", state, to=session.token)

@@ -1,0 +1,94 @@
+"""HTTP routes: the page, a health check, vendored scripts (no CDN), and model download/upload."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import plotly
+from flask import Blueprint, Response, abort, current_app, jsonify, render_template, request, send_file
+
+from .errors import ControlError
+
+bp = Blueprint("playground", __name__)
+
+
+@bp.get("/")
+def index():
+    return render_template("index.html", labs=current_app.extensions["nnplayground"].lab_list())
+
+
+@bp.get("/healthz")
+def healthz():
+    return "ok", 200, {"Content-Type": "text/plain"}
+
+
+@bp.get("/vendor/plotly.min.js")
+def plotly_js():
+    return send_file(Path(plotly.__file__).parent / "package_data" / "plotly.min.js", mimetype="text/javascript")
+
+
+@bp.get("/vendor/socket.io.esm.min.js")
+def socketio_js():
+    path = Path(current_app.config["NODE_MODULES"]) / "socket.io-client" / "dist" / "socket.io.esm.min.js"
+    if not path.is_file():
+        return (f"{path} is missing: run `make setup` (npm ci installs socket.io-client)", 500,
+                {"Content-Type": "text/plain"})
+    return send_file(path, mimetype="text/javascript")
+
+
+def _session(token: str):
+    session = current_app.extensions["nnplayground"].get(token)
+    if session is None:
+        abort(404, description="no such session (it may have expired)")
+    return session
+
+
+def _model_io(session):
+    """The shown lab's model files (app.labs.base.Lab.model_io), or 404 for a lab without them."""
+    model_io = session.lab.model_io
+    if model_io is None:
+        abort(404, description=f"the {session.lab.name} lab has no model files")
+    return model_io
+
+
+def _download(token: str, format: str, mimetype: str, filename: str) -> Response:
+    session = _session(token)
+    with session.lock:
+        model_io = _model_io(session)
+        try:
+            model_io.check_exportable(session.lab)
+        except ControlError as error:
+            return jsonify({"ok": False, "error": error.to_wire("save_model")}), 409
+        body = getattr(model_io, f"to_{format}")(session.lab)
+    return Response(body, mimetype=mimetype, headers={"Content-Disposition": f"attachment; filename={filename}"})
+
+
+@bp.get("/api/session/<token>/model.npz")
+def model_npz(token):
+    return _download(token, "npz", "application/octet-stream", "nnplayground-model.npz")
+
+
+@bp.get("/api/session/<token>/model.json")
+def model_json(token):
+    return _download(token, "json", "application/json", "nnplayground-model.json")
+
+
+@bp.post("/api/session/<token>/model")
+def load_model(token):
+    from .events import broadcast_state
+
+    session = _session(token)
+    try:
+        lab = session.lab
+        parsed = _model_io(session).parse(request.get_data(cache=False))
+        with session.controlled():
+            if session.lab is not lab:
+                raise ControlError("lab", lab.name, f'"{session.lab.name}" (the lab shown now)',
+                                   "the session switched labs while the model loaded; nothing was applied")
+            lab.load_model(*parsed)
+            version = session.config_version
+    except ControlError as error:
+        return jsonify({"ok": False, "error": error.to_wire("load_model")}), 400
+    current_app.extensions["nnplayground"].scheduler.wake()
+    broadcast_state(session)
+    return jsonify({"ok": True, "config_version": version})

@@ -1,0 +1,186 @@
+"""Frames to clients with latest-frame-wins backpressure, sent by one thread that is not the trainer's.
+
+The scheduler only *publishes*: it puts a built frame in each viewer's one-frame slot (a newer frame replaces
+an unsent one) and returns. A sender thread takes the slots of the clients that may receive, encodes each
+distinct payload ONCE (app.transport.Encoded: viewers in step share one JSON encoding; only the ack id is
+spliced in per client) and queues it. So neither the number of viewers nor how fast they ack changes how long
+the trainer works on a frame.
+
+Per client at most one frame is in flight (sent, not yet acknowledged). Only when the connection is known to be
+alive (its Engine.IO queue is empty and it answers pings) and the ack is ACK_TIMEOUT overdue may a second one
+go; never a third. A client that stops acking is left to Engine.IO's ping/pong to close.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import weakref
+
+from .bundle import Frame
+from .transport import PacketSender
+
+log = logging.getLogger(__name__)
+MAX_IN_FLIGHT = 2
+
+
+class Channel:
+    """One connection's frame slot."""
+
+    __slots__ = ("sid", "in_flight", "sent_at", "pending", "steps", "sent_versions", "frames_sent",
+                 "frames_dropped")
+
+    def __init__(self, sid: str):
+        self.sid = sid
+        self.in_flight = 0      # frames sent and not acknowledged
+        self.sent_at = 0.0      # monotonic time of the last send
+        self.pending: Frame | None = None
+        self.steps = 0          # steps of the frames published since this client's last frame (dropped ones too)
+        self.sent_versions: dict[str, tuple] = {}  # bundle name → (lab, version) this client has been sent
+        self.frames_sent = 0
+        self.frames_dropped = 0
+
+
+class FrameStream:
+    """Sends frames through ``sender`` (app.transport.PacketSender, or a python-socketio Server to wrap).
+
+    ``threaded=False`` (tests): nothing is sent until ``flush()`` is called.
+    """
+
+    def __init__(self, sender, ack_timeout: float = 5.0, event: str = "frame", threaded: bool = True):
+        self.sender = sender if hasattr(sender, "encode") else PacketSender(sender)
+        self.ack_timeout = ack_timeout
+        self.event = event
+        self.threaded = threaded
+        self.channels: dict[str, Channel] = {}
+        self.lock = threading.Lock()
+        self._encoded: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # frame → {variant: Encoded}
+        self._failed: set[str] = set()  # connections whose send raised (logged once)
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    # --- connections
+    def open(self, sid: str) -> None:
+        with self.lock:
+            self.channels[sid] = Channel(sid)
+        self._ensure_running()
+
+    def close(self, sid: str) -> None:
+        with self.lock:
+            self.channels.pop(sid, None)
+        self._failed.discard(sid)
+
+    # --- the scheduler's side: cheap, never sends
+    def publish(self, sids, frame: Frame) -> None:
+        """Offer ``frame`` to each of ``sids``: it replaces whatever frame was waiting for them."""
+        steps = int(frame.fields.get("steps_this_frame", 0) or 0)
+        with self.lock:
+            for sid in sids:
+                channel = self.channels.get(sid)
+                if channel is None:
+                    continue
+                if channel.pending is not None:
+                    channel.frames_dropped += 1
+                channel.pending = frame
+                channel.steps += steps
+        self._wake.set()
+
+    # --- the sender's side
+    def _may_send(self, channel: Channel, now: float) -> bool:
+        if channel.pending is None or channel.in_flight >= MAX_IN_FLIGHT:
+            return False
+        if channel.in_flight == 0:
+            return True
+        return now - channel.sent_at >= self.ack_timeout and self.sender.alive(channel.sid)
+
+    def flush(self) -> int:
+        """Send every frame that may go now. Returns how many were sent."""
+        now = time.monotonic()
+        batch = []
+        with self.lock:
+            for channel in self.channels.values():
+                if not self._may_send(channel, now):
+                    continue
+                frame, channel.pending = channel.pending, None
+                versions_before = dict(channel.sent_versions)
+                payload = frame.payload_for(channel.sent_versions)
+                payload["steps_this_frame"] = channel.steps
+                channel.steps = 0
+                channel.in_flight += 1
+                channel.sent_at = now
+                channel.frames_sent += 1
+                batch.append((channel.sid, frame, payload, versions_before))
+        sent = 0
+        for sid, frame, payload, versions_before in batch:  # outside the lock: acks may come in meanwhile
+            variant = (tuple(name for name in frame.sections if name in payload), payload["steps_this_frame"])
+            cache = self._encoded.setdefault(frame, {})
+            encoded = cache.get(variant)
+            if encoded is None:
+                encoded = cache[variant] = self.sender.encode(self.event, payload)
+            try:  # one connection's failure must not cost the others their frames
+                delivered = self.sender.send(sid, encoded, lambda sid=sid: self.acknowledged(sid))
+            except Exception:  # noqa: BLE001 - whatever one client's send raises
+                if sid not in self._failed:  # once per connection: a broken one would fail 60 times a second
+                    self._failed.add(sid)
+                    log.warning("sending frames to %s fails; the other viewers are unaffected", sid, exc_info=True)
+                delivered = False
+            if delivered:
+                sent += 1
+            else:
+                self._unsend(sid, versions_before)
+        return sent
+
+    def _unsend(self, sid: str, versions_before: dict) -> None:
+        """``sid`` left before its frame could be queued: undo the bookkeeping (if it is still here at all)."""
+        with self.lock:
+            channel = self.channels.get(sid)
+            if channel is not None:
+                channel.in_flight = max(0, channel.in_flight - 1)
+                channel.frames_sent -= 1
+                channel.sent_versions = versions_before
+
+    def acknowledged(self, sid: str) -> None:
+        """The client has a frame: one fewer in flight; the sender may send it the waiting one."""
+        with self.lock:
+            channel = self.channels.get(sid)
+            if channel is None:
+                return
+            channel.in_flight = max(0, channel.in_flight - 1)
+            wake = channel.pending is not None
+        if wake:
+            self._wake.set()
+
+    def _ensure_running(self) -> None:
+        if not self.threaded:
+            return
+        with self.lock:
+            if self._thread is not None and self._thread.is_alive():
+                return
+            self._stop.clear()
+            self._thread = threading.Thread(target=self._run, name="nnplayground-sender", daemon=True)
+            self._thread.start()
+
+    def _run(self) -> None:
+        # Woken by publish and by acks; otherwise it looks again often enough to notice an ack timeout.
+        poll = min(1.0, max(0.05, self.ack_timeout / 4))
+        while not self._stop.is_set():
+            self._wake.wait(poll)
+            self._wake.clear()
+            try:
+                self.flush()
+            except Exception:  # a bug must not stop every client's frames
+                log.exception("sending frames failed")
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def stats(self, sid: str) -> dict:
+        with self.lock:
+            c = self.channels.get(sid)
+            return {} if c is None else {"frames_sent": c.frames_sent, "frames_dropped": c.frames_dropped,
+                                         "in_flight": c.in_flight}

@@ -1,0 +1,225 @@
+"""Sessions by token, connections by sid, and the one scheduler thread that trains them all fairly.
+
+Scheduling: every tick (1/FPS s) the scheduler visits each session that is watched and playing (or owes a
+frame), starting one further along each tick; a playing session trains up to ``speed`` steps but no longer
+than its equal share of what the tick leaves after building the frames due (at least MIN_TRAIN_SHARE of
+the tick in all), then its frame is built and put in its viewers' slots (app.streaming: a sender thread sends it, so neither
+the number of viewers nor their speed costs the scheduler anything). Sessions nobody watches do not train and
+are reclaimed after SESSION_IDLE_TIMEOUT.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import threading
+import time
+
+import numpy as np
+
+from app.labs import lab_list
+from app.server.controls import LIMITS
+from app.server.streaming import FrameStream
+
+from .session import Session
+
+log = logging.getLogger(__name__)
+HEADROOM = 0.001  # s of each tick left for the handlers and the socket threads
+
+
+class Connection:
+    def __init__(self, sid: str, session: Session):
+        self.sid = sid
+        self.session = session
+
+
+class SessionManager:
+    """All sessions of one app. ``server`` is the python-socketio Server frames are emitted through."""
+
+    def __init__(self, config: dict, server):
+        self.config = config
+        self.server = server
+        self.sessions: dict[str, Session] = {}
+        self.connections: dict[str, Connection] = {}
+        self.lock = threading.Lock()
+        self.stream = FrameStream(server, ack_timeout=config["ACK_TIMEOUT"])
+        self.scheduler = Scheduler(self)
+
+    @staticmethod
+    def lab_list() -> list[dict]:
+        """The labs a session can show, [{name, label}] in the page's order."""
+        return lab_list()
+
+    def broadcast_state(self, session: Session, skip_sid: str | None = None) -> None:
+        """``session``'s state to all its viewers (the room named by its token)."""
+        with session.lock:
+            state = session.state()
+        self.server.emit("state", state, to=session.token, namespace="/", skip_sid=skip_sid)
+
+    # --- connections
+    def connect(self, sid: str, token: str | None) -> tuple[Session, bool]:
+        """Join the session of ``token`` or create one; raises ConnectionRefusedError when full."""
+        with self.lock:
+            session = self.sessions.get(token) if token else None
+            created = session is None
+            if created:
+                if len(self.sessions) >= LIMITS.max_sessions:
+                    self._reap_locked(force=True)
+                if len(self.sessions) >= LIMITS.max_sessions:
+                    raise ConnectionRefusedError(f"server busy: {LIMITS.max_sessions} sessions already")
+                session = Session(secrets.token_urlsafe(18), self.config)
+                if self.config.get("INITIAL_SETTINGS"):  # validated like a `set` message, presets included
+                    initial = session.lab.settings_message().model_validate(self.config["INITIAL_SETTINGS"])
+                    session.lab.apply_settings(initial.model_dump(exclude_unset=True))
+                self.sessions[session.token] = session
+            self.connections[sid] = Connection(sid, session)
+        with session.lock:
+            session.viewers.add(sid)  # counted in the state it is sent; frames start at watch()
+        return session, created
+
+    def watch(self, sid: str) -> None:
+        """Start sending frames to ``sid`` (after connect's first events have been emitted)."""
+        connection = self.connections.get(sid)
+        if connection is None:
+            return
+        session = connection.session
+        self.stream.open(sid)
+        with session.lock:
+            session.lab.dirty = True  # the newcomer needs a frame even if the session is paused
+            others = len(session.viewers) > 1
+        self.scheduler.ensure_running()
+        self.scheduler.wake()
+        if others:  # the others' `viewers` count
+            self.broadcast_state(session, skip_sid=sid)
+
+    def disconnect(self, sid: str) -> None:
+        with self.lock:
+            connection = self.connections.pop(sid, None)
+        self.stream.close(sid)
+        if connection is not None:
+            session = connection.session
+            with session.lock:
+                session.viewer_left(sid)
+                remaining = bool(session.viewers)
+            if remaining:  # the others' `viewers` count
+                self.broadcast_state(session)
+
+    def connection(self, sid: str) -> Connection | None:
+        return self.connections.get(sid)
+
+    def get(self, token: str) -> Session | None:
+        return self.sessions.get(token)
+
+    # --- reclaiming
+    def reap(self) -> int:
+        self._forget_dead_connections()
+        with self.lock:
+            return self._reap_locked()
+
+    def _forget_dead_connections(self) -> None:
+        """A connection python-socketio no longer has, however it ended, is let go as a disconnect would: its
+        session must not keep training for a viewer that is gone, nor escape reaping."""
+        is_connected = getattr(self.server.manager, "is_connected", None)
+        if is_connected is None:
+            return
+        for sid in [sid for sid in list(self.connections) if not is_connected(sid, "/")]:
+            self.disconnect(sid)
+
+    def _reap_locked(self, force: bool = False) -> int:
+        """Delete sessions nobody has watched for SESSION_IDLE_TIMEOUT s (``force``: any unwatched one)."""
+        now = time.monotonic()
+        timeout = 0.0 if force else self.config["SESSION_IDLE_TIMEOUT"]
+        idle = [t for t, s in self.sessions.items() if not s.viewers and now - s.left_at >= timeout]
+        for token in idle:
+            del self.sessions[token]
+        return len(idle)
+
+    def active(self) -> list[Session]:
+        with self.lock:
+            return [s for s in self.sessions.values() if s.viewers]
+
+    def shutdown(self) -> None:
+        self.scheduler.stop()
+        self.stream.stop()
+
+
+class Scheduler:
+    """One thread: round-robin time slices over the sessions, one frame per session per tick."""
+
+    def __init__(self, manager: SessionManager):
+        self.manager = manager
+        self.period = 1.0 / manager.config["FPS"]
+        self.min_train_share = manager.config["MIN_TRAIN_SHARE"]
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._start_lock = threading.Lock()
+        self._turn = 0
+
+    def ensure_running(self) -> None:
+        with self._start_lock:
+            if self._thread is None or not self._thread.is_alive():
+                self._stop.clear()
+                self._thread = threading.Thread(target=self._run, name="nnplayground-scheduler", daemon=True)
+                self._thread.start()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        last_reap = time.monotonic()
+        while not self._stop.is_set():
+            tick = time.perf_counter()
+            try:
+                with np.errstate(all="ignore"):  # a diverging network overflows; the frame says so instead
+                    busy = self.tick(tick)
+            except Exception:  # a bug must not stop every session's training
+                log.exception("scheduler tick failed")
+                busy = True
+            if time.monotonic() - last_reap > 1.0:
+                self.manager.reap()
+                last_reap = time.monotonic()
+            remaining = tick + self.period - time.perf_counter()
+            if busy:
+                if remaining > 0:
+                    self._wake.wait(remaining)
+            else:
+                self._wake.wait(1.0)  # idle: sleep until a control or a connection wakes us
+            self._wake.clear()
+
+    def tick(self, start: float) -> bool:
+        """Train each running session its slice and publish the frames due. Returns whether anything ran."""
+        sessions = self.manager.active()
+        due = [s for s in sessions if s.frame_due()]
+        if not due:
+            return False
+        self._turn = (self._turn + 1) % len(due)
+        due = due[self._turn:] + due[:self._turn]  # who goes first rotates: nobody always gets the leftovers
+        running = sum(1 for s in due if s.trains)
+        # Training gets what the tick leaves after the frames it must build, but never less than
+        # MIN_TRAIN_SHARE of the time (of the tick, or of a longer round when many frames are due).
+        frames = sum(s.frame_cost for s in due)
+        floor = self.min_train_share * max(self.period, frames / (1.0 - self.min_train_share))
+        budget = max(floor, self.period - frames - HEADROOM)
+        share = budget / max(1, running)
+        for session in due:
+            try:
+                status = session.status
+                if session.trains:
+                    session.train_slice(session.speed, time.perf_counter() + share)
+                began = time.perf_counter()
+                frame, viewers = session.build_frame()  # may find it diverged too (numbers beyond float32)
+                if session.status != status:  # diverged, or an epoch step done: the state says so, not only frames
+                    self.manager.broadcast_state(session)
+                self.manager.stream.publish(viewers, frame)
+                session.frame_cost += 0.2 * (time.perf_counter() - began - session.frame_cost)
+            except Exception:
+                log.exception("session %s failed a tick; pausing it", session.token[:6])
+                session.pause_after_failure()
+        return True

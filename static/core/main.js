@@ -1,0 +1,346 @@
+// The page's core: connect, show the lab the session shows (static/labs/<name>/lab.js, loaded on first use),
+// build its controls from its schema, run the transport, the readouts, the divergence banner and the errors, and
+// redraw at most once per animation frame with the newest frame (older ones are never drawn; the server sends
+// the next only after our ack). The lab's canvas views draw every such frame; its Plotly charts take turns
+// (scheduler.js). How a lab plugs in: docs/labs.md.
+// window.__nnp exposes counters for tests and bench/render.py (redraws: frames actually drawn).
+
+import { connect } from './socket.js';
+import { decodeHeader } from './frame.js';
+import { Controls } from './controls.js';
+import { pageValues, readUrl, settingsToApply, writeUrl } from './url-state.js';
+import { setupTools, toast, updateModelLinks } from './tools.js';
+import { ChartScheduler } from './scheduler.js';
+import { DrawCanvas } from './draw-canvas.js';
+
+const $ = (id) => document.getElementById(id);
+const url = readUrl();
+
+const nnp = { redraws: 0, framesReceived: 0, drawMs: {}, schema: null, state: null, frame: null, errors: [], views: {},
+  lab: null };
+window.__nnp = nnp;
+
+let schema = null;
+let state = null;
+let urlApplied = false;
+let pending = null; // the newest frame not drawn yet, with its ack
+let early = []; // frames of the lab shown that came before its views were ready: [{raw, ack}], not acked yet
+let drawScheduled = false;
+let lastFrame = null;
+let lab = null; // the lab shown: {name, module's object}
+const labs = new Map(); // name -> the lab object, created the first time it is shown
+const loading = new Map(); // name -> the promise of its module
+
+const charts = new ChartScheduler();
+nnp.chartMs = charts.drawMs;
+nnp.chartPaintMs = charts.paintMs;
+nnp.charts = charts;
+// A chart scrolled out of sight (or in a lab not shown) waits: drawing it would cost the views on screen their
+// frame rate. Scrolled into sight, it draws the newest data at once.
+const onScreen = new WeakMap();
+const sight = new IntersectionObserver((entries) => {
+  for (const entry of entries) onScreen.set(entry.target, entry.isIntersecting);
+  redrawLast();
+});
+function inSight(el, when = () => true) {
+  sight.observe(el);
+  return () => when() && onScreen.get(el) !== false;
+}
+
+// The one drawing pad (#draw-canvas → #prediction), lent to whichever lab is shown.
+const drawPanel = document.createElement('div');
+drawPanel.id = 'draw-panel';
+const drawing = new DrawCanvas(drawPanel, { send: (event, payload) => send(event, payload) });
+
+const controls = new Controls($('controls'), {
+  onChange: (name, value) => send('set', { [name]: value }),
+  onLayerActivation: (layer, activation) => send('set_activation', { activation, layer }),
+  onPageOption: (name, value) => {
+    if (!lab) return;
+    lab.page[name] = value;
+    lab.setPageOption?.(name, value);
+    rewriteUrl();
+    redrawLast();
+  },
+});
+
+// ---------------- labs ----------------
+function loadLab(name) {
+  if (!loading.has(name)) loading.set(name, import(`../labs/${name}/lab.js`));
+  return loading.get(name);
+}
+
+/** The lab object for `name`, created (views built in its <section data-lab>) the first time. */
+async function labFor(name) {
+  if (labs.has(name)) return labs.get(name);
+  const module = await loadLab(name);
+  if (labs.has(name)) return labs.get(name);
+  const root = document.querySelector(`section.views[data-lab="${name}"]`);
+  const page = name === url.lab || (!url.lab && name === 'mlp') ? pageValues(url, module.URL_KEYS ?? []) : {};
+  const ctx = {
+    name, root, page, controls, charts, inSight, drawing, nnp,
+    send: (event, payload) => send(event, payload),
+    guarded, drawView,
+    redrawLast: () => redrawLast(),
+    framePending: () => pending !== null,
+    onPageChange: () => rewriteUrl(),
+  };
+  const made = module.createLab(ctx);
+  made.name = name;
+  made.root = root;
+  made.page = page;
+  labs.set(name, made);
+  return made;
+}
+
+/** Show the lab of this schema: its section, its controls, its drawing pad. */
+async function showLab(s) {
+  const next = await labFor(s.lab);
+  if (s !== schema) return; // a newer schema arrived while the module loaded
+  if (lab !== next) {
+    for (const section of document.querySelectorAll('section.views[data-lab]')) section.hidden = section.dataset.lab !== s.lab;
+    lab = next;
+    nnp.lab = s.lab;
+    lastFrame = null;
+    lab.activate?.();
+  }
+  controls.build(s, lab.page, lab.controlOptions ?? {});
+  controls.hide(url.hide);
+  lab.takeSchema?.(s);
+  showLabChoices(s);
+  $('model-tools').hidden = !s.model_files;
+  if (state && state.lab === s.lab) takeState(state);
+  takeEarlyFrames();
+}
+
+/** Frames that came while the lab's module loaded: their bundles are sent once, so none may be lost. */
+function takeEarlyFrames() {
+  const frames = early;
+  early = [];
+  for (const { raw, ack } of frames) takeFrame(raw, ack);
+}
+
+function takeFrame(raw, ack) {
+  lab.takeBundles?.(raw);
+  if (pending) pending.ack(); // never happens while we ack on draw; if it does, the newer frame wins
+  pending = { raw, ack };
+  scheduleDraw();
+}
+
+function showLabChoices(s) {
+  const select = $('lab');
+  if (select.dataset.key !== s.labs.map((l) => l.name).join()) {
+    select.dataset.key = s.labs.map((l) => l.name).join();
+    select.replaceChildren(...s.labs.map((l) => Object.assign(document.createElement('option'),
+      { value: l.name, textContent: l.label })));
+  }
+  select.value = s.lab;
+}
+$('lab').addEventListener('change', (event) => send('set_lab', { lab: event.target.value }));
+labFor(url.lab ?? 'mlp').catch(() => {}); // build the likely lab's views while the socket connects
+
+// ---------------- the connection ----------------
+const server = connect({
+  onConnection: (status) => {
+    $('connection').dataset.state = status;
+    $('connection').textContent = status;
+  },
+  onSession: () => updateModelLinks(),
+  onSchema: (s) => {
+    schema = s;
+    nnp.schema = s;
+    showLab(s).catch((error) => console.error('lab', s.lab, error));
+  },
+  onState: (s) => {
+    state = s;
+    nnp.state = s;
+    if (lab && lab.name === s.lab && schema?.lab === s.lab) takeState(s);
+  },
+  onFrame: (raw, ack) => {
+    nnp.framesReceived += 1;
+    if (schema && raw.lab !== schema.lab) ack(); // a frame of the lab just left: the next is the new lab's
+    else if (!lab || raw.lab !== lab.name) early.push({ raw, ack }); // the lab's views are on their way
+    else takeFrame(raw, ack);
+  },
+  onError: (error) => showError(error),
+});
+nnp.send = (event, payload) => send(event, payload);
+
+function takeState(s) {
+  showPlaying(s.status === 'running');
+  controls.update(s.settings);
+  lab.showState?.(s);
+  showDivergence(s.status === 'diverged' ? s.divergence : null);
+  if (!urlApplied) applyUrl();
+  else rewriteUrl();
+}
+
+function rewriteUrl() {
+  if (schema && state && lab && schema.lab === state.lab) writeUrl(schema, state.settings, lab.page);
+}
+
+/** Send a control; its reply clears the errors it fixes or shows why it was refused. */
+async function send(event, payload) {
+  const reply = await server.send(event, payload);
+  if (reply && reply.ok === false && reply.error) showError(reply.error);
+  else if (event === 'set' && payload) Object.keys(payload).forEach((name) => controls.clearError(name));
+  return reply;
+}
+
+/**
+ * A shared link: first its lab, then push the URL's settings that differ from the session's, dropping any the
+ * server refuses.
+ */
+async function applyUrl() {
+  urlApplied = true;
+  if (url.lab && url.lab !== state.lab) {
+    urlApplied = false; // again once the lab asked for is shown
+    const reply = await send('set_lab', { lab: url.lab });
+    if (reply?.ok !== false) return;
+    urlApplied = true; // an unknown lab: stay in this one
+  }
+  const wanted = settingsToApply(schema, url.settings, state.settings);
+  for (let attempt = 0; attempt < 6 && Object.keys(wanted).length; attempt += 1) {
+    const reply = await send('set', wanted);
+    if (reply?.ok !== false) break;
+    const field = reply.error?.field?.split('.')[0];
+    if (!field || !(field in wanted)) break;
+    delete wanted[field];
+  }
+  // `play=1` (what `make run` opens) starts a fresh session training; a rejoined one keeps its own state.
+  if (url.play && state.status === 'paused' && state.step === 0) await send('play');
+  rewriteUrl();
+}
+
+// ---------------- drawing ----------------
+function scheduleDraw() {
+  if (drawScheduled) return;
+  drawScheduled = true;
+  requestAnimationFrame(draw);
+}
+
+function draw(now) {
+  drawScheduled = false;
+  if (pending) {
+    const { raw, ack } = pending;
+    pending = null;
+    ack(); // ask for the next frame now, so it travels while this one is drawn
+    if (lab && raw.lab === lab.name) {
+      const frame = lab.decode(raw, state);
+      lastFrame = frame;
+      nnp.frame = frame;
+      showReadouts(decodeHeader(raw));
+      lab.draw(frame);
+      charts.touch();
+      nnp.redraws += 1;
+    }
+  }
+  if (charts.tick(now)) scheduleDraw(); // charts still waiting for their turn
+}
+
+function guarded(view, work) {
+  try {
+    work();
+  } catch (error) {
+    console.error(`${view.constructor.name}:`, error);
+  }
+}
+
+function drawView(view, frame) {
+  const start = performance.now();
+  guarded(view, () => view.update(frame));
+  // A moving average of each view's drawing time, for bench/render.py.
+  const name = view.constructor.name;
+  nnp.drawMs[name] = 0.9 * (nnp.drawMs[name] ?? 0) + 0.1 * (performance.now() - start);
+}
+
+/** Redraw the newest frame again (hover, options, size) when no newer one is on its way. */
+function redrawLast() {
+  if (!lastFrame) return;
+  charts.touch(); // at once: charts.idle() turns false until they have redrawn
+  if (pending) return; // a newer frame is on its way to every view
+  requestAnimationFrame(() => {
+    if (pending || !lastFrame || !lab) return;
+    for (const view of lab.canvasViews ?? []) drawView(view, lastFrame);
+    scheduleDraw();
+  });
+}
+
+const formatLoss = (v) => (v === null || v === undefined || !Number.isFinite(v) ? '–' : String(Number(v.toPrecision(4))));
+
+function showReadouts(header) {
+  $('epoch').textContent = String(header.epoch);
+  $('train-loss').textContent = formatLoss(header.trainLoss);
+  $('test-loss').textContent = formatLoss(header.testLoss);
+  const accuracy = header.testAccuracy;
+  $('test-accuracy').textContent = accuracy === null || accuracy === undefined ? '–' : `${(accuracy * 100).toFixed(1)}%`;
+  // A frame can report what no control caused (divergence pauses the session): trust it unless it predates
+  // the newest state.
+  if (!state || header.configVersion >= state.config_version) {
+    showPlaying(header.status === 'running');
+    showDivergence(header.status === 'diverged' ? header.divergence : null);
+  }
+}
+
+function showPlaying(running) {
+  $('play').setAttribute('aria-pressed', String(running));
+  $('play').setAttribute('aria-label', running ? 'Pause' : 'Play');
+}
+
+const DIVERGED = { loss: 'the loss', gradient: 'the gradient', weights: 'the weights' };
+
+function showDivergence(divergence) {
+  const banner = $('divergence');
+  banner.hidden = !divergence;
+  if (!divergence) return;
+  // What blew up, plainly; then the server's message (it names the step, the learning rate and what to try).
+  const what = DIVERGED[divergence.cause] ?? DIVERGED.loss;
+  $('divergence-cause').textContent = `${what} became ${divergence.loss === 'nan' ? 'NaN' : 'infinite'}`;
+  $('divergence-detail').textContent = divergence.message
+    || `${what[0].toUpperCase()}${what.slice(1)} stopped being a finite number at step ${divergence.step}.`;
+  $('divergence-hint').textContent = divergence.message
+    ? '' : 'Try a lower learning rate or gradient clipping, then reset.';
+  const rate = state?.settings?.learning_rate;
+  const lowest = schema?.controls?.find?.((c) => c.name === 'learning_rate')?.minimum;
+  const lower = $('divergence-lower');
+  lower.disabled = !(rate > 0) || (lowest !== undefined && rate / 10 < lowest);
+  lower.title = rate > 0 ? `Learning rate ${rate} → ${Number((rate / 10).toPrecision(6))}, then fresh weights` : lower.title;
+}
+
+/** The banner's one-click fix: a tenth of the learning rate, then fresh weights (only if the server took it). */
+async function lowerRateAndReset() {
+  const rate = state?.settings?.learning_rate;
+  if (!(rate > 0)) return;
+  const reply = await send('set', { learning_rate: Number((rate / 10).toPrecision(6)) });
+  if (reply?.ok !== false) send('reset');
+}
+
+// ---------------- errors ----------------
+/** The server's refusal, next to what caused it: the control, the lab's own place for it, or a toast. */
+function showError(error) {
+  nnp.errors.push(error);
+  const field = (error.field ?? '').split('.')[0];
+  if (error.event === 'set' && controls.showError(field, error.message)) return;
+  if (lab?.showError?.(error)) return;
+  toast(error.message, 8000);
+}
+
+// ---------------- transport, tools ----------------
+function togglePlay() {
+  send($('play').getAttribute('aria-pressed') === 'true' ? 'pause' : 'play');
+}
+$('play').addEventListener('click', togglePlay);
+$('step').addEventListener('click', (event) => send('step', { unit: event.shiftKey ? 'epoch' : 'batch' }));
+$('reset').addEventListener('click', () => send('reset'));
+$('divergence-reset').addEventListener('click', () => send('reset'));
+$('divergence-lower').addEventListener('click', () => lowerRateAndReset());
+
+setupTools({
+  togglePlay,
+  step: () => send('step', { unit: 'batch' }),
+  onError: (error) => showError(error),
+  onRestyle: () => {
+    lab?.restyle?.();
+    redrawLast();
+  },
+}, { presenter: url.presenter });
