@@ -33,7 +33,7 @@ from .controls import LIMITS
 
 log = logging.getLogger(__name__)
 ACK = re.compile(r"3(\d{1,15})(?:\[|$)")  # an ack on "/": type 3, the id, then its (ignored) arguments
-POLICY_VIOLATION, MESSAGE_TOO_BIG = 1008, 1009
+NORMAL_CLOSURE, POLICY_VIOLATION, MESSAGE_TOO_BIG = 1000, 1008, 1009
 
 
 class RateLimiter:
@@ -204,9 +204,10 @@ class PacketGuard:
                                     "one CONNECT per connection")
             gate.connected = namespace == self.namespace or gate.connected
             return self.server._handle_connect(eio_sid, pkt.namespace, pkt.data)
-        if kind == sio_packet.DISCONNECT:
+        if kind == sio_packet.DISCONNECT:  # leaving "/", the only namespace, is leaving: the connection closes
             gate.connected = False
-            return self.server._handle_disconnect(eio_sid, pkt.namespace, self.server.reason.CLIENT_DISCONNECT)
+            self.server._handle_disconnect(eio_sid, pkt.namespace, self.server.reason.CLIENT_DISCONNECT)
+            return self._shut(eio_sid, NORMAL_CLOSURE, "the client disconnected")
         if kind in (sio_packet.EVENT, sio_packet.BINARY_EVENT):
             data = pkt.data
             name = data[0] if isinstance(data, list) and data else None
@@ -215,8 +216,8 @@ class PacketGuard:
                 return self._refuse(eio_sid, received, f"unknown event {describe(received)}; allowed: "
                                     + ", ".join(sorted(self.events)), event=name if isinstance(name, str) else "",
                                     pkt=pkt)
-            if self._sid(eio_sid) is None or not gate.connected:
-                return self._refuse(eio_sid, name, "not connected: send CONNECT first", "a CONNECT first")
+            if self._sid(eio_sid) is None or not gate.connected:  # nobody to answer: an event before CONNECT
+                return self._shut(eio_sid, POLICY_VIOLATION, "an event before CONNECT")
             if kind == sio_packet.EVENT:
                 return self.server._handle_event(eio_sid, pkt.namespace, pkt.id, data)
             if not 1 <= pkt.attachment_count <= LIMITS.max_attachments:

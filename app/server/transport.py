@@ -16,11 +16,12 @@ import weakref
 
 from engineio.async_drivers._websocket_wsgi import SimpleWebSocketWSGI
 from engineio import exceptions as eio_exceptions
+from engineio import packet as eio_packet
 from wsproto.events import CloseConnection
 
 log = logging.getLogger(__name__)
 PROTOCOL_ERROR = 1002
-MAX_BACKLOG = 256  # Engine.IO packets queued for one client (frames are at most 2 of them) before it is closed
+MAX_BACKLOG = 1024  # Engine.IO packets queued for one client (frames are at most 2 of them) before it is closed
 
 
 def no_delay(wsgi_app):
@@ -170,8 +171,13 @@ def engineio_problem(message) -> str | None:
         except (binascii.Error, ValueError):
             return "bad base64 after 'b'"
         return None
-    if kind not in "0123456":
+    if kind not in "123456":  # 0 (OPEN) is the server's; 2 is a probe during an upgrade, 3 a pong, 6 a noop
         return f"packet type {message[:1]!r}"
+    if len(message) > 1 and not message[1].isnumeric():  # Engine.IO tries it as JSON, and lets RecursionError out
+        try:
+            eio_packet.Packet(encoded_packet=message)
+        except RecursionError:
+            return "JSON nested too deep"
     return None
 
 
@@ -281,7 +287,7 @@ def bounded_polling(eio_server) -> None:
                     return post(environ)
                 except eio_exceptions.EngineIOError:
                     raise
-                except (ValueError, TypeError, IndexError, UnicodeDecodeError) as error:
+                except (ValueError, TypeError, IndexError, UnicodeDecodeError, RecursionError) as error:
                     BoundedWebSocket.quiet.info("closing %s: a long-polling body that is not Engine.IO packets "
                                                 "(%s)", eio_sid, type(error).__name__)
                     client.close(wait=False, abort=True, reason=eio_server.reason.TRANSPORT_ERROR)

@@ -17,6 +17,7 @@ import time
 
 import simple_websocket
 from socketio import packet as sio_packet
+from wsproto.events import TextMessage
 from wsproto.utilities import LocalProtocolError
 
 
@@ -60,6 +61,16 @@ class RawSocket:
                 self.ws.send(message)
                 return True
             except (simple_websocket.ConnectionClosed, OSError, LocalProtocolError):  # closing or closed
+                return False
+
+    def send_many(self, messages) -> bool:
+        """Many text messages written to the socket at once (a flood that no client-side slowness can pace)."""
+        with self._send_lock:
+            try:
+                frames = b"".join(self.ws.ws.send(TextMessage(data=m)) for m in messages)
+                self.ws.sock.sendall(frames)
+                return True
+            except (OSError, LocalProtocolError):
                 return False
 
     def emit(self, event: str, payload=None, ack_id: int | None = None) -> bool:
@@ -147,3 +158,5 @@ class RawSocket:
                 self.events.append((name, args))
         elif packet.packet_type == sio_packet.DISCONNECT:
             self.events.append(("disconnect", []))
+        elif packet.packet_type == sio_packet.CONNECT_ERROR:  # a CONNECT to a namespace the server has not
+            self.events.append(("connect_error", [packet.data]))
