@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import _checks
-from .activations import activation_from_name
+from .activations import ACTIVATIONS, activation_from_name
 from .container import Sequential
 from .dropout import Dropout
 from .linear import Linear
@@ -47,3 +47,50 @@ def mlp(sizes, activation: str = "tanh", output_activation: str | None = None, *
 def _gain_name(activation: str | None) -> str:
     """The name engine.init's gain table knows for an activation name (its aliases included)."""
     return "linear" if activation is None else activation_from_name(activation).name
+
+
+def sequential(layers, input_shape, *, max_parameters: int | None = None, init: str = "default", rng=None,
+               dtype=np.float64) -> Sequential:
+    """A Sequential from layer specs, checked before any weight is drawn.
+
+    ``layers`` is a list of dicts of torch's constructor arguments, e.g. ``{"type": "Conv2d", "out_channels": 8,
+    "kernel_size": 5, "padding": 2}``, ``{"type": "ReLU"}``, ``{"type": "MaxPool2d", "kernel_size": 2}``,
+    ``{"type": "Dropout", "p": 0.5}``, ``{"type": "Flatten"}``, ``{"type": "Linear", "out_features": 10}``
+    (types: ``engine.summary.LAYER_TYPES``). ``in_channels`` / ``in_features`` may be left out: they are what comes
+    in from the layer before (``input_shape`` is one sample's, ``(C, H, W)`` or ``(F,)``); given, they must match.
+    ``engine.summary.summary`` runs first, so an architecture that cannot run, or one with more than
+    ``max_parameters`` parameters, is refused with a ValueError naming the layer and the numbers, and nothing is
+    allocated. Weights are drawn layer by layer from ``rng``; each layer's Xavier/He gain follows the activation
+    right after it.
+    """
+    from .conv import AvgPool2d, Conv2d, MaxPool2d
+    from .dropout import Flatten
+    from .summary import summary
+
+    table = summary(layers, input_shape, max_parameters=max_parameters)
+    dtype = check_dtype(dtype, "sequential")
+    dropout_rng = rng
+    rng = resolve_rng(rng)
+    shapes = [tuple(input_shape)] + [row.output_shape for row in table.rows]
+    modules = []
+    for index, spec in enumerate(layers):
+        kind, shape = spec["type"], shapes[index]
+        after = layers[index + 1]["type"] if index + 1 < len(layers) else None
+        gain = next((cls.name for cls in ACTIVATIONS.values() if cls.__name__ == after), "linear")
+        if kind == "Conv2d":
+            modules.append(Conv2d(shape[0], spec["out_channels"], spec["kernel_size"], spec.get("stride", 1),
+                                  spec.get("padding", 0), spec.get("bias", True), init=init, nonlinearity=gain,
+                                  rng=rng, dtype=dtype))
+        elif kind == "Linear":
+            modules.append(Linear(shape[-1], spec["out_features"], spec.get("bias", True), init=init,
+                                  nonlinearity=gain, rng=rng, dtype=dtype))
+        elif kind in ("MaxPool2d", "AvgPool2d"):
+            modules.append((MaxPool2d if kind == "MaxPool2d" else AvgPool2d)(spec["kernel_size"], spec.get("stride")))
+        elif kind == "Dropout":
+            modules.append(Dropout(spec.get("p", 0.5), rng=dropout_rng))
+        elif kind == "Flatten":
+            modules.append(Flatten(spec.get("start_dim", 1), spec.get("end_dim", -1)))
+        else:
+            cls = next(cls for cls in ACTIVATIONS.values() if cls.__name__ == kind)
+            modules.append(cls(**{k: v for k, v in spec.items() if k != "type"}))
+    return Sequential(*modules)

@@ -120,11 +120,26 @@ class Sequential(Module):
 
     __call__ = forward  # forward checks the input itself: no second pass over it
 
-    def backward(self, grad_output: np.ndarray) -> np.ndarray:
-        """dL/d(output) → dL/d(input); every child accumulates into its parameters' ``.grad``."""
-        for m in reversed(self._chain):
+    def backward(self, grad_output: np.ndarray, input_grad: bool = True) -> np.ndarray | None:
+        """dL/d(output) → dL/d(input); every child accumulates into its parameters' ``.grad``.
+
+        ``input_grad=False`` returns None instead, and lets the first layer skip computing dL/d(input) when it can
+        (Linear, Conv2d): a training step does not need the data's gradient, as torch does not compute it for an
+        input that does not require grad. Every parameter gradient is the same either way.
+        """
+        chain = self._chain
+        for m in chain[:0:-1]:  # every child but the first, last to second
             grad_output = m.backward(grad_output)
-        return grad_output
+        if not chain:
+            return grad_output
+        first = chain[0]
+        if input_grad:
+            return first.backward(grad_output)
+        if getattr(first, "can_skip_input_grad", False):
+            first.backward(grad_output, input_grad=False)
+        else:
+            first.backward(grad_output)
+        return None
 
     def __repr__(self) -> str:
         if not self._chain:

@@ -2,9 +2,12 @@
 
 Conv2d is im2col and one matmul: a strided view gathers, for every output pixel, the ``C·kH·kW`` input
 values under the kernel (one copy), and the kernel flattened to ``(C_out, C·kH·kW)`` multiplies them all
-at once; the bias rides along as one more kernel column against a row of ones. Backward is two matmuls
-and col2im, where ``np.bincount`` adds every column entry back onto the input pixel it came from (pixels
-shared by overlapping windows sum) in one pass. No Python loop over pixels or kernel offsets.
+at once; the bias rides along as one more kernel column against a row of ones. Backward: the kernel's
+gradient is one matmul of the output gradient with those same columns. The input's gradient goes back tap by
+tap: kernel offset (i, j) sends ``W[:, :, i, j]ᵀ · g`` to the input pixels (i, j) away from each output pixel,
+which, with each padded image laid out flat and g placed on the pixels its windows start at, is one matmul and
+one contiguous shifted add per offset (kH·kW of them; pixels shared by overlapping windows sum). No Python loop
+over pixels or images.
 
 The pools are separable: the max (or sum) over a ``kH × kW`` window is one over ``kW`` columns, then one
 over ``kH`` rows, each a few whole-array operations. MaxPool2d keeps each window's winner (torch's
@@ -98,7 +101,6 @@ class Conv2d(Module):
         self.input = None
         self.output = None
         self._cols = None  # (N, C_in·kH·kW [+ 1], H_out·W_out) im2col of the last forward, for backward
-        self._scatter = (None, None)  # (input shape, flat padded-input index of every im2col entry)
         self._where = repr(self)
 
     def extra_repr(self) -> str:
@@ -158,37 +160,44 @@ class Conv2d(Module):
         d["output"] = out
         return out
 
-    def backward(self, grad_output: np.ndarray) -> np.ndarray:
-        """``grad_output`` (N, C_out, H_out, W_out) → grad_input (N, C_in, H, W); accumulates weight/bias grads."""
+    can_skip_input_grad = True  # Sequential.backward(..., input_grad=False) asks the first layer to
+
+    def backward(self, grad_output: np.ndarray, input_grad: bool = True) -> np.ndarray | None:
+        """``grad_output`` (N, C_out, H_out, W_out) → grad_input (N, C_in, H, W); accumulates weight/bias grads.
+
+        ``input_grad=False`` skips grad_input (returns None), as torch does for an input that needs no gradient:
+        the first layer's input is the data."""
         g = _check_grad(self._where, grad_output, self.output)
         n, c_out, h_out, w_out = g.shape
-        g = g.reshape(n, c_out, h_out * w_out)
         weight = self.weight.data
         k = weight[0].size
         # dL/d[W | b] = Σ_n g_n · cols_nᵀ  (the ones row of cols gives the bias gradient).
-        grad_kernel = np.matmul(g, self._cols.transpose(0, 2, 1)).sum(axis=0)
+        grad_kernel = np.matmul(g.reshape(n, c_out, h_out * w_out), self._cols.transpose(0, 2, 1)).sum(axis=0)
         self.weight.grad += grad_kernel[:, :k].reshape(weight.shape)
         if self.bias is not None:
             self.bias.grad += grad_kernel[:, k]
-        grad_cols = np.matmul(weight.reshape(c_out, k).T, g)  # (N, C_in·kH·kW, H_out·W_out)
-        # col2im: every column entry goes back to the padded-input pixel it was copied from; bincount sums
-        # the pixels that several windows share, in one pass (np.add.at would too, far more slowly).
-        shape, index = self._scatter
-        if shape != self.input.shape:
-            index = self._scatter_index(self.input.shape, h_out, w_out)
-            self.__dict__["_scatter"] = (self.input.shape, index)
-        (ph, pw) = self.padding
-        _, c, h, w = self.input.shape
-        grad_padded = np.bincount(index, weights=grad_cols.ravel(), minlength=n * c * (h + 2 * ph) * (w + 2 * pw))
-        grad_padded = grad_padded.reshape(n, c, h + 2 * ph, w + 2 * pw).astype(g.dtype, copy=False)
-        return grad_padded[:, :, ph:ph + h, pw:pw + w]
+        return self._grad_input(g) if input_grad else None
 
-    def _scatter_index(self, input_shape, h_out: int, w_out: int) -> np.ndarray:
-        """Flat index into the padded input of every im2col entry, in ``grad_cols.ravel()`` order."""
-        n, c, h, w = input_shape
-        (ph, pw) = self.padding
-        pixels = np.arange(n * c * (h + 2 * ph) * (w + 2 * pw)).reshape(n, c, h + 2 * ph, w + 2 * pw)
-        return self._windows(pixels, h_out, w_out).ravel()
+    def _grad_input(self, g: np.ndarray) -> np.ndarray:
+        """dL/dx for ``g`` (N, C_out, H_out, W_out): for each kernel offset (i, j), ``W[:, :, i, j]ᵀ · g`` lands on
+        the input pixels (y·sH + i, x·sW + j). Each padded image is laid out flat, ``(C, N·Hp·Wp)``, with g on the
+        pixel where its window starts: offset (i, j) is then a shift by ``i·Wp + j`` along that one axis."""
+        n, c_out, h_out, w_out = g.shape
+        _, c, h, w = self.input.shape
+        (kh, kw), (sh, sw), (ph, pw) = self.kernel_size, self.stride, self.padding
+        hp, wp = h + 2 * ph, w + 2 * pw
+        starts = np.zeros((c_out, n, hp, wp), g.dtype)  # g at each window's top-left pixel, zeros elsewhere
+        starts[:, :, 0:sh * h_out:sh, 0:sw * w_out:sw] = g.transpose(1, 0, 2, 3)
+        starts = starts.reshape(c_out, n * hp * wp)
+        taps = self.weight.data.transpose(2, 3, 1, 0)  # (kH, kW, C_in, C_out)
+        # A window never crosses its image, so shifts stay inside it except for zeros past the last one.
+        grad = np.zeros((c, n * hp * wp + (kh - 1) * wp + kw - 1), g.dtype)
+        for i in range(kh):
+            for j in range(kw):
+                shift = i * wp + j
+                grad[:, shift:shift + starts.shape[1]] += taps[i, j] @ starts
+        grad = grad[:, :n * hp * wp].reshape(c, n, hp, wp)[:, :, ph:ph + h, pw:pw + w]
+        return np.ascontiguousarray(grad.transpose(1, 0, 2, 3))
 
 
 class _Pool2d(Module):
@@ -257,25 +266,20 @@ class MaxPool2d(_Pool2d):
             better = candidate > row_max
             row_max = np.maximum(row_max, candidate)
             column = better if j == 1 else np.where(better, j, column)  # a bool is offset 0 or 1
-        # Then over kH rows. Rows i apart are i·W_out apart in the flat (N·C·H·W_out) array, so each step is
-        # one contiguous operation over every row; the entries that straddle two planes are never read.
-        flat, column = np.ascontiguousarray(row_max).reshape(-1), column.reshape(-1)
-        best, offset = flat, column  # running max over the first i rows of each window, and its offset
+        # Then over the kH rows of each window, for the window rows only (y·sH + i): output-sized operations.
+        out, offset = row_max[:, :, 0:span_h:sh], column[:, :, 0:span_h:sh]
         for i in range(1, kh):
-            length = flat.size - i * w_out
-            candidate = flat[i * w_out:]
-            better = candidate > best[:length]  # strict: the upper row keeps a tie, as torch
-            next_best, next_offset = np.empty_like(flat), np.empty(flat.size, np.intp)
-            np.maximum(best[:length], candidate, out=next_best[:length])
-            next_offset[:length] = np.where(better, column[i * w_out:] + i * w, offset[:length])
-            best, offset = next_best, next_offset
-        # The window of output row y starts at input row y·sH of its plane.
-        out = best.reshape(n, c, h, w_out)[:, :, 0:span_h:sh].copy()
-        offset = offset.reshape(n, c, h, w_out)[:, :, 0:span_h:sh]
+            candidate = row_max[:, :, i:i + span_h:sh]
+            better = candidate > out  # strict: the upper row keeps a tie, as torch
+            out = np.maximum(out, candidate)
+            offset = np.where(better, column[:, :, i:i + span_h:sh] + i * w, offset)
+        out = out.copy() if out.base is not None or out is x else out  # never a view of the input
+        offset = offset.astype(np.intp, copy=False)
         d = self.__dict__  # plain attributes: Module.__setattr__ bookkeeping costs more than it is worth here
         d["_offset"] = offset
         d["input"] = x
         d["output"] = out
+        d["grad_output"] = None  # set by the backward of this pass (engine.conv_inspect reads it)
         return out
 
     @property
@@ -300,6 +304,7 @@ class MaxPool2d(_Pool2d):
     def backward(self, grad_output: np.ndarray) -> np.ndarray:
         """``grad_output`` (N, C, H_out, W_out) → grad_input (N, C, H, W), routed to each window's winner."""
         g = _check_grad(self._where, grad_output, self.output)
+        self.__dict__["grad_output"] = g
         shape = self.input.shape
         winners = (self._window_base(shape) + self._offset).ravel()
         # bincount sums repeated indices, so overlapping windows (stride < kernel) accumulate.
@@ -325,11 +330,13 @@ class AvgPool2d(_Pool2d):
         d = self.__dict__  # plain attributes: Module.__setattr__ bookkeeping costs more than it is worth here
         d["input"] = x
         d["output"] = out
+        d["grad_output"] = None  # set by the backward of this pass (engine.conv_inspect reads it)
         return out
 
     def backward(self, grad_output: np.ndarray) -> np.ndarray:
         """``grad_output`` (N, C, H_out, W_out) → grad_input (N, C, H, W): each window shares its gradient evenly."""
         g = _check_grad(self._where, grad_output, self.output)
+        self.__dict__["grad_output"] = g
         n, c, h, w = self.input.shape
         h_out, w_out = g.shape[2:]
         (kh, kw), (sh, sw) = self._kernel, self._stride

@@ -71,9 +71,11 @@ class Linear(Module):
         self.__dict__["output"] = z
         return z
 
-    def backward(self, grad_output: np.ndarray) -> np.ndarray:
+    can_skip_input_grad = True  # Sequential.backward(..., input_grad=False) asks the first layer to
+
+    def backward(self, grad_output: np.ndarray, input_grad: bool = True) -> np.ndarray | None:
         """``grad_output`` dL/dz, shaped like the output → dL/dx, shaped like the input; accumulates into
-        ``weight.grad`` and ``bias.grad``."""
+        ``weight.grad`` and ``bias.grad``. ``input_grad=False`` skips dL/dx and returns None."""
         x = self.input
         g = grad_output
         if x.ndim != 2:
@@ -85,6 +87,8 @@ class Linear(Module):
         if self.bias is not None:
             grad_b = self.bias.grad
             grad_b += np.add.reduce(g, axis=0)  # g.sum(0) without the Python wrapper
+        if not input_grad:
+            return None
         grad_x = np.dot(g, weight.data)
         return grad_x if grad_x.shape == self.input.shape else grad_x.reshape(self.input.shape)
 

@@ -30,12 +30,7 @@ from .parameter import DEFAULT_DTYPE
 from .rnn import RNNBase, previous_steps, time_steps
 
 # torch's blocks i, f, g, o → the loop's o, i, f, g
-_LOOP_ORDER = np.array([3, 0, 1, 2])
-
-
-def _blocks(array: np.ndarray, hidden_size: int) -> np.ndarray:
-    """A copy with the last axis's gate blocks reordered from torch's i, f, g, o to o, i, f, g."""
-    return array[..., (_LOOP_ORDER[:, None] * hidden_size + np.arange(hidden_size)).ravel()]
+_LOOP_BLOCKS = np.array([3, 0, 1, 2])
 
 
 class LSTM(RNNBase):
@@ -55,6 +50,10 @@ class LSTM(RNNBase):
                  dtype=DEFAULT_DTYPE):
         super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
                          rng=rng, dtype=dtype)
+
+    def _loop_order(self) -> np.ndarray:
+        H = self.hidden_size
+        return (_LOOP_BLOCKS[:, None] * H + np.arange(H)).ravel()
 
     @property
     def cell_states(self) -> list[np.ndarray]:
@@ -77,13 +76,12 @@ class LSTM(RNNBase):
     def _cell_forward(self, x_terms, w_hh, b_hh, initial, states, finals, reverse):
         L, N, H = states.shape
         # gates in the loop's order o, i, f, g; the sigmoid blocks pre-scaled by ½ for σ(a) = ½ tanh(a/2) + ½
-        scale = np.ones(4 * H, dtype=x_terms.dtype)
-        scale[:3 * H] = 0.5
-        pre = _blocks(x_terms, H)
+        pre = x_terms
         if b_hh is not None:
-            pre += _blocks(b_hh, H)
-        pre *= scale
-        w_hh_t = _blocks(w_hh.T, H) * scale  # (H, 4H)
+            pre += b_hh
+        pre[:, :, :3 * H] *= 0.5
+        w_hh_t = w_hh.T.copy()  # (H, 4H)
+        w_hh_t[:, :3 * H] *= 0.5
         gates = pre.reshape(L, N, 4, H)  # becomes the activations o, i, f, g in place
         cells = np.empty((L, N, H), dtype=x_terms.dtype)
         tanh_cells = np.empty_like(cells)
@@ -115,7 +113,6 @@ class LSTM(RNNBase):
         ifg_factor[:, :, 0] = g * i * (1.0 - i)
         ifg_factor[:, :, 1] = previous_cells * f * (1.0 - f)
         ifg_factor[:, :, 2] = i * (1.0 - g * g)
-        w_hh_loop = _blocks(w_hh.T, H).T  # (4H, H), rows o, i, f, g
         grad_gates = np.empty((L, N, 4, H), dtype=cells.dtype)
         carry, carry_c = grad_finals
         for t in time_steps(L, reverse, backward=True):
@@ -129,7 +126,6 @@ class LSTM(RNNBase):
                 dc += carry_c
             np.multiply(dc[:, None, :], ifg_factor[t], out=d4[:, 1:])
             carry_c = dc * f[t]
-            carry = d4.reshape(N, 4 * H) @ w_hh_loop
-        # back to torch's block order i, f, g, o for the weight gradients
-        grad_pre = grad_gates[:, :, [1, 2, 3, 0]].reshape(L, N, 4 * H)
+            carry = d4.reshape(N, 4 * H) @ w_hh
+        grad_pre = grad_gates.reshape(L, N, 4 * H)
         return grad_pre, grad_pre, [carry, carry_c]

@@ -172,6 +172,7 @@ class RNNBase(Module):
         finals = [np.empty(state_shape, dtype=dtype) for _ in initial]
 
         dropping = self.training and self.dropout > 0
+        order = self._loop_order()
         hidden_states, layer_inputs, masks, caches = [], [], [], []
         layer_input = x_tm
         for k, layer in enumerate(self._cells):
@@ -187,14 +188,15 @@ class RNNBase(Module):
             layer_caches = []
             flat_input = layer_input.reshape(L * N, -1)
             for d, (w_ih, w_hh, b_ih, b_hh) in enumerate(layer):
-                # every step's input term at once: (L·N, H_in) @ (H_in, G·H)
-                x_terms = np.dot(flat_input, w_ih.data.T).reshape(L, N, -1)
+                # every step's input term at once: (L·N, H_in) @ (H_in, G·H), gate blocks in the loop's order
+                x_terms = np.dot(flat_input, _rows(w_ih.data, order).T).reshape(L, N, -1)
                 if b_ih is not None:
-                    x_terms += b_ih.data
+                    x_terms += _rows(b_ih.data, order)
                 index = k * D + d
                 layer_caches.append(self._cell_forward(
-                    x_terms, w_hh.data, None if b_hh is None else b_hh.data, [s[index] for s in initial],
-                    out[:, :, d * H:(d + 1) * H], [f[index] for f in finals], reverse=d == 1))
+                    x_terms, _rows(w_hh.data, order), None if b_hh is None else _rows(b_hh.data, order),
+                    [s[index] for s in initial], out[:, :, d * H:(d + 1) * H], [f[index] for f in finals],
+                    reverse=d == 1))
             layer_inputs.append(layer_input)
             hidden_states.append(out)
             caches.append(layer_caches)
@@ -243,6 +245,7 @@ class RNNBase(Module):
 
         H, D = self.hidden_size, self.num_directions
         grad_initial = [np.empty(s.shape, dtype=dtype) for s in self._initial]
+        order = self._loop_order()
         grad_hidden_states = [None] * self.num_layers
         # dL/dh of the layer's output from above (a fresh buffer each layer); the cells add dL/dh_t from
         # step t+1 into it in place, so afterwards it holds the total dL/dh_t
@@ -257,23 +260,23 @@ class RNNBase(Module):
                 cols = slice(d * H, (d + 1) * H)
                 d_ih, d_hh, grads_start = self._cell_backward(
                     self._caches[k][d], grad_h[:, :, cols], [None if g is None else g[index] for g in carried],
-                    w_hh.data, reverse=d == 1)
+                    _rows(w_hh.data, order), reverse=d == 1)
                 for g, start in zip(grad_initial, grads_start):
                     g[index] = start
                 h_d, h0_d = states[:, :, cols], self._initial[0][index]
                 # h_{t−1} is the previous step in this direction's order, h0 at the first step
                 if d == 0:
-                    w_hh.grad += _outer_sum(d_hh[1:], h_d[:-1]) + d_hh[0].T @ h0_d
+                    _add_rows(w_hh.grad, order, _outer_sum(d_hh[1:], h_d[:-1]) + d_hh[0].T @ h0_d)
                 else:
-                    w_hh.grad += _outer_sum(d_hh[:-1], h_d[1:]) + d_hh[-1].T @ h0_d
-                w_ih.grad += _outer_sum(d_ih, layer_input)
+                    _add_rows(w_hh.grad, order, _outer_sum(d_hh[:-1], h_d[1:]) + d_hh[-1].T @ h0_d)
+                _add_rows(w_ih.grad, order, _outer_sum(d_ih, layer_input))
                 if b_ih is not None:
                     grad_bias = d_ih.sum(axis=(0, 1))
-                    b_ih.grad += grad_bias
-                    b_hh.grad += grad_bias if d_hh is d_ih else d_hh.sum(axis=(0, 1))
+                    _add_rows(b_ih.grad, order, grad_bias)
+                    _add_rows(b_hh.grad, order, grad_bias if d_hh is d_ih else d_hh.sum(axis=(0, 1)))
                 if k == 0 and not self.input_requires_grad:
                     continue  # data, not a layer's output: nobody reads its gradient (torch skips it too)
-                contribution = d_ih @ w_ih.data
+                contribution = d_ih @ _rows(w_ih.data, order)
                 grad_input = contribution if grad_input is None else np.add(grad_input, contribution, out=grad_input)
             if k > 0:
                 mask = self._dropout_masks[k - 1]
@@ -294,10 +297,15 @@ class RNNBase(Module):
     # --- the cell: subclasses ------------------------------------------------------------------------------
     state_names: tuple[str, ...] = ("h0",)
 
+    def _loop_order(self) -> np.ndarray | None:
+        """Rows of the stacked gate blocks in the order the cell's time loop wants them (None: torch's)."""
+        return None
+
     def _cell_forward(self, x_terms, w_hh, b_hh, initial, states, finals, reverse):
         """Run one layer and direction. ``x_terms`` (L, N, G·H) holds x_t W_ihᵀ + b_ih (a fresh buffer the
-        cell may overwrite); ``initial`` [h0 (, c0)] (N, H); fill ``states`` (L, N, H) with h_t and the
-        ``finals`` [(N, H)] views; return what ``_cell_backward`` needs."""
+        cell may overwrite); its gate blocks, those of ``w_hh`` (G·H, H) and ``b_hh``, and those of what
+        backward returns are in ``_loop_order``; ``initial`` [h0 (, c0)] (N, H); fill ``states`` (L, N, H)
+        with h_t and the ``finals`` [(N, H)] views; return what ``_cell_backward`` needs."""
         raise NotImplementedError
 
     def _cell_backward(self, cache, grad_h, grad_finals, w_hh, reverse):
@@ -390,6 +398,18 @@ class RNN(RNNBase):
             dz_t = np.multiply(dh_t, slope[t], out=dz[t])
             carry = dz_t @ w_hh
         return dz, dz, [carry]
+
+
+def _rows(array: np.ndarray, order: np.ndarray | None) -> np.ndarray:
+    return array if order is None else array[order]
+
+
+def _add_rows(grad: np.ndarray, order: np.ndarray | None, value: np.ndarray) -> None:
+    """``grad += value`` where value's rows are in ``order`` (in place: grads may view a flat buffer)."""
+    if order is None:
+        grad += value
+    else:
+        grad[order] += value
 
 
 def time_steps(length: int, reverse: bool, backward: bool = False) -> range:

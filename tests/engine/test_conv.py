@@ -361,3 +361,24 @@ def test_forward_and_backward_match_torch():
         pool = MaxPool2d(kernel, stride)
         pool(x)
         np.testing.assert_array_equal(pool.indices, indices.numpy())
+
+
+@pytest.mark.parametrize("first", ["conv", "linear", "activation"])
+def test_backward_without_the_input_gradient_gives_the_same_parameter_gradients(first):
+    rng = np.random.default_rng(6)
+    if first == "linear":
+        model, x = engine.Sequential(engine.Linear(6, 4, rng=1), engine.Tanh(), engine.Linear(4, 3, rng=2)), \
+            rng.standard_normal((5, 6))
+    else:
+        layers = [Conv2d(2, 3, 3, stride=2, padding=1, rng=1), engine.ReLU(), MaxPool2d(2), engine.Flatten(),
+                  engine.Linear(3 * 2 * 2, 3, rng=2)]
+        model, x = engine.Sequential(*([engine.Tanh()] if first == "activation" else []), *layers), \
+            rng.standard_normal((5, 2, 7, 8))
+    g = rng.standard_normal(model(x).shape)
+    full = model.backward(g)
+    expected = [p.grad.copy() for p in model.parameters()]
+    assert full.shape == x.shape
+    model.zero_grad()
+    assert model.backward(g, input_grad=False) is None
+    for p, grad in zip(model.parameters(), expected):
+        np.testing.assert_array_equal(p.grad, grad)

@@ -1,0 +1,154 @@
+"""The RNN lab's training: a SequenceModel, its optimizer and cost over a task's sequences, a minibatch at a time.
+
+The data are batch-first; the model is fed in the layout its ``batch_first`` says (so the shapes it sees are the
+shapes panel's), and its outputs are turned back for the cost. Hyperparameters are read from the settings at
+every step. Nothing here knows about sockets or threads.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from engine import SGD, Adam, CrossEntropyLoss, MSELoss, clip_grad_norm_
+from engine.sequence import SequenceModel
+
+from .data import Data
+from .schema import flag
+
+EVAL_STEPS = 4096  # the metrics read about this many time steps of each split (at least EVAL_MIN sequences)
+EVAL_MIN = 16
+
+
+def build_model(settings: dict, data: Data, rng: np.random.Generator) -> SequenceModel:
+    s = settings
+    return SequenceModel(s["cell_type"], data.input_size, s["hidden_size"], data.output_size,
+                         num_layers=s["num_layers"], nonlinearity=s["nonlinearity"], bias=flag(s["bias"]),
+                         batch_first=flag(s["batch_first"]), dropout=s["dropout"],
+                         bidirectional=flag(s["bidirectional"]), readout=data.readout, rng=rng)
+
+
+class Trainer:
+    """``model``, ``optimizer``, the cost, and the shuffled minibatch order over ``data``'s training sequences."""
+
+    def __init__(self, model: SequenceModel, data: Data, settings: dict, rng: np.random.Generator):
+        self.model = model
+        self.settings = settings  # the lab's dict: read afresh at every step
+        self.rng = rng
+        self.step = 0
+        self.epoch = 0
+        self.blew_up: str | None = None
+        self.grad_norm: float | None = None  # the last step's total gradient norm, before clipping
+        self.use_data(data)
+        self.build_optimizer()
+
+    # --- configuration
+    def use_data(self, data: Data) -> None:
+        self.data = data
+        self._order = None
+        self.loss_fn = CrossEntropyLoss() if data.loss == "cross_entropy" else MSELoss()
+
+    def build_optimizer(self) -> None:
+        s = self.settings
+        params = list(self.model.parameters())
+        if s["optimizer"] == "adam":
+            self.optimizer = Adam(params, lr=s["learning_rate"])
+        else:
+            self.optimizer = SGD(params, lr=s["learning_rate"],
+                                 momentum=s["momentum"] if s["optimizer"] == "momentum" else 0.0)
+        self.optimizer_kind = "adam" if s["optimizer"] == "adam" else "sgd"
+
+    def sync_optimizer(self) -> None:
+        s = self.settings
+        if ("adam" if s["optimizer"] == "adam" else "sgd") != self.optimizer_kind:
+            self.build_optimizer()
+            return
+        self.optimizer.lr = s["learning_rate"]
+        if self.optimizer_kind == "sgd":
+            self.optimizer.momentum = s["momentum"] if s["optimizer"] == "momentum" else 0.0
+
+    # --- the model in its layout, the cost in the data's
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        """Rows of ``x_*`` (batch-first) → outputs, batch-first: (N, L, out) or (N, out) for the last step."""
+        inputs = self.data.inputs(x)
+        rnn = self.model.rnn
+        if not rnn.batch_first:
+            inputs = inputs.transpose(1, 0, 2)
+        out = self.model(inputs)
+        return out if rnn.batch_first or self.data.readout == "last_step" else out.transpose(1, 0, 2)
+
+    def cost(self, output: np.ndarray, target: np.ndarray) -> tuple[float, np.ndarray]:
+        """(loss, dLoss/doutput): mean squared error, or cross-entropy in nats per character."""
+        if self.data.loss == "cross_entropy":
+            V = output.shape[-1]
+            loss = self.loss_fn(output.reshape(-1, V), target.reshape(-1))
+            return loss, self.loss_fn.backward().reshape(output.shape)
+        return self.loss_fn(output, target), self.loss_fn.backward()
+
+    def backward(self, grad: np.ndarray) -> None:
+        if not self.model.rnn.batch_first and self.data.readout != "last_step":
+            grad = grad.transpose(1, 0, 2)
+        self.model.backward(grad)
+
+    # --- training
+    def train_step(self) -> float:
+        """One minibatch: forward, cost, backward through time, clipping, update. Returns the loss.
+
+        A non-finite loss returns before anything changes; a non-finite gradient sets ``blew_up = "gradient"``
+        (no update); weights that overflow in the update set ``blew_up = "weights"``."""
+        self.blew_up = None
+        s, d = self.settings, self.data
+        n = len(d.x_train)
+        if self._order is None:
+            self._order = self.rng.permutation(n)
+            self._cursor = 0
+        batch = self._order[self._cursor:self._cursor + min(s["batch_size"], n)]
+        self.model.train()
+        loss, grad = self.cost(self.predict(d.x_train[batch]), d.y_train[batch])
+        if not math.isfinite(loss):
+            return loss
+        self.optimizer.zero_grad()
+        self.backward(grad)
+        flat = self.optimizer.flat
+        if s["clipping"] == "norm":
+            self.grad_norm = clip_grad_norm_(self.optimizer.params, s["clip_threshold"])
+        else:
+            self.grad_norm = math.sqrt(float(flat.grad @ flat.grad))
+        if not math.isfinite(self.grad_norm):
+            self.blew_up = "gradient"
+            return loss
+        self.optimizer.step()
+        if not math.isfinite(float(flat.data @ flat.data)):
+            self.blew_up = "weights"
+        self.step += 1
+        self._cursor += len(batch)
+        if self._cursor >= n:
+            self.epoch += 1
+            self._order = None
+        return loss
+
+    def steps_left_in_epoch(self) -> int:
+        n = len(self.data.x_train)
+        b = min(self.settings["batch_size"], n)
+        done = 0 if self._order is None else self._cursor
+        return max(1, math.ceil((n - done) / b))
+
+    # --- evaluation
+    def evaluate(self, split: str) -> tuple[float, float | None]:
+        """(loss, accuracy) over the first EVAL_STEPS / L sequences of ``split`` (a fixed sample, so the curve is
+        comparable from frame to frame); accuracy (the next character guessed right) for chars only."""
+        x, y = self.data.split(split)
+        count = max(EVAL_MIN, EVAL_STEPS // self.data.seq_len)
+        x, y = x[:count], y[:count]
+        self.model.eval()
+        try:
+            output = self.predict(x)
+            loss, _ = self.cost(output, y)
+        finally:
+            self.model.train()
+        accuracy = float(np.mean(output.argmax(axis=-1) == y)) if self.data.loss == "cross_entropy" else None
+        return loss, accuracy
+
+    def parameters_finite(self) -> bool:
+        return bool(np.isfinite(self.optimizer.flat.data).all())
