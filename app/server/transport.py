@@ -19,8 +19,11 @@ from engineio import exceptions as eio_exceptions
 from engineio import packet as eio_packet
 from wsproto.events import CloseConnection
 
+from .controls import LIMITS
+
 log = logging.getLogger(__name__)
-PROTOCOL_ERROR = 1002
+PROTOCOL_ERROR, POLICY_VIOLATION = 1002, 1008
+MAX_UNREAD = 2 * LIMITS.message_burst  # messages received and not yet handled: more is a flood, closed at once
 MAX_BACKLOG = 1024  # Engine.IO packets queued for one client (frames are at most 2 of them) before it is closed
 
 
@@ -189,7 +192,9 @@ class BoundedWebSocket(SimpleWebSocketWSGI):
       limit and the close code is 1009, as the protocol says;
     - a frame that is not an Engine.IO packet (Engine.IO would raise out of its handler: a traceback, an HTTP
       500, and the disconnect handlers never run) closes the connection with 1002 and one short log line;
-    - ``close(code)``: the guard's way to close a connection with a code, from any thread.
+    - more than ``MAX_UNREAD`` messages received and not yet handled (simple-websocket reads ahead into an
+      unbounded list) is a flood: closed with 1008 before it fills memory or the rate limiter is even asked;
+    - ``shut(code)``: the guard's way to close a connection with a code, from any thread.
     """
 
     registry: "weakref.WeakValueDictionary[str, BoundedWebSocket]" = weakref.WeakValueDictionary()
@@ -211,6 +216,11 @@ class BoundedWebSocket(SimpleWebSocketWSGI):
             return None
         message = super().wait()
         if self.closing is not None:
+            return None
+        unread = len(getattr(self.ws, "input_buffer", ()))
+        if unread > MAX_UNREAD:  # simple-websocket reads ahead without bound: a flood would fill memory first
+            self.quiet.info("closing %s (%d): %d messages unread (a flood)", self.eio_sid, POLICY_VIOLATION, unread)
+            self.shut(POLICY_VIOLATION, "message flood")
             return None
         problem = engineio_problem(message)
         if problem is not None:

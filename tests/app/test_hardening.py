@@ -284,7 +284,11 @@ def test_an_oversized_message_closes_with_1009(sockets):
 
 
 # --- 12. frames that are not Engine.IO: one short line, no traceback, no 500
-def test_frames_that_are_not_engineio_close_with_1002_and_one_short_line(server, sockets, quiet_server):
+def test_frames_that_are_not_engineio_close_with_1002_and_one_short_line(server, sockets, quiet_server,
+                                                                         monkeypatch):
+    from app.server import transport
+
+    monkeypatch.setattr(transport.BoundedWebSocket, "quiet", QuietLog(transport.log))  # this test's own quota
     garbage = ("x", "", "b!!!", "\u00e9t\u00e9", "9", "{}")
     for message in garbage:
         raw = sockets()
