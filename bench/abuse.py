@@ -50,41 +50,46 @@ def stray_ack(url, token, stop):
     return 1
 
 
-def connect_events(url, token, stop):
+def reconnecting(url, stop, act) -> int:
+    """Open a connection, ``act(raw)`` on it, close it; again until ``stop``. Returns the connections opened."""
     opened = 0
     while not stop.is_set():
         raw = _raw(url)
         opened += 1
-        for _ in range(150):
-            raw.send(json.dumps(["connect"]).join(["42", ""]))
-            raw.send("40")
+        act(raw)
         raw.close()
     return opened
 
 
+def connect_events(url, token, stop):
+    def act(raw):
+        for _ in range(150):
+            raw.send('42["connect"]')
+            raw.send("40")
+
+    return reconnecting(url, stop, act)
+
+
 def attachments(url, token, stop):
-    opened, blob = 0, bytes(999_000)
-    while not stop.is_set():
-        raw = _raw(url)
-        opened += 1
+    blob = bytes(999_000)
+
+    def act(raw):
         raw.send('459999999999-["set",{"_placeholder":true,"num":0}]')
         for _ in range(400):
             if not raw.send(blob) or stop.is_set():
                 break
-        raw.close()
-    return opened
+
+    return reconnecting(url, stop, act)
 
 
 def flood(url, token, stop):
-    opened = 0
     batch = [f'42{k}["pause"]' for k in range(1, 5001)]
-    while not stop.is_set():
-        raw = _raw(url)
-        opened += 1
+
+    def act(raw):
         while not raw.closed and not stop.is_set():
             raw.send_many(batch)
-        raw.close()
-    return opened
+
+    return reconnecting(url, stop, act)
 
 
 def bad_event_names(url, token, stop):
@@ -128,13 +133,8 @@ def uploads(url, token, stop):
 
 
 def oversized(url, token, stop):
-    opened, big = 0, '42["set",{"noise":"' + "x" * 2_000_000 + '"}]'
-    while not stop.is_set():
-        raw = _raw(url)
-        opened += 1
-        raw.send(big)
-        raw.wait_for(lambda r: r.closed, 10)
-    return opened
+    big = '42["set",{"noise":"' + "x" * 2_000_000 + '"}]'
+    return reconnecting(url, stop, lambda raw: raw.send(big) and raw.wait_for(lambda r: r.closed, 10))
 
 
 def epoch_steps(url, token, stop):
@@ -179,13 +179,7 @@ def not_reading(url, token, stop):
 
 
 def garbage_frames(url, token, stop):
-    opened = 0
-    while not stop.is_set():
-        raw = _raw(url)
-        opened += 1
-        raw.send("\x00garbage")
-        raw.wait_for(lambda r: r.closed, 10)
-    return opened
+    return reconnecting(url, stop, lambda raw: raw.send("\x00garbage") and raw.wait_for(lambda r: r.closed, 10))
 
 
 ATTACKS = [
