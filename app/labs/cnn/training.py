@@ -84,7 +84,7 @@ class Trainer:
         if not math.isfinite(loss):
             return loss
         self.optimizer.zero_grad()
-        self.model.backward(self.loss_fn.backward())
+        self.model.backward(self.loss_fn.backward(), input_grad=False)  # no gradient for the images
         if s["l2"] > 0:
             regularization.l2_(weights(self.model), s["l2"])
         flat = self.optimizer.flat
@@ -107,20 +107,29 @@ class Trainer:
         done = 0 if self._order is None else self._cursor
         return max(1, math.ceil((n - done) / b))
 
-    def evaluate(self, split: str) -> tuple[float, float, np.ndarray]:
-        """(loss, accuracy, predicted classes) over a split (the training split's fixed sample of at most
-        TRAIN_EVAL_SAMPLE images), in eval mode (no dropout), batch by batch."""
+    def split(self, split: str) -> tuple[np.ndarray, np.ndarray]:
+        """The images and labels an evaluation of ``split`` uses (the training split's fixed sample of at most
+        TRAIN_EVAL_SAMPLE images)."""
         X, y = self.data.split(split)
         if split == "train" and self._train_sample is not None:
             X, y = X[self._train_sample], y[self._train_sample]
-        self.model.eval()
-        try:
-            logits = np.concatenate([self.model(X[i:i + EVAL_BATCH]) for i in range(0, len(X), EVAL_BATCH)])
-        finally:
-            self.model.train()
-        loss = float(CrossEntropyLoss()(logits, y))
-        predicted = logits.argmax(axis=1)
-        return loss, float(np.mean(predicted == y)), predicted
+        return X, y
+
+    def evaluate(self, split: str) -> tuple[float, float, np.ndarray]:
+        return evaluate(self.model, *self.split(split))
 
     def parameters_finite(self) -> bool:
         return bool(np.isfinite(self.optimizer.flat.data).all())
+
+
+def evaluate(model, X: np.ndarray, y: np.ndarray) -> tuple[float, float, np.ndarray]:
+    """(loss, accuracy, predicted classes) of ``model`` on images ``X`` (N, C, H, W) with labels ``y``, in eval mode
+    (no dropout), batch by batch."""
+    model.eval()
+    try:
+        logits = np.concatenate([model(X[i:i + EVAL_BATCH]) for i in range(0, len(X), EVAL_BATCH)])
+    finally:
+        model.train()
+    loss = float(CrossEntropyLoss()(logits, y))
+    predicted = logits.argmax(axis=1)
+    return loss, float(np.mean(predicted == y)), predicted

@@ -141,6 +141,8 @@ def test_a_small_training_set_is_cut_from_the_split(session):
 def test_frames_carry_every_layer_for_the_probe_in_under_the_raw_size(session):
     lab = session.lab
     send(session, "step")
+    session.build_frame()
+    lab.frames.settle()  # evaluations run on a worker thread: take the one the first frame started
     frame, _ = session.build_frame()
     arrays = decode(frame.fields)
     assert arrays["probe.input"].shape == (1, 28, 28)
