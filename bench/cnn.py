@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -21,9 +20,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from stream import Meter, quiet_disconnect_leftovers  # noqa: E402
+from stream import Meter, quiet_disconnect_leftovers, start_server  # noqa: E402
 
-from app.server import free_port  # noqa: E402
 from app.server.client import Viewer  # noqa: E402
 
 
@@ -48,20 +46,8 @@ def engine_alone(target: float, limit: float) -> tuple[float, int]:
 
 
 async def live(target: float, limit: float) -> dict:
-    port = free_port("127.0.0.1", 5250)
-    server = subprocess.Popen([sys.executable, "-m", "app", "--no-browser", "--port", str(port), "--fps", "60"],
-                              cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                              env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    server, url = await start_server(5250)
     try:
-        server.stdout.readline()
-        url = f"http://127.0.0.1:{port}"
-        for _ in range(100):
-            try:
-                probe = await Viewer(url, decode=False).connect()
-                await probe.disconnect()
-                break
-            except Exception:
-                await asyncio.sleep(0.1)
         meter = Meter()
         viewer = await Viewer(url, decode=False, on_payload=meter).connect()
         await viewer.call("set_lab", {"lab": "cnn"})
