@@ -118,6 +118,13 @@ class FrameBuilder:
         job = _submit(_evaluate, snapshot, t.split("train"), t.split("test"))
         self._evaluation = (job, lab.model_version, t.step, lab.batch_loss)
 
+    def evaluation_owed(self) -> bool:
+        """Whether a frame would bring news: a finished evaluation to take, or weights no evaluation has seen
+        (so a paused lab still shows the metrics of its last weights)."""
+        if self._evaluation is not None:
+            return self._evaluation[0].done()
+        return self._metrics_model_version != self.lab.model_version
+
     def settle(self, timeout: float = 60.0) -> None:
         """Wait for the evaluation under way and take it (tests and scripts; the scheduler never waits)."""
         if self._evaluation is not None:

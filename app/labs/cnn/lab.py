@@ -244,6 +244,9 @@ class CnnLab(Lab):
         self._changed(weights=False)
 
     # --- what the page shows
+    def frame_due(self) -> bool:
+        return super().frame_due() or self.frames.evaluation_owed()
+
     def build_frame(self):
         return self.frames.build()
 
