@@ -39,6 +39,7 @@ bench: setup
 	$(PY) bench/render.py
 	$(PY) bench/digits.py
 	$(PY) bench/first_minute.py
+	$(PY) bench/cnn.py
 	$(PY) bench/rnn_lab.py
 
 clean:
