@@ -103,7 +103,10 @@ def load_model(token):
     session = _session(token)
     try:
         lab = session.lab
-        parsed = _model_io(session).parse(request.get_data(cache=False))
+        model_io = _model_io(session)
+        if not hasattr(model_io, "parse"):
+            abort(404, description=f"the {lab.name} lab has no model files to load")
+        parsed = model_io.parse(request.get_data(cache=False))
         with session.controlled():
             if session.lab is not lab:
                 raise ControlError("lab", lab.name, f'"{session.lab.name}" (the lab shown now)',

@@ -1,0 +1,77 @@
+"""`GET /api/session/<token>/model.py` for every lab that has it: the script parses, names the lab's modules, and
+(where PyTorch is installed) predicts what the session's engine model predicts, to 1e-6."""
+
+import ast
+import importlib.util
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from app import socketio
+
+HAS_TORCH = importlib.util.find_spec("torch") is not None
+
+
+@pytest.fixture
+def http(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def session(app, manager, received):
+    client = socketio.test_client(app)
+    token = received(client)["session"][0]["token"]
+    yield client, manager.get(token)
+    client.disconnect()
+
+
+def _nn_calls(source: str) -> list[str]:
+    return sorted(n.func.attr for n in ast.walk(ast.parse(source)) if isinstance(n, ast.Call)
+                  and isinstance(n.func, ast.Attribute) and getattr(n.func.value, "id", None) == "nn")
+
+
+def _predict(source: str, inputs: np.ndarray, tmp_path) -> np.ndarray:
+    (tmp_path / "model.py").write_text(source)
+    np.save(tmp_path / "in.npy", inputs)
+    driver = ("import runpy, numpy as np, torch\n"
+              f"namespace = runpy.run_path({str(tmp_path / 'model.py')!r}, run_name='__main__')\n"
+              f"x = torch.from_numpy(np.load({str(tmp_path / 'in.npy')!r}))\n"
+              f"np.save({str(tmp_path / 'out.npy')!r}, namespace['predict'](x).numpy())\n")
+    done = subprocess.run([sys.executable, "-c", driver], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    return np.load(tmp_path / "out.npy")
+
+
+def test_mlp_on_digits_exports_with_an_image_example(http, session, tmp_path):
+    client, s = session
+    assert client.emit("set", {"dataset": "digits"}, callback=True)["ok"]
+    client.emit("step", {"unit": "batch"}, callback=True)
+    source = http.get(f"/api/session/{s.token}/model.py").text
+    assert _nn_calls(source) == ["Linear", "Linear", "Linear", "Sequential", "Sigmoid", "Sigmoid", "Sigmoid"]
+    assert "def features" not in source and "example = torch.tensor([[0.0" in source  # 64 pixels: a list
+    if HAS_TORCH:
+        images = s.lab.data.X_test[:5]
+        np.testing.assert_allclose(_predict(source, images, tmp_path), s.lab.trainer.model.eval()(images),
+                                   atol=1e-6, rtol=0)
+
+
+@pytest.mark.parametrize("cell, task, batch_first", [("LSTM", "adding", "True"), ("GRU", "sine", "False")])
+def test_rnn_lab_exports_its_sequence_model(http, session, tmp_path, cell, task, batch_first):
+    client, s = session
+    assert client.emit("set_lab", {"lab": "rnn"}, callback=True)["ok"]
+    reply = client.emit("set", {"cell_type": cell, "task": task, "batch_first": batch_first}, callback=True)
+    assert reply["ok"], reply
+    client.emit("step", {"unit": "batch"}, callback=True)
+    source = http.get(f"/api/session/{s.token}/model.py").text
+    assert "class SequenceModel(nn.Module):" in source and f"self.rnn = nn.{cell}(" in source
+    assert http.get(f"/api/session/{s.token}/model.json").status_code == 404  # no model files in this lab
+    assert http.post(f"/api/session/{s.token}/model", data=b"{}").status_code == 404
+    if HAS_TORCH:
+        lab = s.lab
+        model = lab.trainer.model.eval()
+        x = lab.data.inputs(lab.data.x_test[:4])
+        if not model.rnn.batch_first:
+            x = x.transpose(1, 0, 2).copy()
+        np.testing.assert_allclose(_predict(source, x, tmp_path), model(x), atol=1e-6, rtol=0)
