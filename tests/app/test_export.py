@@ -3,13 +3,11 @@
 
 import ast
 import importlib.util
-import subprocess
-import sys
-
 import numpy as np
 import pytest
 
 from app import socketio
+from tests.exported import run_exported
 
 HAS_TORCH = importlib.util.find_spec("torch") is not None
 
@@ -33,15 +31,7 @@ def _nn_calls(source: str) -> list[str]:
 
 
 def _predict(source: str, inputs: np.ndarray, tmp_path) -> np.ndarray:
-    (tmp_path / "model.py").write_text(source)
-    np.save(tmp_path / "in.npy", inputs)
-    driver = ("import runpy, numpy as np, torch\n"
-              f"namespace = runpy.run_path({str(tmp_path / 'model.py')!r}, run_name='__main__')\n"
-              f"x = torch.from_numpy(np.load({str(tmp_path / 'in.npy')!r}))\n"
-              f"np.save({str(tmp_path / 'out.npy')!r}, namespace['predict'](x).numpy())\n")
-    done = subprocess.run([sys.executable, "-c", driver], capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stderr
-    return np.load(tmp_path / "out.npy")
+    return run_exported({"model": (source, inputs)}, tmp_path)["model"][0]
 
 
 def test_mlp_on_digits_exports_with_an_image_example(http, session, tmp_path):
