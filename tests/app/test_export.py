@@ -65,3 +65,19 @@ def test_rnn_lab_exports_its_sequence_model(http, session, tmp_path, cell, task,
         if not model.rnn.batch_first:
             x = x.transpose(1, 0, 2).copy()
         np.testing.assert_allclose(_predict(source, x, tmp_path), model(x), atol=1e-6, rtol=0)
+
+
+def test_cnn_lab_exports_its_network_with_a_test_image(http, session, tmp_path):
+    client, s = session
+    assert client.emit("set_lab", {"lab": "cnn"}, callback=True)["ok"]
+    assert client.emit("set", {"dataset": "digits"}, callback=True)["ok"]
+    client.emit("step", {"unit": "batch"}, callback=True)
+    source = http.get(f"/api/session/{s.token}/model.py").text
+    calls = _nn_calls(source)
+    assert "Conv2d" in calls and "Flatten" in calls and "Linear" in calls
+    assert "example = torch.tensor([[[[" in source and 'print(f"example {i} ->", CLASSES[k])' in source
+    if HAS_TORCH:
+        lab = s.lab
+        model = lab.trainer.model.eval()
+        images = lab.data.X_test[:6].astype(model.dtype)
+        np.testing.assert_allclose(_predict(source, images, tmp_path), model(images), atol=1e-6, rtol=0)
