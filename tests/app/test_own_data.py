@@ -243,9 +243,10 @@ def test_exported_file_predicts_what_the_engine_predicts(live, run, tmp_path):
 
     async def scenario():
         viewer = await Viewer(live.url).connect()
-        await viewer.call("upload_data", {"csv": GOOD_CSV})
-        await viewer.call("set", {"features": features, "loss": "cross_entropy", "activation": "relu"})
-        await viewer.call("step", {"unit": "epoch"})
+        for event, payload in (("upload_data", {"csv": GOOD_CSV}), ("set", {"features": features,
+                               "loss": "cross_entropy", "activation": "relu"}), ("step", {"unit": "epoch"})):
+            reply = await viewer.call(event, payload)
+            assert reply["ok"], reply
         source = _get(live, f"/api/session/{viewer.token}/model.py").decode()
         saved = json.loads(_get(live, f"/api/session/{viewer.token}/model.json"))
         await viewer.disconnect()
@@ -255,6 +256,7 @@ def test_exported_file_predicts_what_the_engine_predicts(live, run, tmp_path):
     points = np.random.default_rng(3).uniform(-6, 6, size=(40, 2))
     theirs, printed = run_exported({"model": (source, points)}, tmp_path)["model"]
     # the engine's network from the saved file (the same float64 weights) on the same points
+    assert saved["hidden_activations"] == ["relu", "relu"]
     model = builders.mlp(saved["layer_sizes"], activation="relu")
     model.load_state_dict({k: np.array(v) for k, v in saved["state_dict"].items()})
     ours = model(featurize(points, features))
