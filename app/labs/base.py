@@ -46,7 +46,8 @@ class Lab:
     label: ClassVar[str]                     # what the page's lab switcher shows
     controls: ClassVar[tuple[Control, ...]]  # its schema: every live setting (the `set` event's fields)
     events: ClassVar[dict[str, LabEvent]] = {}  # its own events, beyond COMMON_EVENTS and `set`
-    model_io: ClassVar[Any] = None           # a module with to_npz, to_json, parse(data, format): model files
+    model_io: ClassVar[Any] = None           # a module with to_npz, to_json, parse(data, format): model files;
+                                             # to_py(lab): the network as a PyTorch script (engine.export_torch)
 
     def __init__(self, host):
         self.host = host  # the app.sessions.session.Session: config, the shared config_version, the lock
@@ -102,7 +103,8 @@ class Lab:
     def schema(self, labs: list[dict]) -> dict:
         """The `schema` event's payload (docs/protocol.md): every lab's fields, then the lab's extras."""
         return {"version": 1, "lab": self.name, "labs": labs, "controls": [c.to_wire() for c in self.controls],
-                "limits": limits_payload(self.config["FPS"]), "model_files": self.model_io is not None,
+                "limits": limits_payload(self.config["FPS"]), "model_files": hasattr(self.model_io, "to_json"),
+                "model_export": hasattr(self.model_io, "to_py"),
                 **self.schema_extras()}
 
     def state(self) -> dict:
