@@ -131,12 +131,12 @@ class Lab:
 
     def train_slice(self, max_steps: int, deadline: float) -> int:
         """Train up to ``max_steps`` minibatches, until ``deadline`` (perf_counter), or until a control waits.
-        During a ``step {unit: "epoch"}``: up to the epoch's end (time-capped all the same), then pause."""
+        During a ``step {unit: "epoch"}``: no further than the epoch's end, then pause."""
         if self.status != "running":
             return 0
         stepping = self.epoch_step_ends is not None
-        if stepping:
-            max_steps = self.trainer.steps_left_in_epoch()
+        if stepping:  # at the session's `speed`, like play: two students stepping epochs cost what two playing do
+            max_steps = min(max_steps, self.trainer.steps_left_in_epoch())
         done = self._run_steps(max_steps, deadline)
         if done:
             self.model_version += 1
