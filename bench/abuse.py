@@ -35,9 +35,14 @@ from app.server.client import Viewer  # noqa: E402
 
 # --- the attacks: each runs in its own process until ``stop`` is set; returns how many connections it opened
 def _raw(url, **kwargs):
+    """A raw connection; refused ones (HTTP 429: too many new connections) are retried, as a script would."""
     from rawsocket import RawSocket
 
-    return RawSocket(url, **kwargs)
+    while True:
+        try:
+            return RawSocket(url, **kwargs)
+        except (ConnectionError, OSError, AssertionError):
+            time.sleep(0.02)
 
 
 def stray_ack(url, token, stop):
@@ -291,7 +296,7 @@ async def main(args) -> None:
           "connection | server CPU during | connections |")
     print("|---|---|---|---|---|---|---|---|---|---|")
     for name, before, during, after, opened in rows:
-        growth = (during["peak"] - before["rss"]) / opened if isinstance(opened, int) and opened else float("nan")
+        growth = (during["peak"] - before["rss"]) / max(opened, 1) if isinstance(opened, int) else float("nan")
         before = {k: max(v, 1e-9) for k, v in before.items()}
         print(f"| {name} | {before['fps']:.1f} → {during['fps']:.1f} → {after['fps']:.1f} "
               f"| {during['fps'] / before['fps']:.0%} | {after['fps'] / before['fps']:.0%} "
