@@ -216,8 +216,6 @@ class Scheduler:
                     session.train_slice(session.steps_due(), time.perf_counter() + share)
                     if session.status == "diverged":  # the viewers' state must say so, not only the frames
                         self.manager.broadcast_state(session)
-                if not session.frame_owed:
-                    continue  # slower than one step a tick: no step this tick, nothing new to draw
                 began = time.perf_counter()
                 frame, viewers = session.build_frame()  # may find it diverged too (numbers beyond float32)
                 if session.status != status:  # diverged, or an epoch step done: the state says so, not only frames

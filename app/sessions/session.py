@@ -102,11 +102,6 @@ class Session:
         """Minibatch steps the shown lab's ``speed`` (steps per second) owes it now (Lab.steps_due)."""
         return self.lab.steps_due()
 
-    @property
-    def frame_owed(self) -> bool:
-        """Something new to draw: steps since the last frame, or a change (slower than a step a tick, most
-        ticks have neither)."""
-        return self.lab.dirty or bool(self.lab.steps_since_frame)
 
     def pause_after_failure(self) -> None:
         """A tick failed on this session (a bug): pause it rather than fail every tick."""
