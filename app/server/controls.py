@@ -41,6 +41,9 @@ class Control:
     choice        one string of ``choices``
     choices       a list of distinct strings of ``choices``, ``min_items``..``max_items`` long
     integer_list  a list of integers in [minimum, maximum], ``min_items``..``max_items`` long
+    object_list   a list of JSON objects, each one of ``item_models`` (pydantic models, told apart by their
+                  ``type`` field: the lab's own, e.g. its layer specs), ``min_items``..``max_items`` long;
+                  ``items_help`` says what an item is
     """
 
     name: str
@@ -57,6 +60,8 @@ class Control:
     max_items: int | None = None
     unit: str = ""
     extra: dict = field(default_factory=dict)
+    item_models: tuple = ()  # object_list only: the pydantic models an item may be (a ``type`` Literal each)
+    items_help: str = ""   # object_list only: what an item is, in words
 
     def allowed(self) -> str:
         """What is allowed, in words, for error messages and the doc's table."""
@@ -66,6 +71,8 @@ class Control:
             return f"an integer in [{_fmt(self.minimum)}, {_fmt(self.maximum)}]"
         if self.kind == "choice":
             return "one of " + ", ".join(f'"{c}"' for c in self.choices)
+        if self.kind == "object_list":
+            return f"a list of {self.min_items} to {self.max_items} {self.items_help}"
         if self.kind == "choices":
             return (f"a list of {self.min_items} to {self.max_items} distinct items of "
                     + ", ".join(f'"{c}"' for c in self.choices))

@@ -9,11 +9,11 @@ lab answers are ``COMMON_EVENTS``; a lab adds its own (``app.labs.base.Lab.event
 from __future__ import annotations
 
 import json
-from typing import Annotated, ClassVar, Literal, Optional
+from typing import Annotated, ClassVar, Literal, Optional, Union
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, field_validator, model_validator
 
-from .errors import ControlError
+from .errors import ControlError, describe
 from .controls import LIMITS, Control
 
 STEP_UNITS = ("batch", "epoch")
@@ -46,6 +46,9 @@ def _control_type(c: Control):
         return integer(c.minimum, c.maximum)
     if c.kind == "choice":
         return choice(c.choices)
+    if c.kind == "object_list":
+        item = Annotated[Union[c.item_models], Field(discriminator="type")]
+        return Annotated[list[item], Field(min_length=c.min_items, max_length=c.max_items, description=c.allowed())]
     item = Literal[tuple(c.choices)] if c.kind == "choices" else Annotated[int, Field(ge=c.minimum, le=c.maximum)]
     return Annotated[list[item], Field(min_length=c.min_items, max_length=c.max_items, description=c.allowed())]
 
@@ -149,6 +152,9 @@ def _control_error(event: str, model, payload: dict, e: dict) -> ControlError:
     field = ".".join(loc)
     name = loc[0] if loc else ""
     received = e.get("input")
+    if (issubclass(model, SettingsMessage) and name in model.controls and model.controls[name].kind == "object_list"
+            and len(loc) > 1):
+        return _item_error(event, model.controls[name], payload, loc, e)
     if e["type"] == "extra_forbidden":
         return ControlError(field, received, "one of the fields " + ", ".join(model.model_fields) if model.model_fields
                             else "no fields", event=event,
@@ -167,3 +173,25 @@ def _control_error(event: str, model, payload: dict, e: dict) -> ControlError:
         if len(loc) > 1:
             received = payload.get(name)
     return ControlError(field if len(loc) == 1 else name, received, allowed, event=event)
+
+
+def _item_error(event: str, control: Control, payload: dict, loc: list[str], e: dict) -> ControlError:
+    """One item of an object list (a layer) refused: name the item and its field, with the item model's words."""
+    index, rest = loc[1], loc[2:]
+    items = payload.get(control.name)
+    item = items[int(index)] if isinstance(items, list) and index.isdigit() and int(index) < len(items) else None
+    models = {m.model_fields["type"].annotation.__args__[0]: m for m in control.item_models}
+    kinds = ", ".join(f'"{k}"' for k in models)
+    if not rest or e["type"] in ("union_tag_invalid", "union_tag_not_found", "model_attributes_type", "dict_type"):
+        return ControlError(f"{control.name}.{index}", item, f'an object whose "type" is one of {kinds}', event=event)
+    model, field = models.get(rest[0]), rest[1] if len(rest) > 1 else ""
+    path = f"{control.name}.{index}.{field}" if field else f"{control.name}.{index}"
+    if model is None or e["type"] == "extra_forbidden" or field not in model.model_fields:
+        fields = ", ".join(model.model_fields) if model else ""
+        return ControlError(path, e.get("input"), f"the fields {fields}", event=event,
+                            message=f"{control.name}[{index}] ({rest[0]}): unknown field {field!r}; allowed "
+                                    f"fields: {fields}")
+    allowed = model.model_fields[field].description or e["msg"]
+    return ControlError(path, e.get("input"), allowed, event=event,
+                        message=f"{control.name}[{index}] ({rest[0]}).{field}: got {describe(e.get('input'))}; "
+                                f"allowed: {allowed}")

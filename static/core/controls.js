@@ -54,12 +54,14 @@ export class Controls {
   /**
    * Build every widget from the schema's controls (once per schema). A lab adds its page-only display options
    * ({name, label, group, default}: checkboxes, kept in the URL, never sent) and which settings only matter when
-   * others have given values ({name: (settings) => bool}: dimmed otherwise, still usable).
+   * others have given values ({name: (settings) => bool}: dimmed otherwise, still usable), and its own widgets
+   * for controls of its own kinds ({name: (control, send) => {body, set}}).
    */
-  build(schema, pageValues, { pageOptions = [], relevantWhen = {} } = {}) {
+  build(schema, pageValues, { pageOptions = [], relevantWhen = {}, widgets = {} } = {}) {
     this.root.replaceChildren();
     this.widgets.clear();
     this.relevantWhen = relevantWhen;
+    this.customWidgets = widgets; // name -> (control, send) => {body, set}: a lab's own editor for a control
     for (const [group, title] of GROUPS) {
       const controls = schema.controls.filter((c) => c.group === group);
       const options = pageOptions.filter((o) => o.group === group);
@@ -84,7 +86,9 @@ export class Controls {
     const send = (value) => this.hooks.onChange(control.name, value);
     let set;
     let body;
-    if (control.kind === 'choice') {
+    if (this.customWidgets?.[control.name]) {
+      ({ body, set } = this.customWidgets[control.name](control, send));
+    } else if (control.kind === 'choice') {
       const select = el('select', { id, name: control.name });
       for (const choice of control.choices) select.append(el('option', { value: choice, textContent: choice }));
       select.addEventListener('change', () => send(select.value));

@@ -43,12 +43,19 @@ export function parseSetting(control, text) {
       return text === '' ? [] : text.split(',');
     case 'integer_list':
       return text === '' ? [] : text.split(',').map((t) => (Number.isFinite(Number(t)) ? Number(t) : t));
+    case 'object_list':
+      try {
+        return JSON.parse(text);
+      } catch {
+        return text; // the server says why
+      }
     default:
       return text;
   }
 }
 
 export function formatSetting(value) {
+  if (Array.isArray(value) && value.some((v) => v !== null && typeof v === 'object')) return JSON.stringify(value);
   if (Array.isArray(value)) return value.join(',');
   if (typeof value === 'boolean') return value ? '1' : '0';
   return String(value);

@@ -1,0 +1,157 @@
+"""What the CNN lab's frames carry (docs/protocol.md, "The cnn lab's frames"), built between two training steps.
+
+Per frame: the probe image and every layer's output for it (feature maps before and after each activation and
+after each pooling, quantized per channel; the dense layers' values), the output probabilities, each conv
+layer's kernels and their gradients, and per-layer gradient norms. Slower parts travel in versioned bundles:
+the loss and accuracy history (train and test) and a strip of augmented training images.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from engine import Conv2d, Dropout, Flatten, Linear
+
+from app.server.bundle import Bundle, Frame, finite_or_none
+
+EVAL_OVERHEAD = 3.0  # wait 3× the last evaluation's duration before the next: evaluation ≤ 25 % of the time
+HISTORY_FIELDS = ("step", "train_loss", "test_loss", "train_accuracy", "test_accuracy", "batch_loss")
+HISTORY_CAPACITY = 1000
+STRIP_SAMPLES = 8
+STRIP_INTERVAL = 1.0  # s between two strips of augmented samples while training
+
+
+def softmax(z: np.ndarray) -> np.ndarray:
+    e = np.exp(z - z.max())
+    return e / e.sum()
+
+
+def shown_layers(model) -> list[int]:
+    """The positions whose output a frame carries: every layer but Flatten and Dropout (in eval mode they repeat
+    what comes in)."""
+    return [k for k, m in enumerate(model) if not isinstance(m, (Flatten, Dropout))]
+
+
+def parameter_layers(model) -> list[int]:
+    return [k for k, m in enumerate(model) if isinstance(m, (Conv2d, Linear))]
+
+
+class FrameBuilder:
+    """Builds the lab's frames; call with the session's lock held."""
+
+    def __init__(self, lab):
+        self.lab = lab
+        self.seq = 0
+        self.history_version = 0
+        self.strip_version = 0
+        self.restart()
+
+    def restart(self) -> None:
+        """Forget metrics and history (a fresh network or new data)."""
+        self.rows: list[tuple] = []
+        self.history_version += 1
+        self._history_wire = None
+        self.metrics = {"train_loss": None, "test_loss": None, "train_accuracy": None, "test_accuracy": None,
+                        "metrics_step": 0}
+        self._metrics_model_version = None
+        self._eval_duration = 0.0
+        self._eval_end = 0.0
+        self._strip = None
+        self._strip_time = -1e9
+
+    # --- evaluation and history
+    def _maybe_evaluate(self) -> None:
+        lab = self.lab
+        if self._metrics_model_version == lab.model_version:
+            return
+        now = time.perf_counter()
+        if lab.status == "running" and now - self._eval_end < EVAL_OVERHEAD * self._eval_duration:
+            return
+        t = lab.trainer
+        train_loss, train_accuracy, _ = t.evaluate("train")
+        test_loss, test_accuracy, _ = t.evaluate("test")
+        self._eval_end = time.perf_counter()
+        self._eval_duration = self._eval_end - now
+        self._metrics_model_version = lab.model_version
+        self.metrics = {"train_loss": finite_or_none(train_loss), "test_loss": finite_or_none(test_loss),
+                        "train_accuracy": train_accuracy, "test_accuracy": test_accuracy, "metrics_step": t.step}
+        row = (t.step, train_loss, test_loss, train_accuracy, test_accuracy, lab.batch_loss)
+        self.rows.append(tuple(np.nan if v is None else v for v in row))
+        if len(self.rows) > HISTORY_CAPACITY:
+            self.rows = self.rows[::2]
+        self._history_wire = None
+
+    def _history_section(self) -> tuple[int, dict]:
+        if self._history_wire is None:
+            self.history_version += 1
+            b = Bundle()
+            table = np.array(self.rows, dtype=np.float64).reshape(-1, len(HISTORY_FIELDS))
+            for j, name in enumerate(HISTORY_FIELDS):
+                b.add(f"history.{name}", table[:, j])
+            self._history_wire = b.to_wire(version=self.history_version)
+        return self.history_version, self._history_wire
+
+    def _strip_section(self) -> tuple[int, dict] | None:
+        """A strip of the last minibatch's images as trained on (shifted), while augmentation is on."""
+        lab = self.lab
+        batch = lab.trainer.last_batch
+        if lab.settings["augment_shift"] == 0 or batch is None:
+            return None
+        now = time.perf_counter()
+        if self._strip is None or (now - self._strip_time >= STRIP_INTERVAL and lab.status == "running"):
+            self.strip_version += 1
+            b = Bundle()
+            b.add_quantized("augmented", batch[:STRIP_SAMPLES])
+            self._strip = (self.strip_version, b.to_wire(version=self.strip_version,
+                                                         shift=lab.settings["augment_shift"]))
+            self._strip_time = now
+        return self._strip
+
+    # --- the frame
+    def build(self) -> Frame:
+        lab = self.lab
+        t = lab.trainer
+        model = t.model
+        self._maybe_evaluate()
+        b = Bundle()
+        x, label = lab.probe_input()
+        b.add("probe.input", x)
+        model.eval()
+        try:
+            out = x[None]
+            for k, layer in enumerate(model):
+                out = layer(out)
+                if isinstance(layer, (Flatten, Dropout)):
+                    continue
+                if out.ndim == 4:  # feature maps (C, H, W): one byte a pixel, each channel on its own scale
+                    b.add_quantized(f"probe.output.{k}", out[0])
+                else:
+                    b.add(f"probe.output.{k}", out[0])
+        finally:
+            model.train()
+        b.add("probe.probabilities", softmax(out[0]))
+        norms = []
+        for k in parameter_layers(model):
+            layer = model[k]
+            if isinstance(layer, Conv2d):
+                b.add(f"weight.{k}", layer.weight.data)
+                b.add(f"weight_grad.{k}", layer.weight.grad)
+            grad = layer.weight.grad
+            bias = layer.bias.grad if layer.bias is not None else np.zeros(0)
+            norms.append(np.sqrt(np.vdot(grad, grad) + np.vdot(bias, bias)))
+        b.add("grad_norm", np.array(norms))
+        self.seq += 1
+        fields = {
+            "seq": self.seq, "step": t.step, "epoch": t.epoch, "status": lab.status, "divergence": lab.divergence,
+            "config_version": lab.config_version, "learning_rate": lab.settings["learning_rate"],
+            "steps_this_frame": lab.steps_since_frame, "batch_loss": finite_or_none(lab.batch_loss),
+            **self.metrics, "probe_label": label,
+            **b.to_wire(),
+        }
+        sections = {"history": self._history_section()}
+        strip = self._strip_section()
+        if strip is not None:
+            sections["augmented"] = strip
+        return Frame(fields, sections, b.raw_f4_bytes)
