@@ -16,6 +16,8 @@ from engine import Conv2d, Dropout, Flatten, Linear
 
 from app.server.bundle import Bundle, Frame, finite_or_none
 
+from .detail import add_detail
+
 EVAL_OVERHEAD = 3.0  # wait 3× the last evaluation's duration before the next: evaluation ≤ 25 % of the time
 HISTORY_FIELDS = ("step", "train_loss", "test_loss", "train_accuracy", "test_accuracy", "batch_loss")
 HISTORY_CAPACITY = 1000
@@ -142,12 +144,13 @@ class FrameBuilder:
             bias = layer.bias.grad if layer.bias is not None else np.zeros(0)
             norms.append(np.sqrt(np.vdot(grad, grad) + np.vdot(bias, bias)))
         b.add("grad_norm", np.array(norms))
+        detail = add_detail(lab, b)  # the inspected pixel taken apart, for the probe (app/labs/cnn/detail.py)
         self.seq += 1
         fields = {
             "seq": self.seq, "step": t.step, "epoch": t.epoch, "status": lab.status, "divergence": lab.divergence,
             "config_version": lab.config_version, "learning_rate": lab.settings["learning_rate"],
             "steps_this_frame": lab.steps_since_frame, "batch_loss": finite_or_none(lab.batch_loss),
-            **self.metrics, "probe_label": label,
+            **self.metrics, "probe_label": label, **detail,
             **b.to_wire(),
         }
         sections = {"history": self._history_section()}

@@ -84,7 +84,7 @@ class Trainer:
         if not math.isfinite(loss):
             return loss
         self.optimizer.zero_grad()
-        self.model.backward(self.loss_fn.backward())
+        self.model.backward(self.loss_fn.backward(), input_grad=False)  # the images need no gradient
         if s["l2"] > 0:
             regularization.l2_(weights(self.model), s["l2"])
         flat = self.optimizer.flat

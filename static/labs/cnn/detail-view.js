@@ -158,12 +158,12 @@ export class DetailView {
         const k = c * size + i;
         const pad = padding[i] === 1;
         const cell = r.patch[i];
-        cell.textContent = fmt(patch[k]);
+        cell.textContent = fmt(patch[k], 3);
         cell.classList.toggle('pad', pad);
         cell.style.background = pad ? '' : `rgba(242,242,242,${(patchScale > 0 ? 0.55 * Math.abs(patch[k]) / patchScale : 0).toFixed(3)})`;
-        r.kernel[i].textContent = fmt(kernel[k]);
+        r.kernel[i].textContent = fmt(kernel[k], 3);
         r.kernel[i].style.background = signed(kernel[k], kernelScale);
-        r.products[i].textContent = fmt(products[k]);
+        r.products[i].textContent = fmt(products[k], 3);
         r.products[i].style.background = signed(products[k], productScale);
       }
       r.sum.textContent = fmt(sums[c], 3);
@@ -209,7 +209,7 @@ export class DetailView {
     const scale = maxAbs(values);
     const winner = d.winner ? (d.winner[0] - d.rows[0]) * kw + (d.winner[1] - d.cols[0]) : -1;
     for (let i = 0; i < kh * kw; i += 1) {
-      window[i].textContent = fmt(values[i]);
+      window[i].textContent = fmt(values[i], 3);
       window[i].classList.toggle('winner', i === winner);
       window[i].style.background = i === winner ? '' : signed(values[i], scale);
       const g = grads ? grads[i] : null;
