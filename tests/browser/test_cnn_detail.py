@@ -111,4 +111,6 @@ def test_clicked_pixels_show_the_engines_numbers(page: Page, server, screenshots
                            timeout=TIMEOUT)
     assert page.locator("#cnn-kernel-grads canvas.kg-canvas").count() == 2
     assert page.locator("#cnn-grad-norms .bars .point").count() == 3
+    click_pixel(page, 5, 8, 8)  # the same pixel again opens it again
+    expect(page.locator("#cnn-detail-title")).to_contain_text("Max pooling")
     assert console_errors == []

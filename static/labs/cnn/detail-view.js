@@ -68,6 +68,12 @@ export class DetailView {
     figure.querySelector('figcaption').append(close);
   }
 
+  /** A pixel was clicked: show its detail even if the same one was closed before. */
+  reopen() {
+    this.closedKey = null;
+    this.key = '';
+  }
+
   /** The state's layer rows (types, shapes) name what is shown. */
   setStructure(state) {
     this.rows = state.summary?.rows ?? [];

@@ -26,14 +26,14 @@ export function createLab(ctx) {
   let state = null;
   const bundles = { augmented: null };
 
+  const detail = new DetailView($('cnn-detail-view'));
   const maps = new FeatureMaps($('feature-maps'), {
-    onInspect: (layer, channel, y, x) => send('inspect', { layer, channel, y, x }),
+    onInspect: (layer, channel, y, x) => { detail.reopen(); send('inspect', { layer, channel, y, x }); },
   });
   const table = new ShapeTable($('shape-table'));
   const curves = new Curves($('cnn-curves'));
   const strip = new AugmentedStrip($('cnn-strip'));
   const drawing = ctx.drawing;
-  const detail = new DetailView($('cnn-detail-view'));
   const kernelGrads = new KernelGradients($('cnn-kernel-grads'));
   const gradNorms = new GradientNorms($('cnn-grad-norms'));
   const canvasViews = [maps, drawing, detail, kernelGrads];
