@@ -38,6 +38,7 @@ bench: setup
 	$(PY) bench/stream.py
 	$(PY) bench/render.py
 	$(PY) bench/digits.py
+	$(PY) bench/rnn_lab.py
 
 clean:
 	rm -rf $(VENV) node_modules

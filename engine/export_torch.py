@@ -14,10 +14,10 @@ Weights are embedded as base64 of their little-endian bytes in the model's own d
 short block per tensor. Small example inputs are written as plain lists a student can edit.
 
 What exports: Sequential, Linear, Conv2d, MaxPool2d, AvgPool2d, Flatten, Dropout, the activations, and the
-recurrent layers (RNN, and LSTM/GRU when the engine has them: any engine class with torch's name and
-constructor arguments). A model of another shape — e.g. a recurrent layer followed by a linear head —
-exports once its class is registered with ``register_composite(cls, forward_source)``: its children keep
-their attribute names, and ``forward_source`` is the body of its ``forward(self, x)`` written with torch.
+recurrent layers (RNN, LSTM, GRU: any engine class with torch's name and constructor arguments), and
+SequenceModel (a recurrent layer and its Linear head). A model of another shape exports once its class is
+registered with ``register_composite(cls, forward_source)``: its children keep their attribute names, and
+``forward_source`` is the body of its ``forward(self, x)`` written with torch.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ import numpy as np
 from . import activations, container, conv, dropout, linear
 from .datasets.toy2d import FEATURES
 from .module import Module
+from .sequence import SequenceModel
 
 # Each input feature of engine.datasets.featurize, written with torch on the columns x1, x2.
 FEATURE_SOURCE: dict[str, str] = {
@@ -80,7 +81,7 @@ def _recurrent(m) -> str:
             continue
         value = getattr(m, key, default)
         if value != default:
-            parts.append(f"{key}={value!r}")
+            parts.append(f"{key}={json.dumps(value) if isinstance(value, str) else repr(value)}")
     return f"nn.{name}(" + ", ".join(parts) + ")"
 
 
@@ -101,20 +102,31 @@ LAYERS: dict[type, Callable[[Module], str]] = {
     activations.Softmax: lambda m: f"nn.Softmax(dim={m.dim})",
 }
 
-# Custom containers: class -> the torch body of forward(self, x). See register_composite.
-COMPOSITES: dict[type, str] = {}
+# Custom containers: class -> the torch body of forward(self, x), or a function of the module giving it.
+COMPOSITES: dict[type, str | Callable[[Module], str]] = {}
 
 
-def register_composite(cls: type, forward_source: str) -> None:
+def register_composite(cls: type, forward_source: str | Callable[[Module], str]) -> None:
     """Export instances of ``cls`` (a Module with named children) as an ``nn.Module`` subclass whose children
-    keep their names and whose ``forward(self, x)`` is ``forward_source`` (torch code using ``self.<child>``).
-    E.g. ``register_composite(SequenceModel, "output, _ = self.rnn(x)\\nreturn self.head(output)")``."""
+    keep their names and whose ``forward(self, x)`` is ``forward_source`` (torch code using ``self.<child>``),
+    or ``forward_source(module)`` when it depends on the instance (see SequenceModel below)."""
     if not (isinstance(cls, type) and issubclass(cls, Module)):
         raise ValueError(f"register_composite: cls must be a Module subclass, got {cls!r}")
-    if not isinstance(forward_source, str) or "return" not in forward_source:
+    if not callable(forward_source) and (not isinstance(forward_source, str) or "return" not in forward_source):
         raise ValueError("register_composite: forward_source must be the body of forward(self, x), "
                          f"ending in a return statement; got {forward_source!r}")
-    COMPOSITES[cls] = textwrap.dedent(forward_source).strip()
+    COMPOSITES[cls] = forward_source if callable(forward_source) else textwrap.dedent(forward_source).strip()
+
+
+def _sequence_forward(m: SequenceModel) -> str:
+    """engine.SequenceModel: the recurrent layer, then the head at every step or at the last one."""
+    if m.readout == "every_step":
+        return "output, _ = self.rnn(x)\nreturn self.head(output)"
+    last = "output[:, -1]" if m.rnn.batch_first else "output[-1]"
+    return f"output, _ = self.rnn(x)\nreturn self.head({last})  # the last time step only"
+
+
+register_composite(SequenceModel, _sequence_forward)
 
 
 def _is_recurrent(m: Module) -> bool:
@@ -149,7 +161,9 @@ def _composite_class(m: Module, path: str, classes: list[str]) -> str:
     if m._parameters:
         raise ValueError(f"export_torch: {type(m).__name__} holds parameters of its own "
                          f"({', '.join(m._parameters)}); expected them inside child modules")
-    lines += ["", "    def forward(self, x):", textwrap.indent(COMPOSITES[type(m)], "        ")]
+    forward = COMPOSITES[type(m)]
+    forward = forward(m) if callable(forward) else forward
+    lines += ["", "    def forward(self, x):", textwrap.indent(forward, "        ")]
     return "\n".join(lines)
 
 

@@ -139,6 +139,9 @@ class RNNBase(Module):
             object.__delattr__(self, name)
 
     # --- forward -------------------------------------------------------------------------------------------
+    def __call__(self, *args, **kwargs):
+        return self.forward(*args, **kwargs)  # forward checks its input itself: no second pass over it
+
     def _check_state(self, where: str, name: str, value, shape: tuple, unbatched: bool) -> np.ndarray:
         if value is None:
             return np.zeros(shape, dtype=self.dtype)
@@ -202,18 +205,15 @@ class RNNBase(Module):
             caches.append(layer_caches)
             layer_input = out
 
-        self.hidden_states, self._layer_inputs, self._dropout_masks, self._caches = \
-            hidden_states, layer_inputs, masks, caches
-        self._unbatched = unbatched
-        self._initial = initial
-        self.h0 = initial[0]
         out = layer_input
         if unbatched:
             out, finals = out[:, 0, :], [f[:, 0, :] for f in finals]
         elif self.batch_first:
             out = out.transpose(1, 0, 2)
-        self.input, self.output, self.h_n = input, out, finals[0]
-        self._finals = finals
+        # plain attributes, straight into __dict__: Module.__setattr__'s bookkeeping would cost more than a step
+        self.__dict__.update(hidden_states=hidden_states, _layer_inputs=layer_inputs, _dropout_masks=masks,
+                             _caches=caches, _unbatched=unbatched, _initial=initial, h0=initial[0], input=input,
+                             output=out, h_n=finals[0], _finals=finals)
         return out, finals
 
     # --- backward ------------------------------------------------------------------------------------------
@@ -284,12 +284,11 @@ class RNNBase(Module):
                     grad_input *= mask
             grad_h = grad_input
 
-        self.grad_hidden_states = grad_hidden_states
         grad_x = grad_h
         if self._unbatched:
-            self.grad_h0 = grad_initial[0][:, 0, :]
+            self.__dict__.update(grad_hidden_states=grad_hidden_states, grad_h0=grad_initial[0][:, 0, :])
             return None if grad_x is None else grad_x[:, 0, :], [g[:, 0, :] for g in grad_initial]
-        self.grad_h0 = grad_initial[0]
+        self.__dict__.update(grad_hidden_states=grad_hidden_states, grad_h0=grad_initial[0])
         if self.batch_first and grad_x is not None:
             grad_x = grad_x.transpose(1, 0, 2)
         return grad_x, grad_initial

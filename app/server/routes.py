@@ -54,8 +54,36 @@ def _model_io(session):
 def _download(token: str, format: str, mimetype: str, filename: str) -> Response:
     session = _session(token)
     with session.lock:
-        body = getattr(_model_io(session), f"to_{format}")(session.lab)
+        serialize = getattr(_model_io(session), f"to_{format}", None)
+        if serialize is None:
+            abort(404, description=f"the {session.lab.name} lab has no {format} export")
+        body = serialize(session.lab)
+    return _attachment(body, mimetype, filename)
+
+
+def _attachment(body, mimetype: str, filename: str) -> Response:
     return Response(body, mimetype=mimetype, headers={"Content-Disposition": f"attachment; filename={filename}"})
+
+
+@bp.get("/api/session/<token>/model.py")
+def model_py(token):
+    """The network as a PyTorch script (docs/protocol.md, "HTTP routes")."""
+    return _download(token, "py", "text/x-python", "nnplayground_model.py")
+
+
+@bp.get("/api/session/<token>/data.csv")
+def data_csv(token):
+    """The lab's 2-D dataset as CSV, for labs that have one (the MLP lab's data_csv)."""
+    session = _session(token)
+    with session.lock:
+        lab = session.lab
+        if not hasattr(lab, "data_csv"):
+            abort(404, description=f"the {lab.name} lab has no 2-D data to download")
+        try:
+            body = lab.data_csv()
+        except ControlError as error:  # an image dataset: no points
+            abort(404, description=error.text())
+    return _attachment(body, "text/csv", f"nnplayground-{lab.settings.get('dataset', 'data')}.csv")
 
 
 @bp.get("/api/session/<token>/model.npz")

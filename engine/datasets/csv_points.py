@@ -7,8 +7,9 @@ Two layouts, told apart by the header (column names in any order, any case):
     x1,x2,y          regression: y is a finite number
 
 Coordinates outside the plane [-6, 6]² are moved into it by one map for both axes (centre the points'
-bounding box, then scale so its longer side spans the plane: shapes keep their proportions), and regression
-values outside [-1, 1] likewise into [-1, 1]; ``PointsTable.rescaled`` says what was done.
+bounding box, then scale so its longer side spans 90 % of the plane, off its edges: shapes keep their
+proportions), and regression values outside [-1, 1] likewise into [-0.9, 0.9]; ``PointsTable.rescaled`` says
+what was done.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ MAX_ROWS = 5_000
 MIN_ROWS = 4
 MIN_CLASSES, MAX_CLASSES = 2, 6
 TARGET_RANGE = 1.0  # regression targets live in [-1, 1], as the generated sets'
+FILL = 0.9  # rescaled data spans 90 % of its range: points stay off the plane's edges
 LAYOUTS = {"label": "classification", "y": "regression"}
 HEADERS = "x1,x2,label (classification) or x1,x2,y (regression)"
 
@@ -179,17 +181,19 @@ def read_points_csv(data) -> PointsTable:
 
 def _into_range(values: np.ndarray, half: float, what: str, where: str) -> tuple[np.ndarray, str | None]:
     """Values unchanged if all lie in [-half, half]; else centred on their range's midpoint and scaled so the
-    widest range spans [-half, half] (one scale for every column). Returns (values, sentence or None)."""
+    widest range spans FILL of [-half, half] (one scale for every column). Returns (values, sentence or None)."""
     if np.abs(values).max() <= half:
         return values, None
     low, high = values.min(axis=0), values.max(axis=0)
     centre = (low + high) / 2
     span = float(np.max(high - low))
-    scale = 2 * half / span if span > 0 else 1.0
-    moved = np.clip((values - centre) * scale, -half, half)  # clip: rounding may land a hair outside
-    shown = ", ".join(f"{c:.4g}" for c in np.atleast_1d(centre))
-    return moved, (f"The {what} went outside {where}, so they were moved into it: "
-                   f"new = (old − {'(' + shown + ')' if np.ndim(centre) else shown}) × {scale:.4g}.")
+    scale = 2 * half * FILL / span if span > 0 else 1.0
+    moved = np.clip((values - centre) * scale, -half, half)  # clip: a lone value far out lands on the edge
+    if np.ndim(centre):
+        shift = "old − (" + ", ".join(f"{c:.4g}" for c in centre) + ")"
+    else:
+        shift = f"old − {centre:.4g}" if centre >= 0 else f"old + {-centre:.4g}"
+    return moved, (f"The {what} went outside {where}, so they were moved into it: new = ({shift}) × {scale:.4g}.")
 
 
 def write_points_csv(X: np.ndarray, y: np.ndarray, task: str, class_names=None) -> str:

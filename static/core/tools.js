@@ -22,6 +22,7 @@ export function updateModelLinks() {
   if (!token) return;
   $('save-json').href = `/api/session/${token}/model.json`;
   $('save-npz').href = `/api/session/${token}/model.npz`;
+  $('export-pytorch').href = `/api/session/${token}/model.py`;
 }
 
 const isPresenting = () => document.documentElement.classList.contains('presenter');

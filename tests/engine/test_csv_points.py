@@ -90,15 +90,17 @@ def test_a_file_over_the_size_limit_names_the_line_that_crosses_it():
 def test_coordinates_outside_the_plane_are_moved_in_keeping_proportions():
     text = "x1,x2,label\n0,0,a\n100,0,b\n0,50,a\n100,50,b\n"
     table = read_points_csv(text)
-    assert np.abs(table.X).max() == pytest.approx(6.0)
-    np.testing.assert_allclose(table.X, [[-6, -3], [6, -3], [-6, 3], [6, 3]])
+    assert np.abs(table.X).max() == pytest.approx(5.4)  # 90 % of the plane: off its edges
+    np.testing.assert_allclose(table.X, [[-5.4, -2.7], [5.4, -2.7], [-5.4, 2.7], [5.4, 2.7]])
     assert "coordinates went outside [-6, 6]²" in table.rescaled and "(50, 25)" in table.rescaled
 
 
 def test_regression_values_outside_minus_one_one_are_moved_in():
     table = read_points_csv("x1,x2,y\n0,0,10\n1,1,30\n2,2,20\n3,3,10\n")
-    np.testing.assert_allclose(table.y, [-1, 1, 0, -1])
-    assert "y values went outside [-1, 1]" in table.rescaled and table.X.tolist()[1] == [1, 1]
+    np.testing.assert_allclose(table.y, [-0.9, 0.9, 0, -0.9])
+    assert "y values went outside [-1, 1]" in table.rescaled and "new = (old − 20) × 0.09." in table.rescaled
+    assert table.X.tolist()[1] == [1, 1]
+    assert "new = (old + 5) × 0.9." in read_points_csv("x1,x2,y\n0,0,-4\n1,1,-6\n2,2,-5\n3,3,-4\n").rescaled
 
 
 def test_upload_then_download_gives_the_same_text():

@@ -13,6 +13,7 @@ import pytest
 import engine
 from engine import Module, builders, export_torch
 from engine.datasets import featurize
+from engine.sequence import SequenceModel
 
 HAS_TORCH = importlib.util.find_spec("torch") is not None
 needs_torch = pytest.mark.skipif(not HAS_TORCH, reason="PyTorch is not installed")
@@ -78,20 +79,26 @@ export_torch.register_composite(SequenceHead, """
 """)
 
 
-def _run_exported(source: str, inputs: np.ndarray, tmp_path) -> tuple[np.ndarray, str]:
-    """Run the script as a program (its own example) and call its ``predict`` on ``inputs``, in a fresh process."""
-    script = tmp_path / "exported_model.py"
-    script.write_text(source)
-    np.save(tmp_path / "inputs.npy", inputs)
+def _run_exported(cases: dict, tmp_path) -> dict:
+    """Each case's script run as a program (its own example) and its ``predict`` called on the case's inputs,
+    all in ONE fresh process (importing torch once): {case: (outputs, printed text)}."""
+    for name, (source, inputs) in cases.items():
+        (tmp_path / f"{name}.py").write_text(source)
+        np.save(tmp_path / f"{name}.in.npy", inputs)
     driver = (
-        "import runpy, sys, numpy as np, torch\n"
-        f"namespace = runpy.run_path({str(script)!r}, run_name='__main__')\n"
-        f"x = torch.from_numpy(np.load({str(tmp_path / 'inputs.npy')!r}))\n"
-        f"np.save({str(tmp_path / 'outputs.npy')!r}, namespace['predict'](x).numpy())\n"
+        "import contextlib, io, runpy, sys, numpy as np, torch\n"
+        f"folder = {str(tmp_path)!r}\n"
+        f"for name in {list(cases)!r}:\n"
+        "    printed = io.StringIO()\n"
+        "    with contextlib.redirect_stdout(printed):\n"
+        "        namespace = runpy.run_path(f'{folder}/{name}.py', run_name='__main__')\n"
+        "    x = torch.from_numpy(np.load(f'{folder}/{name}.in.npy'))\n"
+        "    np.save(f'{folder}/{name}.out.npy', namespace['predict'](x).numpy())\n"
+        "    open(f'{folder}/{name}.txt', 'w').write(printed.getvalue())\n"
     )
-    done = subprocess.run([sys.executable, "-c", driver], capture_output=True, text=True, timeout=120)
+    done = subprocess.run([sys.executable, "-c", driver], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
-    return np.load(tmp_path / "outputs.npy"), done.stdout
+    return {name: (np.load(tmp_path / f"{name}.out.npy"), (tmp_path / f"{name}.txt").read_text()) for name in cases}
 
 
 FEATURES = ["x1", "x2", "x1^2", "x1*x2", "sin(x1)", "sin(x2)"]
@@ -106,21 +113,6 @@ def test_mlp_script_parses_and_names_the_modules_in_order():
     assert "example = torch.tensor([[1.0, 2.0]], dtype=DTYPE)" in source  # a small example stays editable
 
 
-@needs_torch
-@pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_mlp_with_features_predicts_as_the_engine(tmp_path, dtype):
-    model = _trained_mlp(FEATURES, dtype)
-    points = np.random.default_rng(7).uniform(-6, 6, size=(50, 2))
-    source = export_torch.torch_source(model, points[:3], features=FEATURES, classes=["out", "in"])
-    theirs, printed = _run_exported(source, points.astype(dtype), tmp_path)
-    ours = model(featurize(points, FEATURES).astype(dtype))
-    assert theirs.dtype == dtype
-    np.testing.assert_allclose(theirs, ours, atol=1e-6, rtol=0)
-    predicted = ours[:3].argmax(axis=1)
-    assert [line.rsplit("-> ", 1)[1] for line in printed.splitlines() if "->" in line] == \
-        [["out", "in"][k] for k in predicted]
-
-
 def test_cnn_script_names_the_modules():
     model = _cnn()
     source = export_torch.torch_source(model, np.zeros((1, 1, 12, 12)))
@@ -132,22 +124,7 @@ def test_cnn_script_names_the_modules():
     assert _state_keys(source) == ["0.weight", "0.bias", "3.weight", "3.bias", "8.weight", "8.bias"]
 
 
-@needs_torch
-def test_cnn_predicts_as_the_engine(tmp_path):
-    model = _cnn()
-    images = np.random.default_rng(5).random((6, 1, 12, 12))
-    source = export_torch.torch_source(model, images[:2], classes=[str(d) for d in range(10)])
-    theirs, printed = _run_exported(source, images, tmp_path)
-    np.testing.assert_allclose(theirs, model(images), atol=1e-6, rtol=0)
-    assert printed.count("->") == 2
-
-
-def _recurrent_layers():
-    """RNN, and LSTM/GRU once the engine has them."""
-    return [getattr(engine, name) for name in export_torch.RECURRENT if hasattr(engine, name)]
-
-
-@pytest.mark.parametrize("layer", _recurrent_layers(), ids=lambda c: c.__name__)
+@pytest.mark.parametrize("layer", [engine.RNN, engine.LSTM, engine.GRU], ids=lambda c: c.__name__)
 def test_recurrent_script_names_the_module_and_keys(layer):
     model = layer(3, 5, num_layers=2, batch_first=True, bidirectional=True, rng=2)
     source = export_torch.torch_source(model, np.zeros((2, 4, 3)))
@@ -156,26 +133,62 @@ def test_recurrent_script_names_the_module_and_keys(layer):
     assert _state_keys(source) == list(model.state_dict())
 
 
-@needs_torch
-@pytest.mark.parametrize("layer", _recurrent_layers(), ids=lambda c: c.__name__)
-def test_recurrent_predicts_as_the_engine(tmp_path, layer):
-    model = layer(3, 5, num_layers=2, batch_first=True, bidirectional=True, rng=2).eval()
-    sequences = np.random.default_rng(6).standard_normal((4, 7, 3))
-    source = export_torch.torch_source(model, sequences[:1])
-    theirs, _ = _run_exported(source, sequences, tmp_path)
-    np.testing.assert_allclose(theirs, model(sequences)[0], atol=1e-6, rtol=0)
-
-
-@needs_torch
-def test_registered_composite_keeps_child_names_and_predicts_as_the_engine(tmp_path):
+def test_registered_composite_keeps_child_names():
     model = SequenceHead(engine.RNN(2, 6, nonlinearity="relu", rng=1), engine.Linear(6, 1, rng=2))
-    sequences = np.random.default_rng(8).standard_normal((9, 3, 2))  # (L, N, H_in)
-    source = export_torch.torch_source(model, sequences[:, :1])
-    assert "class SequenceHead(nn.Module):" in source
+    source = export_torch.torch_source(model, np.zeros((4, 1, 2)))
+    assert "class SequenceHead(nn.Module):" in source and 'self.rnn = nn.RNN(2, 6, nonlinearity="relu")' in source
     assert _state_keys(source) == ["rnn.weight_ih_l0", "rnn.weight_hh_l0", "rnn.bias_ih_l0", "rnn.bias_hh_l0",
                                    "head.weight", "head.bias"]
-    theirs, _ = _run_exported(source, sequences, tmp_path)
-    np.testing.assert_allclose(theirs, model(sequences), atol=1e-6, rtol=0)
+
+
+def test_sequence_model_exports_as_a_class_with_rnn_and_head():
+    model = SequenceModel("LSTM", 2, 4, 3, batch_first=True, readout="last_step", rng=0)
+    source = export_torch.torch_source(model, np.zeros((1, 5, 2)))
+    assert "class SequenceModel(nn.Module):" in source
+    assert "self.rnn = nn.LSTM(2, 4, batch_first=True)" in source and "self.head = nn.Linear(4, 3)" in source
+    assert "return self.head(output[:, -1])" in source
+    assert _state_keys(source) == list(model.state_dict())
+
+
+@needs_torch
+def test_exported_scripts_predict_as_the_engine(tmp_path):
+    """MLP with features (float64 and float32), CNN, RNN/LSTM/GRU, SequenceModel and a registered composite:
+    each exported script, run by torch, predicts what the engine predicts, to 1e-6."""
+    rng = np.random.default_rng(5)
+    points = rng.uniform(-6, 6, size=(50, 2))
+    sequences = rng.standard_normal((4, 7, 3))
+    engine_outputs, cases = {}, {}
+
+    def case(name, model, inputs, example, engine_output, **options):
+        cases[name] = (export_torch.torch_source(model, example, **options), inputs)
+        engine_outputs[name] = engine_output
+
+    for dtype in (np.float64, np.float32):
+        mlp = _trained_mlp(FEATURES, dtype)
+        case(f"mlp_{np.dtype(dtype).name}", mlp, points.astype(dtype), points[:3],
+             mlp(featurize(points, FEATURES).astype(dtype)), features=FEATURES, classes=["out", "in"])
+    cnn, images = _cnn(), rng.random((6, 1, 12, 12))
+    case("cnn", cnn, images, images[:2], cnn(images), classes=[str(d) for d in range(10)])
+    for layer in (engine.RNN, engine.LSTM, engine.GRU):
+        recurrent = layer(3, 5, num_layers=2, batch_first=True, bidirectional=True, rng=2).eval()
+        case(layer.__name__, recurrent, sequences, sequences[:1], recurrent(sequences)[0])
+    for readout, cell in (("every_step", "GRU"), ("last_step", "LSTM")):
+        sequence = SequenceModel(cell, 3, 6, 2, batch_first=readout == "last_step", readout=readout, rng=4)
+        inputs = sequences if readout == "last_step" else sequences.transpose(1, 0, 2).copy()
+        case(f"sequence_{readout}", sequence, inputs, inputs[:1], sequence(inputs))
+    composite = SequenceHead(engine.RNN(2, 6, nonlinearity="relu", rng=1), engine.Linear(6, 1, rng=2))
+    steps = rng.standard_normal((9, 3, 2))  # (L, N, H_in)
+    case("composite", composite, steps, steps[:, :1], composite(steps))
+
+    results = _run_exported(cases, tmp_path)
+    for name, (theirs, printed) in results.items():
+        np.testing.assert_allclose(theirs, engine_outputs[name], atol=1e-6, rtol=0, err_msg=name)
+        assert theirs.dtype == engine_outputs[name].dtype, name
+    printed = results["mlp_float64"][1]
+    predicted = engine_outputs["mlp_float64"][:3].argmax(axis=1)
+    assert [line.rsplit("-> ", 1)[1] for line in printed.splitlines() if "->" in line] == \
+        [["out", "in"][k] for k in predicted]
+    assert results["cnn"][1].count("->") == 2
 
 
 def test_large_inputs_and_weights_are_exact_base64():

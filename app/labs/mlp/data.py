@@ -13,7 +13,8 @@ import numpy as np
 
 from engine import datasets
 
-from .schema import is_image, task_of
+from .points import Points
+from .schema import DATASETS_CUSTOM, is_image, task_of
 
 N_POINTS_2D = 500  # TF Playground's dataset size
 EXTENT = (-6.0, 6.0)  # the input plane of every 2-D dataset
@@ -56,9 +57,17 @@ def _images(name: str) -> tuple[np.ndarray, np.ndarray]:
     return images, labels
 
 
-def load(settings: dict) -> Data:
-    """The data ``settings`` ask for (dataset, noise, train_fraction, features, seed)."""
+def load(settings: dict, points: Points | None = None) -> Data:
+    """The data ``settings`` ask for (dataset, noise, train_fraction, features, seed); for the custom dataset,
+    ``points`` (none yet: an empty set of the settings' problem), which may have fewer than two rows."""
     name, seed, fraction = settings["dataset"], settings["seed"], settings["train_fraction"]
+    if name in DATASETS_CUSTOM:
+        points = points if points is not None else Points.empty(settings["problem"])
+        train, test = points.split(fraction, seed)
+        features = list(settings["features"])
+        return Data(name, points.task, points.num_classes, features, None,
+                    points.features(train, features), points.y[train], points.features(test, features),
+                    points.y[test], points.X[train], points.X[test])
     if is_image(name):
         images, labels = _images(name)
         n, h, w = images.shape

@@ -128,16 +128,17 @@ class NetworkEdits:
         self._changed()
 
     # --- model files
-    def load_model(self, sizes: list[int], arrays: list[tuple[np.ndarray, np.ndarray]],
-                   activations: list[str] | None) -> None:
-        """Replace the network by one of ``sizes`` with the given (weight, bias) per layer (validated by
-        app.modelio); ``activations`` per hidden layer, or None to keep the settings' activation."""
-        width, output_activation = datamod.output_layout(self.data.task, self.data.num_classes,
-                                                         self.settings["loss"])
-        expected = (self.data.input_width, width)
+    @staticmethod
+    def _check_widths(sizes: list[int], expected: tuple[int, int], what: str) -> None:
         if (sizes[0], sizes[-1]) != expected:
             raise ControlError("data", f"a {'-'.join(map(str, sizes))} network", f"{expected[0]} inputs and "
-                               f"{expected[1]} outputs (the current dataset, features and cost)")
+                               f"{expected[1]} outputs ({what})")
+
+    def load_model(self, sizes: list[int], arrays: list[tuple[np.ndarray, np.ndarray]],
+                   activations: list[str] | None, points=None) -> None:
+        """Replace the network by one of ``sizes`` with the given (weight, bias) per layer (validated by
+        app.modelio); ``activations`` per hidden layer, or None to keep the settings' activation. ``points``:
+        the drawn or uploaded data saved with it (app.labs.mlp.points.Points), which become the dataset."""
         if len(sizes) - 2 > LIMITS.max_hidden_layers or max(sizes[1:-1], default=1) > LIMITS.max_neurons_per_layer:
             raise ControlError("data", f"a {'-'.join(map(str, sizes))} network",
                                f"at most {LIMITS.max_hidden_layers} hidden layers of at most "
@@ -145,6 +146,14 @@ class NetworkEdits:
         self._check_size(sizes, "data", f"a {'-'.join(map(str, sizes))} network")
         if activations is not None and len(activations) != len(sizes) - 2:
             raise ControlError("hidden_activations", activations, f"{len(sizes) - 2} activation names")
+        if points is not None:  # checked against the network first: a refused file changes nothing
+            loss = "mse" if points.task == "regression" else self.settings["loss"]
+            width, _ = datamod.output_layout(points.task, points.num_classes, loss)
+            self._check_widths(sizes, (len(self.settings["features"]), width), "the saved points, features and cost")
+            self._use_points(points)
+        width, output_activation = datamod.output_layout(self.data.task, self.data.num_classes,
+                                                         self.settings["loss"])
+        self._check_widths(sizes, (self.data.input_width, width), "the current dataset, features and cost")
         s = self.settings
         model = network.build(sizes, s["activation"], output_activation, s["dropout"], self.rng)
         for k, name in enumerate(activations or []):

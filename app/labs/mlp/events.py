@@ -6,8 +6,9 @@ from app.labs.base import LabEvent
 from app.server.messages import Probe
 
 from . import modelio
-from .messages import AddLayer, AddNeuron, EditBias, EditWeight, Landscape, LoadModel, RemoveLayer, RemoveNeuron, \
-    SetActivation
+from .data_edits import parse_upload
+from .messages import AddLayer, AddNeuron, AddPoints, ClearPoints, EditBias, EditWeight, Landscape, LoadModel, \
+    RemoveLayer, RemoveNeuron, RemovePoints, SetActivation, UploadData
 
 EVENTS: dict[str, LabEvent] = {
     "add_layer": LabEvent(AddLayer, lambda lab, m, sid: lab.add_layer(m.position, m.width)),
@@ -23,4 +24,9 @@ EVENTS: dict[str, LabEvent] = {
     # Parsing an upload can take a while: done before the session's lock is taken.
     "load_model": LabEvent(LoadModel, lambda lab, parsed, sid: lab.load_model(*parsed),
                            prepare=lambda m: modelio.parse(m.data, m.format)),
+    # Your own data (docs/protocol.md, "Your own data").
+    "add_points": LabEvent(AddPoints, lambda lab, m, sid: lab.add_points(m.points, m.label, m.value)),
+    "remove_points": LabEvent(RemovePoints, lambda lab, m, sid: lab.remove_points(m.at, m.radius)),
+    "clear_points": LabEvent(ClearPoints, lambda lab, m, sid: lab.clear_points(m.task)),
+    "upload_data": LabEvent(UploadData, lambda lab, points, sid: lab.upload_points(points), prepare=parse_upload),
 }

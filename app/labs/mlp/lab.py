@@ -16,17 +16,20 @@ from engine import surgery
 
 from . import data as datamod
 from . import modelio, network
+from .data_edits import DataEdits
 from .edits import NetworkEdits
 from .events import EVENTS
 from .frames import FrameBuilder
 from .landscape_feed import LandscapeFeed
-from .schema import CONTROLS, CONTROLS_BY_NAME, DATASETS, PRESETS, is_image, preset_family, schema_extras, task_of
+from .points import Points
+from .schema import (CONTROLS, CONTROLS_BY_NAME, DATASETS, DATASETS_CUSTOM, PRESETS, is_image, preset_family,
+                     schema_extras, task_of)
 from .training import Trainer
 
 DATA_KEYS = ("dataset", "noise", "train_fraction", "seed", "features")
 
 
-class MlpLab(NetworkEdits, Lab):
+class MlpLab(DataEdits, NetworkEdits, Lab):
     """Fully connected networks on 2-D data, digits and MNIST."""
 
     name = "mlp"
@@ -39,6 +42,7 @@ class MlpLab(NetworkEdits, Lab):
         super().__init__(host)
         self.probe: dict = {"split": "train", "index": 0}
         self.probe_image: np.ndarray | None = None
+        self.points: Points | None = None  # the custom dataset's points (kept while another dataset is shown)
         self.frames = FrameBuilder(self)
         self.landscape = LandscapeFeed(self)
         self.build()
@@ -52,12 +56,17 @@ class MlpLab(NetworkEdits, Lab):
     def build_frame(self):
         return self.frames.build()
 
+    def _run_steps(self, count: int, deadline: float | None = None) -> int:
+        if not len(self.data.X_train):  # an empty drawn dataset: nothing to learn until a point is drawn
+            return 0
+        return super()._run_steps(count, deadline)
+
     # --- building
     def build(self, data: datamod.Data | None = None) -> None:
         """A new network for ``data`` (default: the settings' dataset) from the settings; counters, history and
         divergence start over."""
         s = self.settings
-        data = datamod.load(s) if data is None else data
+        data = datamod.load(s, self.points) if data is None else data
         self.rng = np.random.default_rng([s["seed"], self.resets])
         width, activation = datamod.output_layout(data.task, data.num_classes, s["loss"])
         sizes = [data.input_width] + list(s["hidden_sizes"]) + [width]
@@ -84,15 +93,29 @@ class MlpLab(NetworkEdits, Lab):
     # --- settings
     def apply_settings(self, changes: dict) -> None:
         """Apply any subset of the controls at once; all or nothing."""
+        self._apply(changes)
+
+    def _apply(self, changes: dict, points: Points | None = None) -> None:
+        """apply_settings, and with ``points`` the custom dataset becomes those points (the settings in
+        ``changes`` then name it); all or nothing."""
         old = self.settings
         new = {**old, **{k: (list(v) if isinstance(v, list) else v) for k, v in changes.items()}}
+        own = points if points is not None else self.points
+
+        def task(dataset: str) -> str:  # the custom set poses its own points' problem (none yet: any)
+            if dataset in DATASETS_CUSTOM:
+                return own.task if own is not None else changes.get("problem", old["problem"])
+            return task_of(dataset)
+
         if "dataset" in changes:
-            task = task_of(new["dataset"])
-            if "problem" in changes and changes["problem"] != task:
-                raise ControlError("problem", changes["problem"], f'"{task}" (the problem {new["dataset"]} poses)')
-            new["problem"] = task
-        elif "problem" in changes and task_of(new["dataset"]) != new["problem"]:
+            posed = task(new["dataset"])
+            if "problem" in changes and changes["problem"] != posed:
+                raise ControlError("problem", changes["problem"], f'"{posed}" (the problem {new["dataset"]} poses)')
+            new["problem"] = posed
+        elif "problem" in changes and task(new["dataset"]) != new["problem"]:
             new["dataset"] = next(d for d in DATASETS if task_of(d) == new["problem"])
+        if new["dataset"] in DATASETS_CUSTOM and own is None:
+            own = Points.empty(new["problem"])
         family = preset_family(new["dataset"])
         family_changed = family != preset_family(old["dataset"])
         if family_changed:
@@ -104,12 +127,13 @@ class MlpLab(NetworkEdits, Lab):
                 raise ControlError("loss", "cross_entropy", '"mse" (cross-entropy needs a classification dataset)')
             new["loss"] = "mse"
         keys = DATA_KEYS if not is_image(new["dataset"]) else DATA_KEYS[:-1]
-        data_changed = family_changed or any(new[k] != old[k] for k in keys)
-        data = self._load(new) if data_changed else self.data
+        data_changed = family_changed or any(new[k] != old[k] for k in keys) or points is not None
+        data = self._load(new, own) if data_changed else self.data
         width, output_activation = datamod.output_layout(data.task, data.num_classes, new["loss"])
         self._check_size([data.input_width] + new["hidden_sizes"] + [width], "hidden_sizes", new["hidden_sizes"])
 
         old = dict(old)
+        self.points = own
         self.settings.update(new)  # in place: the trainer reads this dict
         if family_changed:
             self.build(data)
@@ -138,9 +162,9 @@ class MlpLab(NetworkEdits, Lab):
         t.sync_optimizer()
         self._changed()
 
-    def _load(self, settings: dict) -> datamod.Data:
+    def _load(self, settings: dict, points: Points | None) -> datamod.Data:
         try:
-            return datamod.load(settings)
+            return datamod.load(settings, points)
         except ValueError as error:  # the schema's ranges match the engine's, so this is a server bug
             raise ControlError("dataset", settings["dataset"], "a dataset the engine can make", str(error))
 
@@ -182,7 +206,10 @@ class MlpLab(NetworkEdits, Lab):
             self.probe = {"split": "train", "index": 0}
         if "index" in self.probe:
             n = len(d.split(self.probe["split"])[0])
-            self.probe["index"] = min(self.probe["index"], n - 1)
+            if n:
+                self.probe["index"] = min(self.probe["index"], n - 1)
+            else:  # a drawn dataset with no point in that split yet: probe the plane's centre
+                self.probe = {"point": [0.0, 0.0]}
 
     def probe_input(self) -> tuple[np.ndarray, int | float | None]:
         """The probe's network input (F,) and its label (None for a drawn image)."""
@@ -226,6 +253,7 @@ class MlpLab(NetworkEdits, Lab):
                                                 "neuron_resolution": self.config["NEURON_GRID_RESOLUTION"],
                                                 "extent": list(datamod.EXTENT)},
             "landscape": self.landscape.state(),
+            "points": self.points_state(),
         }
 
 

@@ -115,7 +115,7 @@ class LandscapeFeed:
         """(version, bundle) for the next frame, or None (nobody shows it, nothing computed yet, or a network
         with fewer than two parameters). Records the path and starts a new landscape when one is due."""
         s = self.session
-        if not (self.showing & s.host.viewers):
+        if not (self.showing & s.host.viewers) or not len(s.data.X_train):  # (no drawn point yet: no cost to map)
             return None
         t = s.trainer
         model = t.model

@@ -16,8 +16,11 @@ import numpy as np
 
 from app.server.errors import ControlError
 
+from engine import export_torch
+
 from . import network
-from .schema import HIDDEN_ACTIVATIONS, LIMITS
+from .points import Points
+from .schema import DATASETS_CUSTOM, HIDDEN_ACTIVATIONS, LIMITS
 
 FORMAT = "nnplayground.model"
 KEY = re.compile(r"^(\d{1,4})\.(weight|bias)$")
@@ -28,10 +31,39 @@ def state_dict(session) -> dict[str, np.ndarray]:
     return {name: array.astype(np.float32) for name, array in session.trainer.model.state_dict().items()}
 
 
+def _own_points(session) -> Points | None:
+    """The drawn or uploaded points, saved with the model when they are the dataset shown."""
+    return session.points if session.settings["dataset"] in DATASETS_CUSTOM else None
+
+
 def to_npz(session) -> bytes:
     buffer = io.BytesIO()
-    np.savez(buffer, **state_dict(session))
+    arrays = state_dict(session)
+    points = _own_points(session)
+    if points is not None:  # float64 and text arrays: np.load reads them back without pickles
+        arrays.update({"points.x": points.X, "points.y": points.y,
+                       "points.class_names": np.array(points.class_names or [], dtype="<U64"),
+                       "points.task": np.array(points.task)})
+    np.savez(buffer, **arrays)
     return buffer.getvalue()
+
+
+def to_py(session) -> str:
+    """The network as a PyTorch script (engine.export_torch): an example from the data, the input features,
+    the class names."""
+    d, t = session.data, session.trainer
+    points = _own_points(session)
+    if d.input_kind == "points":
+        example = np.concatenate([d.points_test, d.points_train])[:3]
+        example = example if len(example) else np.array([[1.0, 2.0]])
+        features = d.feature_names
+    else:
+        example, features = np.concatenate([d.X_test, d.X_train])[:1], None
+    classes = None
+    if d.task == "classification":
+        classes = list(points.class_names) if points is not None else [str(k) for k in range(d.num_classes)]
+    description = f"{session.settings['dataset']} ({d.task}), {t.step} steps"
+    return export_torch.torch_source(t.model, example, features=features, classes=classes, description=description)
 
 
 def to_json(session) -> str:
@@ -44,20 +76,47 @@ def to_json(session) -> str:
         "output_activation": session.trainer.output_activation,
         "loss": s["loss"], "dataset": s["dataset"], "features": list(session.data.feature_names),
         "state_dict": {name: array.astype(np.float64).tolist() for name, array in model.state_dict().items()},
+        **_points_json(_own_points(session)),
     })
 
 
-def parse(data, format: str | None = None) -> tuple[list[int], list[tuple[np.ndarray, np.ndarray]], list[str] | None]:
-    """A model file → (layer sizes, [(weight (out, in), bias (out,))] per layer, hidden activations or None).
+def _points_json(points: Points | None) -> dict:
+    if points is None:
+        return {}
+    return {"points": {"task": points.task, "class_names": list(points.class_names), "x": points.X.tolist(),
+                       "y": points.y.tolist()}}
+
+
+def parse(data, format: str | None = None):
+    """A model file → (layer sizes, [(weight (out, in), bias (out,))] per layer, hidden activations or None,
+    the saved drawn or uploaded points or None).
 
     ``format`` "npz" or "json"; None tells them apart by content (a zip starts with "PK")."""
     if format is None:
         format = "npz" if isinstance(data, (bytes, bytearray)) and bytes(data[:2]) == b"PK" else "json"
     if format == "npz":
         arrays, activations = _read_npz(bytes(data)), None
+        saved = {name[len("points."):]: arrays.pop(name) for name in list(arrays) if name.startswith("points.")}
+        points = _points(saved.get("task"), saved.get("class_names"), saved.get("x"), saved.get("y")) \
+            if saved else None
     else:
-        arrays, activations = _read_json(data)
-    return _chain(arrays) + (activations,)
+        arrays, activations, saved = _read_json(data)
+        points = None
+        if saved is not None:
+            if not isinstance(saved, dict):
+                raise ControlError("points", "<not an object>", '{"task", "class_names", "x", "y"}')
+            points = _points(saved.get("task"), saved.get("class_names"), saved.get("x"), saved.get("y"))
+    return _chain(arrays) + (activations, points)
+
+
+def _points(task, class_names, x, y) -> Points:
+    try:
+        return Points.checked(task.item() if isinstance(task, np.ndarray) else task,
+                              [] if class_names is None else list(np.asarray(class_names).tolist()),
+                              np.asarray(x), np.asarray(y))
+    except (ValueError, TypeError) as error:
+        raise ControlError("points", "<the saved points>", "the points a model file was saved with",
+                           f"the saved points are not valid ({error})") from None
 
 
 def _read_npz(data: bytes) -> dict[str, np.ndarray]:
@@ -75,7 +134,7 @@ def _read_npz(data: bytes) -> dict[str, np.ndarray]:
                            f"not a readable .npz of numeric arrays ({error}); allowed: numpy's np.savez output")
 
 
-def _read_json(text) -> tuple[dict[str, np.ndarray], list[str] | None]:
+def _read_json(text) -> tuple[dict[str, np.ndarray], list[str] | None, object]:
     if isinstance(text, (bytes, bytearray)):
         try:
             text = bytes(text).decode("utf-8")
@@ -99,7 +158,7 @@ def _read_json(text) -> tuple[dict[str, np.ndarray], list[str] | None]:
         if not isinstance(activations, list) or any(a not in HIDDEN_ACTIVATIONS for a in activations):
             raise ControlError("hidden_activations", activations,
                                "a list of " + ", ".join(f'"{a}"' for a in HIDDEN_ACTIVATIONS))
-    return arrays, activations
+    return arrays, activations, document.get("points")
 
 
 def _chain(arrays: dict[str, np.ndarray]) -> tuple[list[int], list[tuple[np.ndarray, np.ndarray]]]:

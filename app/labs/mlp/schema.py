@@ -15,8 +15,9 @@ from .previews import dataset_previews
 # Datasets, in the order the page lists them; the 2-D ones are engine.datasets.DATASETS_2D's.
 DATASETS_2D_CLASSIFICATION = ("circle", "xor", "gaussian", "spiral", "multi-class")
 DATASETS_2D_REGRESSION = ("plane", "multi-gaussian")
+DATASETS_CUSTOM = ("custom",)  # the user's own points, drawn or uploaded (app.labs.mlp.points); either problem
 DATASETS_IMAGE = ("digits", "mnist")
-DATASETS = DATASETS_2D_CLASSIFICATION + DATASETS_2D_REGRESSION + DATASETS_IMAGE
+DATASETS = DATASETS_2D_CLASSIFICATION + DATASETS_2D_REGRESSION + DATASETS_CUSTOM + DATASETS_IMAGE
 PROBLEMS = ("classification", "regression")
 FEATURES = ("x1", "x2", "x1^2", "x2^2", "x1*x2", "sin(x1)", "sin(x2)")  # = engine.datasets.FEATURES
 HIDDEN_ACTIVATIONS = ("linear", "relu", "leaky_relu", "tanh", "sigmoid", "swish")
@@ -39,7 +40,8 @@ def is_image(dataset: str) -> bool:
 CONTROLS: tuple[Control, ...] = (
     # --- data
     Control("dataset", "choice", "circle", "Dataset", "data",
-            "Which data to learn. 2-D sets draw a decision boundary; digits (8x8) and mnist (28x28) are images.",
+            "Which data to learn. 2-D sets draw a decision boundary; custom is your own points, drawn on the plane "
+            "or uploaded as CSV; digits (8x8) and mnist (28x28) are images.",
             choices=DATASETS, extra={"tasks": {d: task_of(d) for d in DATASETS},
                                      "images": list(DATASETS_IMAGE), "previews": dataset_previews()}),
     Control("problem", "choice", "classification", "Problem type", "data",
@@ -140,4 +142,16 @@ def schema_extras(grid_resolution: int, neuron_grid_resolution: int) -> dict:
         "grid": {"resolution": grid_resolution, "neuron_resolution": neuron_grid_resolution},
         "activation_curves": activation_curves(),
         "landscape": landscape_feed.schema(),
+        "own_data": own_data_limits(),
     }
+
+
+def own_data_limits() -> dict:
+    """The limits of drawn and uploaded data (docs/protocol.md, "Your own data")."""
+    from engine.datasets import csv_points
+
+    from . import points
+
+    return {"max_points": points.MAX_POINTS, "max_points_per_message": points.MAX_POINTS_PER_MESSAGE,
+            "max_csv_bytes": csv_points.MAX_BYTES, "min_csv_rows": csv_points.MIN_ROWS,
+            "max_classes": csv_points.MAX_CLASSES, "max_link_chars": points.MAX_LINK_CHARS}

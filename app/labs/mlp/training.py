@@ -125,6 +125,8 @@ class Trainer:
 
     def steps_left_in_epoch(self) -> int:
         n, b = len(self.data.X_train), min(self.settings["batch_size"], len(self.data.X_train))
+        if not n:
+            return 0
         done = 0 if self._order is None else self._cursor
         return max(1, math.ceil((n - done) / b))
 
@@ -133,6 +135,8 @@ class Trainer:
         """(loss, accuracy or None for regression, predicted classes or outputs) over a whole split."""
         X, y = self.data.split(split)
         T = self.T_train if split == "train" else self.T_test
+        if not len(X):  # a drawn dataset with no point in this split yet
+            return math.nan, None, np.zeros(0, np.int64 if self.data.task == "classification" else np.float64)
         self.model.eval()
         try:
             output = self.model(X)

@@ -166,17 +166,28 @@ export class BoundaryView {
   }
 
   /** A click on a point probes that example; anywhere else on the plane probes that (x1, x2). */
-  onClick(event) {
-    if (!this.area || this.imageMode) return;
+  /** The plane's (x1, x2) under a pointer at (clientX, clientY), or null outside the plot area. */
+  toPlane(clientX, clientY) {
+    if (!this.area || this.imageMode) return null;
     const box = this.plot.getBoundingClientRect();
-    const px = event.clientX - box.left - this.area.left;
-    const py = event.clientY - box.top - this.area.top;
-    if (px < 0 || py < 0 || px > this.area.width || py > this.area.height) return;
+    const px = clientX - box.left - this.area.left;
+    const py = clientY - box.top - this.area.top;
+    if (px < 0 || py < 0 || px > this.area.width || py > this.area.height) return null;
     const { lo, hi } = this.area;
-    const x1 = lo + (px / this.area.width) * (hi - lo);
-    const x2 = hi - (py / this.area.height) * (hi - lo);
+    return [lo + (px / this.area.width) * (hi - lo), hi - (py / this.area.height) * (hi - lo)];
+  }
+
+  /** Plane units per screen pixel (the plot area is square). */
+  unitsPerPixel() {
+    return this.area ? (this.area.hi - this.area.lo) / this.area.width : 0;
+  }
+
+  onClick(event) {
+    const at = this.toPlane(event.clientX, event.clientY);
+    if (!at) return;
+    const [x1, x2] = at;
     const data = this.frame?.dataset?.arrays;
-    const unitsPerPx = (hi - lo) / this.area.width;
+    const unitsPerPx = this.unitsPerPixel();
     let best = null;
     let bestDistance = 7 * unitsPerPx;
     for (const split of this.points) {

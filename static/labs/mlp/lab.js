@@ -16,6 +16,9 @@ import { DatasetThumbnails } from './dataset-thumbnails.js';
 import { DigitsView } from './digits-view.js';
 import { BackpropView } from './backprop-view.js';
 import { SgdView } from './sgd-view.js';
+import { PointEditor } from './point-editor.js';
+import { toast } from '../../core/tools.js';
+import { sessionToken } from '../../core/socket.js';
 
 // Page-only display settings (not the server's): they live in the URL too.
 export const PAGE_OPTIONS = [
@@ -30,7 +33,7 @@ const RELEVANT_WHEN = {
   regularization_rate: (s) => s.regularization !== 'none',
   clip_threshold: (s) => s.clipping !== 'off',
   features: (s) => !['digits', 'mnist'].includes(s.dataset),
-  noise: (s) => !['digits', 'mnist'].includes(s.dataset),
+  noise: (s) => !['digits', 'mnist', 'custom'].includes(s.dataset),
 };
 
 /**
@@ -102,6 +105,21 @@ export function createLab(ctx) {
     onChooseAxis: (which, parameter) => landscape.choose(which, parameter),
   });
   const thumbnails = new DatasetThumbnails((name) => send('set', { dataset: name }));
+  // Your own data: a drawn set small enough travels in the link (?points=), and comes back from it.
+  const points = new PointEditor(boundary, {
+    toolbar: $('data-tools'), mode: $('data-mode'), classes: $('class-picker'), valueBox: $('value-picker'),
+    value: $('point-value'), valueOut: $('point-value-out'), eraser: $('eraser'), clear: $('clear-points'),
+    upload: $('upload-data'), note: $('data-note'),
+  }, {
+    send, toast, limits: () => schema?.own_data,
+    // While drawing, every point is shown (test points as rings): a point you drew should not vanish.
+    onEditing: (on) => {
+      boundary.setOptions({ showTest: page.show_test || on });
+      ctx.redrawLast();
+    },
+  });
+  let linkedPoints = new URLSearchParams(window.location.search).get('points');
+  Object.assign(nnp.views, { points });
 
   function hoverNeuron(neuron) {
     boundary.setHover(neuron);
@@ -153,6 +171,15 @@ export function createLab(ctx) {
       $('layer-count').textContent = `${hidden} hidden layer${hidden === 1 ? '' : 's'}`;
       $('add-layer').disabled = hidden >= (schema?.limits?.max_hidden_layers ?? Infinity);
       $('remove-layer').disabled = hidden <= 0;
+      points.showState(s);
+      $('download-data').href = `/api/session/${sessionToken()}/data.csv`;
+      $('download-data').setAttribute('download', `nnplayground-${s.settings.dataset}.csv`);
+      if (linkedPoints && s.points?.link !== linkedPoints) {
+        send('upload_data', { link: linkedPoints }); // a shared link's drawn points, once
+      }
+      linkedPoints = null;
+      if (s.points?.link) page.points = s.points.link;
+      else delete page.points;
     },
 
     /** Bundles arrive with the frame that first carries their version; they stay until a newer one comes. */
@@ -186,7 +213,7 @@ export function createLab(ctx) {
     },
 
     setPageOption() {
-      boundary.setOptions({ showTest: page.show_test, discretize: page.discretize });
+      boundary.setOptions({ showTest: page.show_test || points.active, discretize: page.discretize });
     },
 
     restyle() {

@@ -124,10 +124,12 @@ export class PredictionChart {
       const values = x.map((t) => p.input[t * 2]);
       const marked = x.filter((t) => p.input[t * 2 + 1] > 0.5);
       traces = [
-        { x, y: values, type: 'bar', marker: { color: colors.grid }, name: 'values' },
-        { x: marked, y: marked.map((t) => values[t]), type: 'bar', marker: { color: colors.accentSoft }, name: 'marked' },
-        { x: [L + 1], y: [p.target[0]], type: 'bar', marker: { color: colors.green }, name: 'target sum' },
-        { x: [L + 2], y: [p.prediction[0]], type: 'bar', marker: { color: colors.positive }, name: 'prediction' },
+        { x, y: values, type: 'bar', width: 0.8, marker: { color: colors.grid }, name: 'values' },
+        { x: marked, y: marked.map((t) => values[t]), type: 'bar', width: 0.8, marker: { color: colors.accentSoft },
+          name: 'marked' },
+        { x: [L + 1], y: [p.target[0]], type: 'bar', width: 0.8, marker: { color: colors.green }, name: 'target sum' },
+        { x: [L + 2], y: [p.prediction[0]], type: 'bar', width: 0.8, marker: { color: colors.positive },
+          name: 'prediction' },
       ];
       layout = baseLayout({ barmode: 'overlay', showlegend: true, legend: { orientation: 'h', y: 1.15 },
         xaxis: axis({ title: { text: 't  (then: target, prediction)' } }), yaxis: axis({ range: [0, 2] }) });

@@ -19,6 +19,18 @@ export class UnrolledView {
     this.canvas = canvas;
     this.caption = caption;
     this.geometry = null;
+    this.offscreen = document.createElement('canvas');
+    this.image = null;
+  }
+
+  /** A reusable L × H ImageData (and an offscreen canvas at least that big) for one band's units. */
+  bandImage(L, H) {
+    if (!this.image || this.image.width !== L || this.image.height !== H) {
+      this.image = new ImageData(L, H);
+      this.offscreen.width = Math.max(this.offscreen.width, L);
+      this.offscreen.height = Math.max(this.offscreen.height, H);
+    }
+    return this.image;
   }
 
   update(frame) {
@@ -94,19 +106,28 @@ export class UnrolledView {
       }
       for (let d = 0; d < D; d += 1) {
         const top = bandTop(k, d);
-        const unitH = (bandH - 2) / H;
+        // one pixel per (unit, step), painted through the palette, then stretched over the band
+        const image = this.bandImage(L, H);
+        const px = image.data;
         for (let t = 0; t < L; t += 1) {
-          const left = x0(t) + inset;
-          const w = Math.max(1, colW - 2 * inset);
           const base = t * D * H + d * H;
           for (let j = 0; j < H; j += 1) {
-            ctx.fillStyle = lutColor(states[base + j] * scale);
-            ctx.fillRect(left, top + 1 + j * unitH, w, Math.max(unitH, 0.6));
+            const v = states[base + j] * scale;
+            const c = Math.max(0, Math.min(255, Math.round((v + 1) * 127.5))) * 4;
+            const o = (j * L + t) * 4;
+            px[o] = LUT[c]; px[o + 1] = LUT[c + 1]; px[o + 2] = LUT[c + 2]; px[o + 3] = 255;
           }
-          if (colW >= 8) {
-            ctx.strokeStyle = colors.grid;
-            ctx.strokeRect(left + 0.5, top + 0.5, w - 1, bandH - 1);
-          }
+        }
+        this.offscreen.getContext('2d').putImageData(image, 0, 0);
+        ctx.imageSmoothingEnabled = false;
+        ctx.drawImage(this.offscreen, 0, 0, L, H, MARGIN.left, top + 1, plotW, bandH - 2);
+        if (inset > 0) { // the gaps that make each step its own cell
+          ctx.fillStyle = colors.background;
+          for (let t = 0; t <= L; t += 1) ctx.fillRect(x0(t) - inset, top, 2 * inset, bandH);
+        }
+        if (colW >= 8) {
+          ctx.strokeStyle = colors.grid;
+          for (let t = 0; t < L; t += 1) ctx.strokeRect(x0(t) + inset + 0.5, top + 0.5, colW - 2 * inset - 1, bandH - 1);
         }
         // the recurrence: arrows along time, to the right (forward) or to the left (reverse)
         if (colW >= 10) {
