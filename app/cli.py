@@ -7,7 +7,7 @@ import threading
 import webbrowser
 
 from . import create_app, socketio
-from .server.live import free_port
+from .server.live import RequestHandler, free_port
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -17,6 +17,9 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help="port (default 5000; if busy, the next free one is used and printed)")
     parser.add_argument("--no-browser", action="store_true", help="do not open a browser")
     parser.add_argument("--fps", type=float, default=60, help="frames per second per session, at most (default 60)")
+    parser.add_argument("--allow-host", action="append", default=[], metavar="NAME",
+                        help="also answer requests for this host name (repeatable); loopback names and the "
+                             "address the server is bound to are always answered")
     parser.add_argument("--idle-timeout", type=float, default=600,
                         help="seconds an unwatched session is kept (default 600)")
     return parser.parse_args(argv)
@@ -31,11 +34,12 @@ def main(argv=None) -> None:
     url = f"http://{shown}:{port}/"
     note = f" (port {args.port} is busy)" if port != args.port else ""
     print(f"nnplayground: serving on {url}{note} — Ctrl+C to stop", flush=True)
-    app = create_app({"FPS": args.fps, "SESSION_IDLE_TIMEOUT": args.idle_timeout})
+    app = create_app({"FPS": args.fps, "SESSION_IDLE_TIMEOUT": args.idle_timeout, "BIND_HOST": args.host,
+                      "ALLOWED_HOSTS": args.allow_host})
     if not args.no_browser:
         # ?play=1: the page starts its fresh session training, so the first thing a teacher sees is learning.
         threading.Timer(0.8, webbrowser.open, args=(url + "?play=1",)).start()
-    socketio.run(app, host=args.host, port=port, allow_unsafe_werkzeug=True)
+    socketio.run(app, host=args.host, port=port, allow_unsafe_werkzeug=True, request_handler=RequestHandler)
 
 
 if __name__ == "__main__":

@@ -60,6 +60,7 @@ class Lab:
         self.dirty = True  # a frame is owed to the viewers even while paused
         self.batch_loss: float | None = None
         self.steps_since_frame = 0
+        self.epoch_step_ends: int | None = None  # during a `step {unit: "epoch"}`: the epoch count that ends it
 
     # --- what a lab defines
     def build(self) -> None:
@@ -127,12 +128,21 @@ class Lab:
         return self.status == "running" or self.dirty
 
     def train_slice(self, max_steps: int, deadline: float) -> int:
-        """Train up to ``max_steps`` minibatches, until ``deadline`` (perf_counter), or until a control waits."""
+        """Train up to ``max_steps`` minibatches, until ``deadline`` (perf_counter), or until a control waits.
+        During a ``step {unit: "epoch"}``: up to the epoch's end (time-capped all the same), then pause."""
         if self.status != "running":
             return 0
+        stepping = self.epoch_step_ends is not None
+        if stepping:
+            max_steps = self.trainer.steps_left_in_epoch()
         done = self._run_steps(max_steps, deadline)
         if done:
             self.model_version += 1
+        if stepping and self.status == "running" and self.trainer.epoch >= self.epoch_step_ends:
+            self.status = "paused"
+            self._changed(weights=False)
+        if self.status != "running":
+            self.epoch_step_ends = None
         return done
 
     def _run_steps(self, count: int, deadline: float | None = None) -> int:
@@ -160,21 +170,30 @@ class Lab:
     def play(self) -> None:
         self._require_finite_to_continue("play")
         self.status = "running"
+        self.epoch_step_ends = None
         self._changed(weights=False)
 
     def pause(self) -> None:
         if self.status == "running":
             self.status = "paused"
+        self.epoch_step_ends = None
         self._changed(weights=False)
 
     def step(self, unit: str = "batch") -> None:
-        """Pause, then one minibatch or the rest of the current epoch."""
+        """One minibatch now, paused; or the rest of the current epoch, which the scheduler trains in its time
+        slices like a play that pauses itself at the epoch's end (an epoch can take seconds: under the
+        session's lock it would hold the one scheduler, and every other session's frames, that long)."""
         self._require_finite_to_continue("step")
-        self.status = "paused"
-        count = 1 if unit == "batch" else self.trainer.steps_left_in_epoch()
-        with np.errstate(all="ignore"):
-            self._run_steps(count)
-        self._changed()
+        if unit == "batch":
+            self.status = "paused"
+            self.epoch_step_ends = None
+            with np.errstate(all="ignore"):
+                self._run_steps(1)
+            self._changed()
+        else:
+            self.status = "running"
+            self.epoch_step_ends = self.trainer.epoch + 1
+            self._changed(weights=False)
 
     def reset(self) -> None:
         """Fresh weights of the same shape (a new draw), fresh optimizer, step 0, history cleared."""
@@ -185,6 +204,7 @@ class Lab:
     def _started_over(self) -> None:
         """Called by ``build``: counters and divergence start over with a fresh model."""
         self.divergence = None
+        self.epoch_step_ends = None
         self.batch_loss = None
         if self.status == "diverged":
             self.status = "paused"
@@ -198,11 +218,16 @@ class Lab:
             self.divergence = None
             self.status = "paused"
 
-    def _diverge(self, loss: float) -> None:
+    def frame_overflowed(self) -> None:
+        """A frame found NaN or infinity in its arrays while the run was not diverged (weights finite in float64
+        but not in a frame's float32, or an activation beyond it): the run diverges, so the state says so."""
+        self._diverge(self.batch_loss if self.batch_loss is not None else math.inf, cause="weights")
+
+    def _diverge(self, loss: float, cause: str | None = None) -> None:
         """Pause as diverged: the loss, the gradient or (after an update) the weights are no longer finite."""
         t = self.trainer
         step = t.step
-        cause = t.blew_up or "loss"
+        cause = cause or t.blew_up or "loss"
         if cause == "loss":
             kind = "nan" if math.isnan(loss) else "inf"
         else:

@@ -45,11 +45,15 @@ class Bundle:
         self._parts: list[bytes] = []
         self._size = 0
         self.raw_f4_bytes = 0  # what the same arrays would weigh as float32 (for the benchmark's ratio)
+        self.nonfinite = 0     # NaNs and infinities added (a frame may carry them only when the session diverged)
 
-    def add(self, name: str, array, dtype: str = "f4", **quantization) -> None:
-        """Add ``array`` as ``dtype`` ("f4", "u1", "i4")."""
+    def add(self, name: str, array, dtype: str = "f4", nan_means_unknown: bool = False, **quantization) -> None:
+        """Add ``array`` as ``dtype`` ("f4", "u1", "i4"). ``nan_means_unknown``: NaN is a value of the protocol
+        there (the history's "not measured"), so only infinities count in ``nonfinite``."""
         with np.errstate(over="ignore"):  # a diverged run's weights beyond float32's range travel as ±inf
             values = np.ascontiguousarray(array, dtype=DTYPES[dtype])
+        if dtype == "f4":
+            self.nonfinite += int(np.count_nonzero(np.isinf(values) if nan_means_unknown else ~np.isfinite(values)))
         descriptor = {"name": name, "dtype": dtype, "shape": list(values.shape), "byte_offset": self._size}
         descriptor.update(quantization)
         self.descriptors.append(descriptor)
@@ -89,10 +93,11 @@ def decode(bundle: dict) -> dict[str, np.ndarray]:
 class Frame:
     """One built frame: its fields (with the per-frame bundle) and the versioned bundles a client may lack."""
 
-    def __init__(self, fields: dict, sections: dict[str, tuple[int, dict]], raw_f4_bytes: int):
+    def __init__(self, fields: dict, sections: dict[str, tuple[int, dict]], raw_f4_bytes: int, nonfinite: int = 0):
         self.fields = fields
         self.sections = sections
         self.raw_f4_bytes = raw_f4_bytes
+        self.nonfinite = nonfinite  # NaNs and infinities in its arrays (see Bundle.nonfinite)
 
     def payload_for(self, sent_versions: dict) -> dict:
         """The payload for a client that has been sent ``sent_versions``; updates it to what this one carries."""

@@ -23,6 +23,7 @@ class Limits:
     message_burst: int = 200                 # ... and bucket size
     max_message_bytes: int = 1_000_000       # Engine.IO max_http_buffer_size: bigger messages close the socket
     max_control_bytes: int = 65_536          # any event but load_model, measured as JSON
+    max_attachments: int = 1                 # binary attachments one event may announce (load_model's data)
     max_edit_magnitude: float = 100.0        # |value| of an edited weight or bias
     max_sessions: int = 64
     max_probe_pixels: int = 784              # 28 x 28

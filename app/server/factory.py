@@ -12,7 +12,10 @@ from jinja2 import FileSystemLoader
 
 from .blas import limit_blas_threads
 from .controls import LIMITS
-from .transport import atomic_packets, no_delay
+from .guard import PacketGuard
+from .messages import COMMON_EVENTS
+from .security import host_guard
+from .transport import atomic_packets, bounded_polling, bounded_websockets, closer, no_delay
 
 limit_blas_threads(1)
 
@@ -26,6 +29,8 @@ DEFAULT_CONFIG = {
     "ACK_TIMEOUT": 5.0,              # s before an unacknowledged frame counts as lost
     "SESSION_IDLE_TIMEOUT": 600.0,   # s a session with no connection is kept
     "CORS_ALLOWED_ORIGINS": None,    # None: same origin only; or a list of origins, or "*"
+    "BIND_HOST": None,               # the address served on: its names are answered (all local ones for 0.0.0.0)
+    "ALLOWED_HOSTS": (),             # more Host names to answer (--allow-host); loopback names always are
     "INITIAL_SETTINGS": None,        # overrides of the controls' defaults for new sessions
     "NODE_MODULES": ROOT / "node_modules",
     "MAX_CONTENT_LENGTH": LIMITS.max_message_bytes,  # HTTP bodies (model upload)
@@ -55,11 +60,22 @@ def create_app(config: dict | None = None) -> Flask:
         always_connect=True,  # the connect handler's emits then follow the CONNECT packet
         manage_session=False,
     )
-    atomic_packets(socketio.server)
-    app.wsgi_app = no_delay(app.wsgi_app)
+    close = closer(socketio.server.eio)
+    atomic_packets(socketio.server, close)
+    bounded_websockets(socketio.server.eio)
+    bounded_polling(socketio.server.eio)
+    PacketGuard(socketio.server, protocol_events(), close)
+    app.wsgi_app = no_delay(host_guard(app.wsgi_app, app.config))
     app.extensions["nnplayground"] = SessionManager(app.config, socketio.server)
     app.register_blueprint(bp)
     return app
+
+
+def protocol_events() -> set[str]:
+    """Every event name a client may send: `set`, the common events, and every registered lab's own."""
+    from app.labs import LABS
+
+    return {"set", *COMMON_EVENTS, *(name for lab in LABS.values() for name in lab.events)}
 
 
 from . import events  # noqa: E402,F401  (registers the handlers on `socketio` before any init_app)

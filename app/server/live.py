@@ -5,7 +5,9 @@ from __future__ import annotations
 import socket
 import threading
 
-from werkzeug.serving import make_server
+from werkzeug.serving import WSGIRequestHandler, make_server
+
+from .security import redact
 
 
 def port_is_free(host: str, port: int) -> bool:
@@ -26,6 +28,25 @@ def free_port(host: str, start: int, tries: int = 50) -> int:
     raise OSError(f"no free port in {start}..{start + tries - 1} on {host}")
 
 
+class RequestHandler(WSGIRequestHandler):
+    """Werkzeug's handler, minus two leaks: the access log shows no session token (they are in the model URLs)
+    or Engine.IO sid, and after a websocket ends nothing more is read from its socket as an HTTP request (a
+    flood's leftover bytes would each be logged as a bad request line)."""
+
+    def connection_dropped(self, error, environ=None) -> None:
+        self.close_connection = True  # simple-websocket ends every websocket by raising ConnectionError
+
+    def log_request(self, code="-", size="-") -> None:
+        path = getattr(self, "path", None)
+        if path is None:
+            return super().log_request(code, size)
+        self.path = redact(path)
+        try:
+            super().log_request(code, size)
+        finally:
+            self.path = path
+
+
 class LiveServer:
     """The app on a real socket in a daemon thread (Werkzeug, threaded, websockets via simple-websocket).
 
@@ -34,7 +55,7 @@ class LiveServer:
 
     def __init__(self, app, host: str = "127.0.0.1", port: int = 0):
         self.app = app
-        self._server = make_server(host, port, app, threaded=True)
+        self._server = make_server(host, port, app, threaded=True, request_handler=RequestHandler)
         self.host, self.port = host, self._server.server_port
         self.url = f"http://{host}:{self.port}"
         self._thread = threading.Thread(target=self._server.serve_forever, name="nnplayground-http", daemon=True)

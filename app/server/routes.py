@@ -54,9 +54,14 @@ def _model_io(session):
 def _download(token: str, format: str, mimetype: str, filename: str) -> Response:
     session = _session(token)
     with session.lock:
-        serialize = getattr(_model_io(session), f"to_{format}", None)
+        model_io = _model_io(session)
+        serialize = getattr(model_io, f"to_{format}", None)
         if serialize is None:
             abort(404, description=f"the {session.lab.name} lab has no {format} export")
+        try:
+            model_io.check_exportable(session.lab)
+        except ControlError as error:
+            return jsonify({"ok": False, "error": error.to_wire("save_model")}), 409
         body = serialize(session.lab)
     return _attachment(body, mimetype, filename)
 

@@ -56,6 +56,7 @@ class FrameStream:
         self.channels: dict[str, Channel] = {}
         self.lock = threading.Lock()
         self._encoded: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # frame → {variant: Encoded}
+        self._failed: set[str] = set()  # connections whose send raised (logged once)
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -69,6 +70,7 @@ class FrameStream:
     def close(self, sid: str) -> None:
         with self.lock:
             self.channels.pop(sid, None)
+        self._failed.discard(sid)
 
     # --- the scheduler's side: cheap, never sends
     def publish(self, sids, frame: Frame) -> None:
@@ -117,7 +119,14 @@ class FrameStream:
             encoded = cache.get(variant)
             if encoded is None:
                 encoded = cache[variant] = self.sender.encode(self.event, payload)
-            if self.sender.send(sid, encoded, lambda sid=sid: self.acknowledged(sid)):
+            try:  # one connection's failure must not cost the others their frames
+                delivered = self.sender.send(sid, encoded, lambda sid=sid: self.acknowledged(sid))
+            except Exception:  # noqa: BLE001 - whatever one client's send raises
+                if sid not in self._failed:  # once per connection: a broken one would fail 60 times a second
+                    self._failed.add(sid)
+                    log.warning("sending frames to %s fails; the other viewers are unaffected", sid, exc_info=True)
+                delivered = False
+            if delivered:
                 sent += 1
             else:
                 self._unsend(sid, versions_before)

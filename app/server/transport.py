@@ -1,12 +1,30 @@
 """Below Socket.IO: two fixes the frame stream needs (each measured or seen failing without it), encoding a
-frame once for every client, and an ``error`` for packets python-socketio cannot decode."""
+frame once for every client, and the Engine.IO end of the hardening (app.guard is the Socket.IO end):
+websocket messages bounded while they arrive (close 1009), frames that are not Engine.IO packets closing
+the connection (1002) with one short log line, a client that does not read closed before its queue
+fills the server, and a way for the guard to close one connection with a code."""
 
 from __future__ import annotations
 
+import base64
+import binascii
 import logging
 import socket
 import threading
 import time
+import weakref
+
+from engineio.async_drivers._websocket_wsgi import SimpleWebSocketWSGI
+from engineio import exceptions as eio_exceptions
+from engineio import packet as eio_packet
+from wsproto.events import CloseConnection
+
+from .controls import LIMITS
+
+log = logging.getLogger(__name__)
+PROTOCOL_ERROR, POLICY_VIOLATION = 1002, 1008
+MAX_UNREAD = 2 * LIMITS.message_burst  # messages received and not yet handled: more is a flood, closed at once
+MAX_BACKLOG = 1024  # Engine.IO packets queued for one client (frames are at most 2 of them) before it is closed
 
 
 def no_delay(wsgi_app):
@@ -26,7 +44,7 @@ def no_delay(wsgi_app):
     return middleware
 
 
-def atomic_packets(server) -> None:
+def atomic_packets(server, close=None) -> None:
     """Make each Socket.IO packet's Engine.IO messages go out together.
 
     A binary event is a JSON header message followed by its attachments; python-socketio sends them one by
@@ -121,32 +139,171 @@ class PacketSender:
         return last_ping is None or time.time() - last_ping < self.PONG_GRACE
 
 
-UNPARSEABLE = {"event": "", "field": "", "received": "<unparseable packet>",
-               "allowed": "a Socket.IO event packet with a JSON payload"}
+class QuietLog:
+    """At most ``per_minute`` lines a minute on ``logger``; the rest are counted and the count said once."""
+
+    def __init__(self, logger: logging.Logger, per_minute: int = 10):
+        self.logger, self.per_minute = logger, per_minute
+        self.window, self.lines, self.dropped = 0.0, 0, 0
+        self.lock = threading.Lock()
+
+    def info(self, message: str, *args) -> None:
+        now = time.monotonic()
+        with self.lock:
+            if now - self.window >= 60.0:
+                if self.dropped:
+                    self.logger.info("(%d more such lines in the last minute were not logged)", self.dropped)
+                self.window, self.lines, self.dropped = now, 0, 0
+            if self.lines >= self.per_minute:
+                self.dropped += 1
+                return
+            self.lines += 1
+        self.logger.info(message, *args)
 
 
-def report_bad_packets(server, report, namespace: str = "/") -> None:
-    """Answer a packet python-socketio cannot decode (not JSON, nested too deep, a stray attachment...) by
-    calling ``report(sid, wire_error)`` instead of letting Engine.IO log a traceback and drop it silently.
-
-    Handlers run in their own threads (``async_handlers``), so an exception here is the packet's decoding.
-    """
-    handle = getattr(server, "_handle_eio_message", None)
-    if handle is None or not hasattr(server, "eio"):  # not a python-socketio Server (a test's stand-in)
-        return
-    log = logging.getLogger(__name__)
-
-    def guarded(eio_sid, data):
+def engineio_problem(message) -> str | None:
+    """Why ``message`` (a websocket message) is not an Engine.IO packet engineio can decode, or None."""
+    if not isinstance(message, str):
+        return None  # binary: an Engine.IO MESSAGE
+    if not message:
+        return "an empty text message"
+    kind = message[0]
+    if kind == "b":
         try:
-            return handle(eio_sid, data)
-        except Exception as error:  # noqa: BLE001 - anything decoding raises means a malformed packet
-            server._binary_packet.pop(eio_sid, None)  # a half-received binary event must not linger
-            reason = type(error).__name__
-            log.info("unparseable packet from %s: %s", eio_sid, reason)
-            sid = server.manager.sid_from_eio_sid(eio_sid, namespace)
-            if sid is not None:
-                report(sid, {**UNPARSEABLE, "message": f"the server could not decode a packet ({reason}: "
-                                                       f"{str(error)[:120]}); it was ignored"})
+            base64.b64decode(message[1:], validate=True)
+        except (binascii.Error, ValueError):
+            return "bad base64 after 'b'"
+        return None
+    if kind not in "123456":  # 0 (OPEN) is the server's; 2 is a probe during an upgrade, 3 a pong, 6 a noop
+        return f"packet type {message[:1]!r}"
+    if len(message) > 1 and not message[1].isnumeric():  # Engine.IO tries it as JSON, and lets RecursionError out
+        try:
+            eio_packet.Packet(encoded_packet=message)
+        except RecursionError:
+            return "JSON nested too deep"
+    return None
 
-    server._handle_eio_message = guarded  # what the test client calls
-    server.eio.on("message", guarded)     # what Engine.IO calls
+
+class BoundedWebSocket(SimpleWebSocketWSGI):
+    """Engine.IO's simple-websocket wrapper, with what its defaults leave open:
+
+    - ``max_message_size``: simple-websocket buffers a message whole before Engine.IO compares its size with
+      ``max_http_buffer_size`` (and then closes with 1000); with it, a message is cut off as it grows past the
+      limit and the close code is 1009, as the protocol says;
+    - a frame that is not an Engine.IO packet (Engine.IO would raise out of its handler: a traceback, an HTTP
+      500, and the disconnect handlers never run) closes the connection with 1002 and one short log line;
+    - more than ``MAX_UNREAD`` messages received and not yet handled (simple-websocket reads ahead into an
+      unbounded list) is a flood: closed with 1008 before it fills memory or the rate limiter is even asked;
+    - ``shut(code)``: the guard's way to close a connection with a code, from any thread.
+    """
+
+    registry: "weakref.WeakValueDictionary[str, BoundedWebSocket]" = weakref.WeakValueDictionary()
+    quiet = QuietLog(log)
+
+    def __init__(self, handler, server, **kwargs):
+        kwargs.setdefault("max_message_size", server.max_http_buffer_size)
+        super().__init__(handler, server, **kwargs)
+        self.eio_sid = getattr(getattr(handler, "__self__", None), "sid", None)
+        self.closing: tuple[int, str] | None = None
+
+    def __call__(self, environ, start_response):
+        if self.eio_sid is not None:
+            BoundedWebSocket.registry[self.eio_sid] = self
+        return super().__call__(environ, start_response)
+
+    def wait(self):
+        if self.closing is not None:
+            return None
+        message = super().wait()
+        if self.closing is not None:
+            return None
+        unread = len(getattr(self.ws, "input_buffer", ()))
+        if unread > MAX_UNREAD:  # simple-websocket reads ahead without bound: a flood would fill memory first
+            self.quiet.info("closing %s (%d): %d messages unread (a flood)", self.eio_sid, POLICY_VIOLATION, unread)
+            self.shut(POLICY_VIOLATION, "message flood")
+            return None
+        problem = engineio_problem(message)
+        if problem is not None:
+            self.quiet.info("closing %s (%d): not an Engine.IO packet (%s)", self.eio_sid, PROTOCOL_ERROR, problem)
+            self.shut(PROTOCOL_ERROR, "not an Engine.IO packet")
+            return None
+        return message
+
+    def close(self):
+        if self.closing is None:
+            try:
+                super().close()
+            except Exception:  # noqa: BLE001 - simple-websocket already closing it (a 1009): nothing to add
+                pass
+
+    def shut(self, code: int, reason: str) -> None:
+        """Send a close frame with ``code`` (if the client's socket will take it now) and end the connection:
+        Engine.IO's reader sees it closed, its writer's send fails, and the disconnect handlers run."""
+        if self.closing is not None:
+            return
+        self.closing = (code, reason)
+        ws = getattr(self, "ws", None)
+        if ws is None:
+            return
+        if ws.connected:
+            ws.connected = False
+            try:
+                frame = ws.ws.send(CloseConnection(code, reason))
+                ws.sock.send(frame, getattr(socket, "MSG_DONTWAIT", 0))  # never block on a client that does not read
+            except Exception:  # noqa: BLE001 - the connection is going anyway
+                pass
+        try:
+            ws.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        ws.event.set()  # wake a reader waiting for a message
+
+
+def bounded_websockets(eio_server) -> None:
+    """Serve websockets through ``BoundedWebSocket`` (threading mode's simple-websocket driver)."""
+    drivers = getattr(eio_server, "_async", None)
+    if drivers and drivers.get("websocket") is SimpleWebSocketWSGI:
+        eio_server._async = {**drivers, "websocket": BoundedWebSocket}
+
+
+def closer(eio_server):
+    """``close(eio_sid, code, reason)`` for the guard: a websocket gets the close code; a long-polling client
+    its Engine.IO CLOSE packet. Either way the disconnect handlers run."""
+
+    def close(eio_sid: str, code: int, reason: str) -> None:
+        ws = BoundedWebSocket.registry.get(eio_sid)
+        if ws is not None:
+            ws.shut(code, reason)
+            return
+        client = getattr(eio_server, "sockets", {}).get(eio_sid)
+        if client is not None and not client.closed:
+            client.close(wait=False, abort=False, reason=eio_server.reason.SERVER_DISCONNECT)
+
+    return close
+
+
+def bounded_polling(eio_server) -> None:
+    """A long-polling POST whose body is not Engine.IO packets: 400 and the connection closed, one short line
+    (engineio would log a traceback and answer 200)."""
+    on_connect = eio_server.handlers.get("connect")
+
+    def connect(eio_sid, environ, *args):
+        client = eio_server.sockets.get(eio_sid)
+        if client is not None:
+            post = client.handle_post_request
+
+            def guarded_post(environ):
+                try:
+                    return post(environ)
+                except eio_exceptions.EngineIOError:
+                    raise
+                except (ValueError, TypeError, IndexError, UnicodeDecodeError, RecursionError) as error:
+                    BoundedWebSocket.quiet.info("closing %s: a long-polling body that is not Engine.IO packets "
+                                                "(%s)", eio_sid, type(error).__name__)
+                    client.close(wait=False, abort=True, reason=eio_server.reason.TRANSPORT_ERROR)
+                    raise eio_exceptions.ContentTooLongError() from None  # an EngineIOError: HTTP 400
+
+            client.handle_post_request = guarded_post
+        return on_connect(eio_sid, environ, *args) if on_connect else True
+
+    eio_server.on("connect", connect)

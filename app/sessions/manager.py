@@ -20,7 +20,6 @@ import numpy as np
 from app.labs import lab_list
 from app.server.controls import LIMITS
 from app.server.streaming import FrameStream
-from app.server.transport import report_bad_packets
 
 from .session import Session
 
@@ -28,38 +27,10 @@ log = logging.getLogger(__name__)
 HEADROOM = 0.001  # s of each tick left for the handlers and the socket threads
 
 
-class RateLimiter:
-    """Token bucket: ``burst`` messages at once, refilled at ``rate`` per second."""
-
-    def __init__(self, rate: float, burst: int):
-        self.rate, self.burst = rate, burst
-        self.tokens = float(burst)
-        self.stamp = time.monotonic()
-        self.last_refusal = -1e9
-
-    def allow(self) -> bool:
-        now = time.monotonic()
-        self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
-        self.stamp = now
-        if self.tokens >= 1:
-            self.tokens -= 1
-            return True
-        return False
-
-    def should_report(self) -> bool:
-        """At most one rate-limit error per second, so a flood cannot make us flood back."""
-        now = time.monotonic()
-        if now - self.last_refusal >= 1.0:
-            self.last_refusal = now
-            return True
-        return False
-
-
 class Connection:
     def __init__(self, sid: str, session: Session):
         self.sid = sid
         self.session = session
-        self.rate = RateLimiter(LIMITS.max_messages_per_second, LIMITS.message_burst)
 
 
 class SessionManager:
@@ -73,25 +44,17 @@ class SessionManager:
         self.lock = threading.Lock()
         self.stream = FrameStream(server, ack_timeout=config["ACK_TIMEOUT"])
         self.scheduler = Scheduler(self)
-        report_bad_packets(server, self._bad_packet)
 
     @staticmethod
     def lab_list() -> list[dict]:
         """The labs a session can show, [{name, label}] in the page's order."""
         return lab_list()
 
-    def _bad_packet(self, sid: str, error: dict) -> None:
-        """A packet that could not be decoded: an ``error`` back, within the sender's message rate."""
-        connection = self.connections.get(sid)
-        if connection is not None and not connection.rate.allow():
-            return  # a flood of garbage gets no flood of errors back
-        self.server.emit("error", error, to=sid, namespace="/")
-
-    def broadcast_state(self, session: Session) -> None:
+    def broadcast_state(self, session: Session, skip_sid: str | None = None) -> None:
         """``session``'s state to all its viewers (the room named by its token)."""
         with session.lock:
             state = session.state()
-        self.server.emit("state", state, to=session.token, namespace="/")
+        self.server.emit("state", state, to=session.token, namespace="/", skip_sid=skip_sid)
 
     # --- connections
     def connect(self, sid: str, token: str | None) -> tuple[Session, bool]:
@@ -110,6 +73,8 @@ class SessionManager:
                     session.lab.apply_settings(initial.model_dump(exclude_unset=True))
                 self.sessions[session.token] = session
             self.connections[sid] = Connection(sid, session)
+        with session.lock:
+            session.viewers.add(sid)  # counted in the state it is sent; frames start at watch()
         return session, created
 
     def watch(self, sid: str) -> None:
@@ -120,10 +85,12 @@ class SessionManager:
         session = connection.session
         self.stream.open(sid)
         with session.lock:
-            session.viewers.add(sid)
             session.lab.dirty = True  # the newcomer needs a frame even if the session is paused
+            others = len(session.viewers) > 1
         self.scheduler.ensure_running()
         self.scheduler.wake()
+        if others:  # the others' `viewers` count
+            self.broadcast_state(session, skip_sid=sid)
 
     def disconnect(self, sid: str) -> None:
         with self.lock:
@@ -133,6 +100,9 @@ class SessionManager:
             session = connection.session
             with session.lock:
                 session.viewer_left(sid)
+                remaining = bool(session.viewers)
+            if remaining:  # the others' `viewers` count
+                self.broadcast_state(session)
 
     def connection(self, sid: str) -> Connection | None:
         return self.connections.get(sid)
@@ -142,8 +112,18 @@ class SessionManager:
 
     # --- reclaiming
     def reap(self) -> int:
+        self._forget_dead_connections()
         with self.lock:
             return self._reap_locked()
+
+    def _forget_dead_connections(self) -> None:
+        """A connection python-socketio no longer has, however it ended, is let go as a disconnect would: its
+        session must not keep training for a viewer that is gone, nor escape reaping."""
+        is_connected = getattr(self.server.manager, "is_connected", None)
+        if is_connected is None:
+            return
+        for sid in [sid for sid in list(self.connections) if not is_connected(sid, "/")]:
+            self.disconnect(sid)
 
     def _reap_locked(self, force: bool = False) -> int:
         """Delete sessions nobody has watched for SESSION_IDLE_TIMEOUT s (``force``: any unwatched one)."""
@@ -230,12 +210,13 @@ class Scheduler:
         share = budget / max(1, running)
         for session in due:
             try:
+                status = session.status
                 if session.trains:
                     session.train_slice(session.speed, time.perf_counter() + share)
-                    if session.status == "diverged":  # the viewers' state must say so, not only the frames
-                        self.manager.broadcast_state(session)
                 began = time.perf_counter()
-                frame, viewers = session.build_frame()
+                frame, viewers = session.build_frame()  # may find it diverged too (numbers beyond float32)
+                if session.status != status:  # diverged, or an epoch step done: the state says so, not only frames
+                    self.manager.broadcast_state(session)
                 self.manager.stream.publish(viewers, frame)
                 session.frame_cost += 0.2 * (time.perf_counter() - began - session.frame_cost)
             except Exception:

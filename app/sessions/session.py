@@ -80,6 +80,9 @@ class Session:
         with self.lock:
             lab = self.lab
             frame = lab.build_frame()
+            if frame.nonfinite and lab.status != "diverged":  # no infinity in a frame unless the state says why
+                lab.frame_overflowed()
+                frame = lab.build_frame()
             lab.frame_built()
         frame.fields["lab"] = lab.name
         # A bundle's version counts within its lab: a client switching labs must not take the other lab's

@@ -18,3 +18,8 @@ def test_busy_port_falls_back_to_the_next_free_one():
         port = busy.getsockname()[1]
         chosen = free_port("127.0.0.1", port)
     assert chosen > port
+
+
+def test_allow_host_is_repeatable():
+    args = parse_args(["--allow-host", "classroom.lan", "--allow-host", "10.0.0.5"])
+    assert args.allow_host == ["classroom.lan", "10.0.0.5"]

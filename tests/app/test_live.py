@@ -121,7 +121,8 @@ def test_oversized_payload_drops_the_connection_and_the_session_survives(live, r
         await viewer.emit("set", {"noise": "x" * 2_000_000})  # over Engine.IO's 1 MB: Socket.IO closes
         await viewer.wait_for(lambda v: v.disconnected)
         again = await Viewer(live.url, token=viewer.token).connect()
-        assert again.created is False and again.frame["step"] == 25
+        assert again.created is False
+        await again.wait_for(lambda v: v.frame["status"] == "paused" and v.frame["step"] == 25)  # the epoch step
         await again.disconnect()
 
     run(scenario())

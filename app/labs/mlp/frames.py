@@ -54,7 +54,7 @@ class History:
         b = Bundle()
         table = np.array(self.rows, dtype=np.float64).reshape(-1, len(HISTORY_FIELDS))
         for j, name in enumerate(HISTORY_FIELDS):
-            b.add(f"history.{name}", table[:, j])
+            b.add(f"history.{name}", table[:, j], nan_means_unknown=True)
         return b.to_wire(version=version)
 
 
@@ -209,7 +209,7 @@ class FrameBuilder:
                               ("landscape", s.landscape.section())):
             if section is not None:
                 sections[name] = section
-        return Frame(fields, sections, b.raw_f4_bytes)
+        return Frame(fields, sections, b.raw_f4_bytes, b.nonfinite)
 
     def _add_probe(self, b: Bundle):
         """Probe activations, its own output-layer gradient, and the histogram sample, in one forward pass."""

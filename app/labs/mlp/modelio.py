@@ -31,6 +31,15 @@ def state_dict(session) -> dict[str, np.ndarray]:
     return {name: array.astype(np.float32) for name, array in session.trainer.model.state_dict().items()}
 
 
+def check_exportable(session) -> None:
+    """ControlError unless every parameter is finite in float32: the server offers no file it would refuse to
+    load back (a diverged network's weights may be NaN, or finite in float64 yet infinite in float32)."""
+    if not session.trainer.parameters_finite():
+        raise ControlError("", "<weights that are not finite in float32>", "a network with finite weights",
+                           "the network diverged: its weights are no longer finite numbers, so there is no model "
+                           "file to save; press reset (or load a model) first")
+
+
 def _own_points(session) -> Points | None:
     """The drawn or uploaded points, saved with the model when they are the dataset shown."""
     return session.points if session.settings["dataset"] in DATASETS_CUSTOM else None
@@ -122,16 +131,43 @@ def _points(task, class_names, x, y) -> Points:
 def _read_npz(data: bytes) -> dict[str, np.ndarray]:
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            total = sum(info.file_size for info in archive.infolist())
+            members = archive.infolist()
+            total = sum(info.file_size for info in members)
             if total > MAX_UNCOMPRESSED:
                 raise ControlError("data", f"<{total} bytes uncompressed>", f"at most {MAX_UNCOMPRESSED} bytes")
+            for info in members:  # each header, before numpy allocates what it declares
+                with archive.open(info) as member:
+                    _check_npy_header(info.filename, member)
         with np.load(io.BytesIO(data), allow_pickle=False) as npz:
             return {name: npz[name] for name in npz.files}
     except ControlError:
         raise
-    except (ValueError, OSError, zipfile.BadZipFile, EOFError, KeyError) as error:
+    except (ValueError, OSError, zipfile.BadZipFile, EOFError, KeyError, RuntimeError, NotImplementedError) as error:
         raise ControlError("data", f"<{len(data)} bytes>", "an .npz file of numeric arrays (no pickles)",
                            f"not a readable .npz of numeric arrays ({error}); allowed: numpy's np.savez output")
+
+
+def _check_npy_header(filename: str, member) -> None:
+    """A member of the .npz must be an .npy file whose declared size is within the limits."""
+    name = filename[:-4] if filename.endswith(".npy") else filename
+    field = f"state_dict.{name}"
+    if not filename.endswith(".npy") or member.read(6) != np.lib.format.MAGIC_PREFIX:
+        raise ControlError(field, f"<{filename}: not an .npy file>", "an .npy array (numpy's np.savez output)")
+    try:
+        version = tuple(member.read(2))
+        read_header = {(1, 0): np.lib.format.read_array_header_1_0,
+                       (2, 0): np.lib.format.read_array_header_2_0}.get(version)
+        if read_header is None:
+            raise ValueError(f"unsupported .npy version {version}")
+        shape, _, dtype = read_header(member)
+    except (ValueError, TypeError, SyntaxError, EOFError) as error:
+        raise ControlError(field, f"<{filename}: a broken .npy header>", "an .npy array (numpy's np.savez output)",
+                           f"{field}: not a readable .npy header ({str(error)[:100]})") from None
+    count = int(np.prod(shape, dtype=object))
+    if count > LIMITS.max_parameters:
+        raise ControlError(field, f"shape {shape}", f"at most {LIMITS.max_parameters} numbers in all")
+    if dtype.hasobject:
+        raise ControlError(field, f"dtype {dtype}", "real numbers (float or int); pickles are never loaded")
 
 
 def _read_json(text) -> tuple[dict[str, np.ndarray], list[str] | None, object]:
@@ -151,7 +187,7 @@ def _read_json(text) -> tuple[dict[str, np.ndarray], list[str] | None, object]:
     for name, value in document["state_dict"].items():
         try:
             arrays[name] = np.asarray(value)
-        except (ValueError, TypeError):  # ragged lists
+        except (ValueError, TypeError, OverflowError, RecursionError):  # ragged lists
             raise ControlError(f"state_dict.{name}", "<ragged lists>", "a rectangular array of numbers") from None
     activations = document.get("hidden_activations")
     if activations is not None:

@@ -149,4 +149,6 @@ class Trainer:
         return loss, float(np.mean(predicted == y)), predicted
 
     def parameters_finite(self) -> bool:
-        return bool(np.isfinite(self.optimizer.flat.data).all())
+        """Every weight and bias finite as float32, the precision of frames and model files."""
+        with np.errstate(over="ignore"):
+            return bool(np.isfinite(self.optimizer.flat.data.astype(np.float32)).all())
