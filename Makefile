@@ -38,6 +38,7 @@ bench: setup
 	$(PY) bench/stream.py
 	$(PY) bench/render.py
 	$(PY) bench/digits.py
+	$(PY) bench/cnn.py
 	$(PY) bench/rnn_lab.py
 
 clean:

@@ -133,22 +133,29 @@ def quiet_disconnect_leftovers(loop) -> list:
     return leftovers
 
 
-async def main(args):
-    leftovers = quiet_disconnect_leftovers(asyncio.get_running_loop())
-    port = free_port("127.0.0.1", 5150)
+async def start_server(first_port: int) -> tuple[subprocess.Popen, str]:
+    """``python -m app`` in its own process on a free port from ``first_port``: (the process, its URL) once a
+    client can connect."""
+    port = free_port("127.0.0.1", first_port)
     server = subprocess.Popen([sys.executable, "-m", "app", "--no-browser", "--port", str(port), "--fps", "60"],
                               cwd=Path(__file__).resolve().parents[1], stdout=subprocess.PIPE,
                               stderr=subprocess.DEVNULL, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    server.stdout.readline()
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(100):
+        try:
+            probe = await Viewer(url, decode=False).connect()
+            await probe.disconnect()
+            break
+        except Exception:
+            await asyncio.sleep(0.1)
+    return server, url
+
+
+async def main(args):
+    leftovers = quiet_disconnect_leftovers(asyncio.get_running_loop())
+    server, url = await start_server(5150)
     try:
-        server.stdout.readline()
-        url = f"http://127.0.0.1:{port}"
-        for _ in range(100):
-            try:
-                probe = await Viewer(url, decode=False).connect()
-                await probe.disconnect()
-                break
-            except Exception:
-                await asyncio.sleep(0.1)
         rows = []
         for name, settings in NETWORKS.items():
             rows += await run_network(url, name, settings, args.seconds, args.clients)

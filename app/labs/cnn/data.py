@@ -23,7 +23,7 @@ MNIST_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-image
 
 @dataclass
 class ImageData:
-    """``X_*`` (N, C, H, W) float64 in [0, 1]; ``y_*`` (N,) int64 classes; ``classes`` their names."""
+    """``X_*`` (N, C, H, W) float32 in [0, 1] (the lab trains in float32, as torch does); ``y_*`` (N,) int64 classes; ``classes`` their names."""
 
     name: str
     classes: tuple[str, ...]
@@ -55,9 +55,9 @@ def _frozen(*arrays):
 def _images(name: str) -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:
     if name == "shapes":
         made = datasets.make_color_shapes(SHAPES_SAMPLES, SHAPES_SIDE, seed=0)
-        return (*_frozen(made.images, made.labels), tuple(made.classes))
+        return (*_frozen(made.images.astype(np.float32), made.labels), tuple(made.classes))
     images, labels = datasets.load_digits() if name == "digits" else datasets.load_mnist_subset()
-    return (*_frozen(images[:, None], labels), tuple(str(d) for d in range(10)))
+    return (*_frozen(images[:, None].astype(np.float32), labels), tuple(str(d) for d in range(10)))
 
 
 def _idx_file(folder: Path, stem: str) -> Path:
@@ -73,7 +73,7 @@ def _full_mnist(folder: str) -> tuple[np.ndarray, ...]:
     files = [_idx_file(path, stem) for stem in MNIST_FILES]
     X_train, y_train = datasets.load_mnist_idx(files[0], files[1])
     X_test, y_test = datasets.load_mnist_idx(files[2], files[3])
-    return _frozen(X_train[:, None], y_train, X_test[:, None], y_test)
+    return _frozen(X_train[:, None].astype(np.float32), y_train, X_test[:, None].astype(np.float32), y_test)
 
 
 def load(settings: dict, mnist_dir: str | None = None) -> ImageData:

@@ -8,7 +8,10 @@ the loss and accuracy history (train and test) and a strip of augmented training
 
 from __future__ import annotations
 
+import copy
+import threading
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 
 import numpy as np
 
@@ -17,8 +20,9 @@ from engine import Conv2d, Dropout, Flatten, Linear
 from app.server.bundle import Bundle, Frame, finite_or_none
 
 from .detail import add_detail
+from .training import evaluate
 
-EVAL_OVERHEAD = 3.0  # wait 3× the last evaluation's duration before the next: evaluation ≤ 25 % of the time
+EVAL_OVERHEAD = 2.0  # wait twice as long as the last evaluation took before the next: at most a third of a core
 HISTORY_FIELDS = ("step", "train_loss", "test_loss", "train_accuracy", "test_accuracy", "batch_loss")
 HISTORY_CAPACITY = 1000
 STRIP_SAMPLES = 8
@@ -38,6 +42,25 @@ def shown_layers(model) -> list[int]:
 
 def parameter_layers(model) -> list[int]:
     return [k for k, m in enumerate(model) if isinstance(m, (Conv2d, Linear))]
+
+
+# Evaluations run on one worker thread shared by every CNN lab, on a snapshot of the weights: the scheduler never
+# waits for one (it would stall every session's frames), and many sessions queue rather than multiply threads.
+_worker: ThreadPoolExecutor | None = None
+_worker_lock = threading.Lock()
+
+
+def _submit(job, *args) -> Future:
+    global _worker
+    with _worker_lock:
+        if _worker is None:
+            _worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="nnplayground-cnn-evaluation")
+        return _worker.submit(job, *args)
+
+
+def _evaluate(model, train: tuple, test: tuple) -> tuple:
+    began = time.perf_counter()
+    return evaluate(model, *train), evaluate(model, *test), time.perf_counter() - began
 
 
 class FrameBuilder:
@@ -60,30 +83,57 @@ class FrameBuilder:
         self._metrics_model_version = None
         self._eval_duration = 0.0
         self._eval_end = 0.0
+        self._evaluation: tuple | None = None  # (future, model version, step, batch loss) being computed
         self._strip = None
         self._strip_time = -1e9
 
     # --- evaluation and history
     def _maybe_evaluate(self) -> None:
+        """Take a finished evaluation; start one of the current weights when they changed and the last one has
+        had its turn (while training, evaluations get at most as much time as the pauses between them)."""
         lab = self.lab
+        t = lab.trainer
+        if self._evaluation is not None:
+            future, version, step, batch_loss = self._evaluation
+            if not future.done():
+                return
+            self._evaluation = None
+            if future.cancelled() or future.exception() is not None:
+                return
+            (train_loss, train_accuracy, _), (test_loss, test_accuracy, _), duration = future.result()
+            self._eval_duration = duration
+            self._eval_end = time.perf_counter()
+            self._metrics_model_version = version
+            self.metrics = {"train_loss": finite_or_none(train_loss), "test_loss": finite_or_none(test_loss),
+                            "train_accuracy": train_accuracy, "test_accuracy": test_accuracy, "metrics_step": step}
+            row = (step, train_loss, test_loss, train_accuracy, test_accuracy, batch_loss)
+            self.rows.append(tuple(np.nan if v is None else v for v in row))
+            if len(self.rows) > HISTORY_CAPACITY:
+                self.rows = self.rows[::2]
+            self._history_wire = None
         if self._metrics_model_version == lab.model_version:
             return
-        now = time.perf_counter()
-        if lab.status == "running" and now - self._eval_end < EVAL_OVERHEAD * self._eval_duration:
+        if lab.status == "running" and time.perf_counter() - self._eval_end < EVAL_OVERHEAD * self._eval_duration:
             return
-        t = lab.trainer
-        train_loss, train_accuracy, _ = t.evaluate("train")
-        test_loss, test_accuracy, _ = t.evaluate("test")
-        self._eval_end = time.perf_counter()
-        self._eval_duration = self._eval_end - now
-        self._metrics_model_version = lab.model_version
-        self.metrics = {"train_loss": finite_or_none(train_loss), "test_loss": finite_or_none(test_loss),
-                        "train_accuracy": train_accuracy, "test_accuracy": test_accuracy, "metrics_step": t.step}
-        row = (t.step, train_loss, test_loss, train_accuracy, test_accuracy, lab.batch_loss)
-        self.rows.append(tuple(np.nan if v is None else v for v in row))
-        if len(self.rows) > HISTORY_CAPACITY:
-            self.rows = self.rows[::2]
-        self._history_wire = None
+        snapshot = copy.deepcopy(t.model)
+        job = _submit(_evaluate, snapshot, t.split("train"), t.split("test"))
+        self._evaluation = (job, lab.model_version, t.step, lab.batch_loss)
+
+    def evaluation_owed(self) -> bool:
+        """Whether a frame would bring news: a finished evaluation to take, or weights no evaluation has seen
+        (so a paused lab still shows the metrics of its last weights)."""
+        if self._evaluation is not None:
+            return self._evaluation[0].done()
+        return self._metrics_model_version != self.lab.model_version
+
+    def settle(self, timeout: float = 60.0) -> None:
+        """Wait for the evaluation under way and take it (tests and scripts; the scheduler never waits)."""
+        if self._evaluation is not None:
+            self._evaluation[0].result(timeout)
+        self._maybe_evaluate()
+        if self._evaluation is not None:
+            self._evaluation[0].result(timeout)
+            self._maybe_evaluate()
 
     def _history_section(self) -> tuple[int, dict]:
         if self._history_wire is None:

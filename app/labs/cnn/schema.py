@@ -47,7 +47,7 @@ CONTROLS: tuple[Control, ...] = (
     # --- training
     Control("learning_rate", "number", 0.003, "Learning rate", "training",
             "Step size of each update.", minimum=1e-5, maximum=1.0, scale="log"),
-    Control("batch_size", "integer", 20, "Batch size", "training",
+    Control("batch_size", "integer", 10, "Batch size", "training",
             "Images per minibatch (capped at the training set's size).", minimum=1, maximum=256),
     Control("optimizer", "choice", "adam", "Optimizer", "training",
             "sgd, sgd with momentum, or adam.", choices=OPTIMIZERS),

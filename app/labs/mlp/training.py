@@ -10,25 +10,24 @@ import math
 
 import numpy as np
 
-from engine import SGD, Adam, CrossEntropyLoss, MSELoss, clip_grad_norm_, clip_grad_value_, regularization
+from engine import CrossEntropyLoss, MSELoss, clip_grad_norm_, clip_grad_value_, regularization
+
+from app.labs.training import Trainer as BaseTrainer
 
 from . import network
 from .data import Data, output_layout, predicted_classes, targets
 
 
-class Trainer:
+class Trainer(BaseTrainer):
     """``model`` (an engine Sequential), ``optimizer``, the cost, and the shuffled minibatch order."""
 
     def __init__(self, model, data: Data, settings: dict, rng: np.random.Generator):
-        self.model = model
-        self.settings = settings  # the session's dict: read afresh at every step
-        self.rng = rng
-        self.step = 0
-        self.epoch = 0
-        self.optimizer = None
-        self.blew_up: str | None = None  # "gradient" or "weights": what the last step found non-finite
+        super().__init__(model, settings, rng)
         self.use_data(data)
         self.build_optimizer()
+
+    def n_train(self) -> int:
+        return len(self.data.X_train)
 
     # --- configuration
     def use_data(self, data: Data) -> None:
@@ -46,27 +45,6 @@ class Trainer:
         self.loss_fn = CrossEntropyLoss() if self.cost_name == "cross_entropy" else MSELoss(reduction="sum")
         self.T_train = targets(d.y_train, d.task, d.num_classes, loss)
         self.T_test = targets(d.y_test, d.task, d.num_classes, loss)
-
-    def build_optimizer(self) -> None:
-        """A fresh optimizer (fresh state) of the settings' kind over the model's parameters."""
-        s = self.settings
-        params = list(self.model.parameters())
-        if s["optimizer"] == "adam":
-            self.optimizer = Adam(params, lr=s["learning_rate"])
-        else:
-            momentum = s["momentum"] if s["optimizer"] == "momentum" else 0.0
-            self.optimizer = SGD(params, lr=s["learning_rate"], momentum=momentum)
-        self.optimizer_kind = "adam" if s["optimizer"] == "adam" else "sgd"
-
-    def sync_optimizer(self) -> None:
-        """Apply the settings' optimizer kind, learning rate and momentum (rebuilding only for a new kind)."""
-        s = self.settings
-        if ("adam" if s["optimizer"] == "adam" else "sgd") != self.optimizer_kind:
-            self.build_optimizer()
-            return
-        self.optimizer.lr = s["learning_rate"]
-        if self.optimizer_kind == "sgd":
-            self.optimizer.momentum = s["momentum"] if s["optimizer"] == "momentum" else 0.0
 
     # --- the cost
     def cost(self, output: np.ndarray, target: np.ndarray) -> tuple[float, np.ndarray]:
@@ -88,13 +66,8 @@ class Trainer:
         ``blew_up = "weights"`` (the update is done: the step counts). A bounded output (tanh, sigmoid) keeps
         the loss finite while the weights run off, hence the checks beyond the loss.
         """
-        self.blew_up = None
         s, d = self.settings, self.data
-        n = len(d.X_train)
-        if self._order is None:
-            self._order = self.rng.permutation(n)
-            self._cursor = 0
-        batch = self._order[self._cursor:self._cursor + min(s["batch_size"], n)]
+        batch = self.next_batch()
         self.model.train()
         output = self.model(d.X_train[batch])
         loss, grad = self.cost(output, self.T_train[batch])
@@ -109,26 +82,7 @@ class Trainer:
             clip_grad_norm_(self.optimizer.params, s["clip_threshold"])
         elif s["clipping"] == "value":
             clip_grad_value_(self.optimizer.params, s["clip_threshold"])
-        flat = self.optimizer.flat
-        if not math.isfinite(float(flat.grad @ flat.grad)):  # one dot: cheap, and overflows only when absurd
-            self.blew_up = "gradient"
-            return loss
-        self.optimizer.step()
-        if not math.isfinite(float(flat.data @ flat.data)):
-            self.blew_up = "weights"
-        self.step += 1
-        self._cursor += len(batch)
-        if self._cursor >= n:
-            self.epoch += 1
-            self._order = None
-        return loss
-
-    def steps_left_in_epoch(self) -> int:
-        n, b = len(self.data.X_train), min(self.settings["batch_size"], len(self.data.X_train))
-        if not n:
-            return 0
-        done = 0 if self._order is None else self._cursor
-        return max(1, math.ceil((n - done) / b))
+        return self.update(loss, len(batch))
 
     # --- evaluation
     def evaluate(self, split: str) -> tuple[float, float | None, np.ndarray]:
@@ -147,8 +101,3 @@ class Trainer:
             return loss, None, output[:, 0]
         predicted = predicted_classes(output)
         return loss, float(np.mean(predicted == y)), predicted
-
-    def parameters_finite(self) -> bool:
-        """Every weight and bias finite as float32, the precision of frames and model files."""
-        with np.errstate(over="ignore"):
-            return bool(np.isfinite(self.optimizer.flat.data.astype(np.float32)).all())

@@ -141,6 +141,8 @@ def test_a_small_training_set_is_cut_from_the_split(session):
 def test_frames_carry_every_layer_for_the_probe_in_under_the_raw_size(session):
     lab = session.lab
     send(session, "step")
+    session.build_frame()
+    lab.frames.settle()  # evaluations run on a worker thread: take the one the first frame started
     frame, _ = session.build_frame()
     arrays = decode(frame.fields)
     assert arrays["probe.input"].shape == (1, 28, 28)
@@ -221,3 +223,15 @@ def test_the_default_cnn_reaches_95_percent_on_the_shipped_mnist_subset(session)
         if accuracy >= 0.95:
             break
     assert accuracy >= 0.95, f"{accuracy:.3f} after {lab.trainer.step} steps"
+
+
+def test_a_paused_lab_still_gets_the_metrics_of_its_last_weights(session):
+    lab = session.lab
+    send(session, "step")
+    session.build_frame()  # starts the evaluation of the weights after one step; paused: nothing else owed
+    assert not lab.frame_due() or lab.frames.evaluation_owed()
+    lab.frames._evaluation[0].result(60)
+    assert lab.frame_due()  # the finished evaluation is news
+    frame, _ = session.build_frame()
+    assert frame.fields["metrics_step"] == lab.trainer.step == 1
+    assert not lab.frame_due()

@@ -1,0 +1,98 @@
+"""What every lab's trainer shares: the optimizer from the settings, the shuffled minibatch order, and the checks
+around an update that app.labs.base.Lab's divergence handling reads.
+
+A lab's trainer subclasses ``Trainer`` and writes ``train_step`` as: ``batch = self.next_batch()``, its forward,
+cost and backward (return the loss at once when it is not finite), its penalties, then
+``return self.update(loss, len(batch))``. Hyperparameters are read from the lab's settings at every step, so a
+control applied between two steps takes effect at the next one. Nothing here knows about sockets or threads.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from engine import SGD, Adam
+
+
+class Trainer:
+    """``model`` (an engine Module), its ``optimizer`` (settings: optimizer, learning_rate, momentum) and the
+    minibatch order over ``n_train()`` examples (settings: batch_size)."""
+
+    def __init__(self, model, settings: dict, rng: np.random.Generator):
+        self.model = model
+        self.settings = settings  # the lab's dict: read afresh at every step
+        self.rng = rng
+        self.step = 0
+        self.epoch = 0
+        self.optimizer = None
+        self.blew_up: str | None = None  # "gradient" or "weights": what the last step found non-finite
+        self._order = None
+
+    def n_train(self) -> int:
+        """How many training examples an epoch goes through."""
+        raise NotImplementedError
+
+    # --- the optimizer
+    def build_optimizer(self) -> None:
+        """A fresh optimizer (fresh state) of the settings' kind over the model's parameters."""
+        s = self.settings
+        params = list(self.model.parameters())
+        if s["optimizer"] == "adam":
+            self.optimizer = Adam(params, lr=s["learning_rate"])
+        else:
+            momentum = s["momentum"] if s["optimizer"] == "momentum" else 0.0
+            self.optimizer = SGD(params, lr=s["learning_rate"], momentum=momentum)
+        self.optimizer_kind = "adam" if s["optimizer"] == "adam" else "sgd"
+
+    def sync_optimizer(self) -> None:
+        """Apply the settings' optimizer kind, learning rate and momentum (rebuilding only for a new kind)."""
+        s = self.settings
+        if ("adam" if s["optimizer"] == "adam" else "sgd") != self.optimizer_kind:
+            self.build_optimizer()
+            return
+        self.optimizer.lr = s["learning_rate"]
+        if self.optimizer_kind == "sgd":
+            self.optimizer.momentum = s["momentum"] if s["optimizer"] == "momentum" else 0.0
+
+    # --- a step
+    def next_batch(self) -> np.ndarray:
+        """The indices of the next minibatch (a new shuffle at each epoch's start); clears ``blew_up``."""
+        self.blew_up = None
+        n = self.n_train()
+        if self._order is None:
+            self._order = self.rng.permutation(n)
+            self._cursor = 0
+        return self._order[self._cursor:self._cursor + min(self.settings["batch_size"], n)]
+
+    def update(self, loss: float, batch_size: int) -> float:
+        """The optimizer's step after the gradients are in; returns ``loss``.
+
+        A non-finite gradient makes no update (``blew_up = "gradient"``); weights that overflow in the update set
+        ``blew_up = "weights"`` (the update is done: the step counts). One dot product each: cheap, and it
+        overflows only when the numbers are absurd."""
+        flat = self.optimizer.flat
+        if not math.isfinite(float(flat.grad @ flat.grad)):
+            self.blew_up = "gradient"
+            return loss
+        self.optimizer.step()
+        if not math.isfinite(float(flat.data @ flat.data)):
+            self.blew_up = "weights"
+        self.step += 1
+        self._cursor += batch_size
+        if self._cursor >= self.n_train():
+            self.epoch += 1
+            self._order = None
+        return loss
+
+    def steps_left_in_epoch(self) -> int:
+        n = self.n_train()
+        b = min(self.settings["batch_size"], n)
+        done = 0 if self._order is None else self._cursor
+        return max(1, math.ceil((n - done) / b))
+
+    def parameters_finite(self) -> bool:
+        """Every weight and bias finite as float32, the precision of frames and model files."""
+        with np.errstate(over="ignore"):
+            return bool(np.isfinite(self.optimizer.flat.data.astype(np.float32)).all())
