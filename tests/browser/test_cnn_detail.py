@@ -2,7 +2,7 @@
 numbers the engine computes for the probe, clicking a pooled pixel shows its window, its winner and where the
 gradient goes; the kernels' −∇C and the gradient norms draw.
 
-The server runs in this process (its own, so the test can read the session's network); training stays paused, so
+The server runs in this process (the browser tests' one, so the test can read the session's network); training stays paused, so
 the page's numbers and the engine's are of the same weights. Every wait is for a condition. Screenshots:
 artifacts/screenshots/cnn-detail-conv.png and cnn-detail-pool.png.
 """
@@ -17,15 +17,7 @@ from playwright.sync_api import Page, expect
 
 from engine.conv_inspect import convolution_at, pooling_at
 
-from .conftest import start_server
 from .test_page import TIMEOUT
-
-
-@pytest.fixture(scope="module")
-def server():
-    live = start_server({"TESTING": True})
-    yield live
-    live.stop()
 
 
 def shown(value: float, digits: int = 3) -> str:
@@ -63,16 +55,16 @@ def click_pixel(page: Page, layer: int, x: int, y: int) -> dict:
     return page.evaluate("() => window.__nnp.state.inspected")
 
 
-def test_clicked_pixels_show_the_engines_numbers(page: Page, server, screenshots: Path,
+def test_clicked_pixels_show_the_engines_numbers(page: Page, live, screenshots: Path,
                                                  console_errors: list[str]) -> None:
-    page.goto(f"{server.url}/?lab=cnn")
+    page.goto("/?lab=cnn")
     page.wait_for_function("() => window.__nnp && window.__nnp.lab === 'cnn' && window.__nnp.views.featureMaps"
                            " && window.__nnp.views.featureMaps.drawn > 0", timeout=TIMEOUT)
     for _ in range(3):
         page.click("#step")
     page.wait_for_function("() => window.__nnp.frame && window.__nnp.frame.step === 3", timeout=TIMEOUT)
     token = page.evaluate("() => sessionStorage.getItem('nnplayground.token')")
-    session = server.app.extensions["nnplayground"].get(token)
+    session = live.app.extensions["nnplayground"].get(token)
 
     # A pixel of the first ReLU's maps: the convolution of layer 0 under it, then the ReLU.
     at = click_pixel(page, 1, 40, 30)
