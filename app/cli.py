@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import threading
 import webbrowser
 
@@ -27,6 +28,10 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def main(argv=None) -> None:
     args = parse_args(argv)
+    # The server's own notes (a connection closed for a flood, a bad frame...: one short line each, at most 10 a
+    # minute) on stderr beside Werkzeug's access log.
+    logging.basicConfig(format="%(name)s: %(message)s")
+    logging.getLogger("app").setLevel(logging.INFO)
     if not 1 <= args.fps <= 240:
         raise SystemExit("nnplayground: --fps must be in [1, 240]")
     port = free_port(args.host, args.port)

@@ -35,9 +35,14 @@ from app.server.client import Viewer  # noqa: E402
 
 # --- the attacks: each runs in its own process until ``stop`` is set; returns how many connections it opened
 def _raw(url, **kwargs):
+    """A raw connection; refused ones (HTTP 429: too many new connections) are retried, as a script would."""
     from rawsocket import RawSocket
 
-    return RawSocket(url, **kwargs)
+    while True:
+        try:
+            return RawSocket(url, **kwargs)
+        except (ConnectionError, OSError, AssertionError):
+            time.sleep(0.02)
 
 
 def stray_ack(url, token, stop):
@@ -169,7 +174,8 @@ def rebinding(url, token, stop):
 
 
 def not_reading(url, token, stop):
-    raw = _raw(url, read=False)  # never reads: what the server queues for it must not grow without bound
+    raw = _raw(url, read=False, connect=False)  # never reads: what is queued for it must not grow without bound
+    raw.send("40")
     k = 0
     while not stop.is_set() and raw.emit("set", {"noise": 0.1 * (k % 2)}):
         k += 1
@@ -290,12 +296,17 @@ async def main(args) -> None:
           "connection | server CPU during | connections |")
     print("|---|---|---|---|---|---|---|---|---|---|")
     for name, before, during, after, opened in rows:
-        growth = (during["peak"] - before["rss"]) / opened if isinstance(opened, int) and opened else float("nan")
+        growth = (during["peak"] - before["rss"]) / max(opened, 1) if isinstance(opened, int) else float("nan")
+        before = {k: max(v, 1e-9) for k, v in before.items()}
         print(f"| {name} | {before['fps']:.1f} → {during['fps']:.1f} → {after['fps']:.1f} "
               f"| {during['fps'] / before['fps']:.0%} | {after['fps'] / before['fps']:.0%} "
               f"| {during['steps'] / max(before['steps'], 1e-9):.0%} | {after['steps'] / max(before['steps'], 1e-9):.0%} "
               f"| {before['rss']:.0f} → {during['peak']:.0f} → {after['rss']:.0f} | {growth:+.1f} "
               f"| {during['cpu']:.0f} % | {opened} |")
+    closes = [line for line in text.splitlines() if "closing" in line]
+    print(f"\nServer log: {len(closes)} connections closed by the guard; the first few:")
+    for line in closes[:8]:
+        print("    " + line.strip()[:160])
     if tracebacks:
         print("\nServer log tracebacks:\n" + text[text.index("Traceback"):][:3000])
 

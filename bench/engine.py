@@ -248,7 +248,8 @@ def rnn_case():
 # --- recurrent: the RNN lab's default configurations (issue 12) ------------------------------------------
 
 def recurrent_cases() -> list:
-    """(name, contenders, target) for RNN, LSTM and GRU on the lab's sine and character defaults."""
+    """(name, contenders, target) for RNN, LSTM and GRU on the lab's sine and character defaults, with a Linear
+    head, Adam (lr 0.01), MSE for the sine and cross-entropy for the characters."""
     from engine.datasets import char_corpus, encode_chars
     from engine.sequence import SequenceModel, one_hot
 
@@ -257,24 +258,31 @@ def recurrent_cases() -> list:
     V = len(vocabulary)
     char_data = batches(one_hot(x_ids, V), y_ids, 32)
     char_data = [(x, y.reshape(-1)) for x, y in char_data]  # targets flat (N·L,), as the logits are read
+    # the same batches as token ids: the engine reads an integer input as its one-hot rows (a row lookup);
+    # torch is given the one-hot floats either way
+    id_data = [(x.argmax(axis=2), y) for x, y in char_data]
     sine_data = batches(sine_x, sine_y, 32)
     cases = []
     for task, data, input_size, hidden, output_size in (("sine", sine_data, 1, 16, 1),
-                                                       ("chars", char_data, V, 64, V)):
+                                                       ("chars", char_data, V, 64, V),
+                                                       ("chars", id_data, V, 64, V)):
         for cell in ("RNN", "LSTM", "GRU"):
             model = SequenceModel(cell, input_size, hidden, output_size, batch_first=True, rng=0)
             flat = task == "chars"
             ours_loss = engine.CrossEntropyLoss() if flat else engine.MSELoss()
             ours_model = _FlatLogits(model, V) if flat else model
             contenders = {"ours": ours_step(ours_model, engine.Adam(model.parameters(), lr=0.01), ours_loss, data)}
+            ids = data is id_data
+            torch_data = char_data if ids else data  # torch's input: one-hot floats
             if torch is not None:
                 reference = _TorchSequenceModel(cell, input_size, hidden, output_size, flat).double()
                 reference.load_state_dict({k: torch.from_numpy(v.copy()) for k, v in model.state_dict().items()})
                 torch_loss = torch.nn.CrossEntropyLoss() if flat else torch.nn.MSELoss()
                 contenders["torch"] = torch_step(reference, torch.optim.Adam(reference.parameters(), lr=0.01),
-                                                 torch_loss, data)
-            shape = f"hidden {hidden}, L {data[0][0].shape[1]}, batch 32" + (f", one-hot {V}" if flat else "")
-            cases.append((f"(r) {cell} {task}: {shape}, Adam", contenders, 2.0))
+                                                 torch_loss, torch_data)
+            shape = f"hidden {hidden}, L {data[0][0].shape[1]}, batch 32" + (
+                (f", ids (torch: one-hot {V})" if ids else f", one-hot {V}") if flat else "")
+            cases.append((f"(r) {cell} {task}: {shape}", contenders, 2.0))
     return cases
 
 
@@ -285,7 +293,7 @@ class _FlatLogits:
         self.model, self.size = model, vocabulary_size
 
     def __call__(self, x):
-        self.shape = x.shape[:2] + (self.size,)
+        self.shape = x.shape[:2] + (self.size,)  # (N, L, V) whether x is one-hot (N, L, V) or ids (N, L)
         return self.model(x).reshape(-1, self.size)
 
     def backward(self, grad):

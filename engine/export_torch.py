@@ -246,8 +246,10 @@ def torch_source(model: Module, example_input: np.ndarray, *, features: Sequence
                 "        predicted = (output[..., 0] > 0).long()\n"
                 "    else:\n"
                 "        predicted = output.argmax(dim=-1)\n"
-                "    for point, k in zip(example.tolist(), predicted.tolist()):\n"
-                "        print(point, \"->\", CLASSES[k])\n")
+                + ("    for point, k in zip(example.tolist(), predicted.tolist()):\n"
+                   "        print(point, \"->\", CLASSES[k])\n" if example[0].size <= 4 else
+                   "    for i, k in enumerate(predicted.tolist()):\n"
+                   "        print(f\"example {i} ->\", CLASSES[k])\n"))
     else:
         show = ""
     layers = ", ".join(type(m).__name__ for m in model.modules() if not m._modules) or type(model).__name__

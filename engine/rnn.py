@@ -142,6 +142,19 @@ class RNNBase(Module):
     def __call__(self, *args, **kwargs):
         return self.forward(*args, **kwargs)  # forward checks its input itself: no second pass over it
 
+    def _token_ids(self, where: str, ids: np.ndarray) -> tuple[np.ndarray, bool]:
+        """Integer ids ``(L, N)`` (``(N, L)`` batch-first, ``(L,)`` unbatched) standing for their one-hot rows of
+        size input_size: the same maths, with the input term a row lookup instead of a matmul."""
+        layout = "(N, L)" if self.batch_first else "(L, N)"
+        if ids.ndim not in (1, 2) or 0 in ids.shape:
+            raise ValueError(f"{where}: token ids have shape {ids.shape}; expected {layout} or unbatched (L,)")
+        if ids.min() < 0 or ids.max() >= self.input_size:
+            raise ValueError(f"{where}: token ids hold {int(ids.min())}..{int(ids.max())}; expected ids in "
+                             f"[0, {self.input_size - 1}] (input_size={self.input_size})")
+        if ids.ndim == 1:
+            return ids[:, None], True
+        return (ids.T if self.batch_first else ids), False
+
     def _check_state(self, where: str, name: str, value, shape: tuple, unbatched: bool) -> np.ndarray:
         if value is None:
             return np.zeros(shape, dtype=self.dtype)
@@ -159,14 +172,18 @@ class RNNBase(Module):
         Returns output and the final states ``[h_n (, c_n)]``, unbatched / batch-first as the input was."""
         where = self._where()
         dtype = self.dtype
-        layout = "(N, L, H_in)" if self.batch_first else "(L, N, H_in)"
-        x = _checks.array(where, input, (2, 3), last_dim=self.input_size, dtype=dtype,
-                          layout=f"{layout} or unbatched (L, H_in) with H_in={self.input_size}")
-        unbatched = x.ndim == 2
-        if unbatched:
-            x_tm = x[:, None, :]
+        if isinstance(input, np.ndarray) and input.dtype.kind in "iu":
+            x_tm, unbatched = self._token_ids(where, input)
         else:
-            x_tm = x.transpose(1, 0, 2) if self.batch_first else x
+            layout = "(N, L, H_in)" if self.batch_first else "(L, N, H_in)"
+            x = _checks.array(where, input, (2, 3), last_dim=self.input_size, dtype=dtype,
+                              layout=f"{layout} or unbatched (L, H_in) with H_in={self.input_size}, "
+                                     "or integer token ids")
+            unbatched = x.ndim == 2
+            if unbatched:
+                x_tm = x[:, None, :]
+            else:
+                x_tm = x.transpose(1, 0, 2) if self.batch_first else x
         L, N = x_tm.shape[0], x_tm.shape[1]
         H, D = self.hidden_size, self.num_directions
         state_shape = (D * self.num_layers, N, H)
@@ -189,10 +206,14 @@ class RNNBase(Module):
                 masks.append(None)
             out = np.empty((L, N, D * H), dtype=dtype)
             layer_caches = []
+            ids = layer_input.dtype.kind in "iu"  # token ids: the one-hot rows' product is a lookup
             flat_input = layer_input.reshape(L * N, -1)
             for d, (w_ih, w_hh, b_ih, b_hh) in enumerate(layer):
                 # every step's input term at once: (L·N, H_in) @ (H_in, G·H), gate blocks in the loop's order
-                x_terms = np.dot(flat_input, _rows(w_ih.data, order).T).reshape(L, N, -1)
+                if ids:
+                    x_terms = _rows(w_ih.data, order).T[layer_input]  # (L, N, G·H), a copy
+                else:
+                    x_terms = np.dot(flat_input, _rows(w_ih.data, order).T).reshape(L, N, -1)
                 if b_ih is not None:
                     x_terms += _rows(b_ih.data, order)
                 index = k * D + d
@@ -269,12 +290,14 @@ class RNNBase(Module):
                     _add_rows(w_hh.grad, order, _outer_sum(d_hh[1:], h_d[:-1]) + d_hh[0].T @ h0_d)
                 else:
                     _add_rows(w_hh.grad, order, _outer_sum(d_hh[:-1], h_d[1:]) + d_hh[-1].T @ h0_d)
-                _add_rows(w_ih.grad, order, _outer_sum(d_ih, layer_input))
+                ids = layer_input.dtype.kind in "iu"
+                _add_rows(w_ih.grad, order, _scatter_columns(d_ih, layer_input, self.input_size) if ids
+                          else _outer_sum(d_ih, layer_input))
                 if b_ih is not None:
                     grad_bias = d_ih.sum(axis=(0, 1))
                     _add_rows(b_ih.grad, order, grad_bias)
                     _add_rows(b_hh.grad, order, grad_bias if d_hh is d_ih else d_hh.sum(axis=(0, 1)))
-                if k == 0 and not self.input_requires_grad:
+                if ids or (k == 0 and not self.input_requires_grad):
                     continue  # data, not a layer's output: nobody reads its gradient (torch skips it too)
                 contribution = d_ih @ _rows(w_ih.data, order)
                 grad_input = contribution if grad_input is None else np.add(grad_input, contribution, out=grad_input)
@@ -424,6 +447,19 @@ def previous_steps(states: np.ndarray, initial: np.ndarray, reverse: bool) -> np
     else:
         previous[1:], previous[0] = states[:-1], initial
     return previous
+
+
+def _scatter_columns(grad: np.ndarray, ids: np.ndarray, size: int) -> np.ndarray:
+    """Σ over time and batch of grad_tᵀ onehot(ids_t) without the one-hot: ``(L, N, P), (L, N) -> (P, size)``,
+    each id's rows of ``grad`` summed (sorted once, then one reduceat)."""
+    flat_ids = ids.reshape(-1)
+    flat = grad.reshape(len(flat_ids), -1)
+    order = np.argsort(flat_ids, kind="stable")
+    sorted_ids = flat_ids[order]
+    starts = np.flatnonzero(np.r_[True, sorted_ids[1:] != sorted_ids[:-1]])
+    out = np.zeros((flat.shape[1], size), dtype=grad.dtype)
+    out[:, sorted_ids[starts]] = np.add.reduceat(flat[order], starts, axis=0).T
+    return out
 
 
 def _outer_sum(a: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -2,6 +2,7 @@
 
     model = SequenceModel("LSTM", input_size=1, hidden_size=16, output_size=1, batch_first=True)
     y = model(x)                         # x (N, L, 1) → y (N, L, 1): a prediction at every step
+    (a character model may take integer ids (N, L) for its one-hot input: the same maths, a lookup)
     model.backward(loss_fn.backward())   # dLoss/dy → every parameter's .grad
 
 As torch code this is ``nn.LSTM(1, 16, batch_first=True)`` followed by ``nn.Linear(16, 1)`` applied to its
@@ -123,11 +124,10 @@ def sample_text(model: SequenceModel, vocabulary: str, length: int = 200, temper
     was_training = model.training
     model.eval()
     try:
-        eye = np.eye(len(vocabulary), dtype=rnn.dtype)
         state = None
         logits = None
         for c in prime or vocabulary[rng.integers(len(vocabulary))]:
-            logits, state = _step(model, eye[index[c]], state)
+            logits, state = _step(model, index[c], state)
         out = []
         for _ in range(length):
             z = logits / temperature
@@ -135,13 +135,14 @@ def sample_text(model: SequenceModel, vocabulary: str, length: int = 200, temper
             p /= p.sum()
             i = int(rng.choice(len(vocabulary), p=p))
             out.append(vocabulary[i])
-            logits, state = _step(model, eye[i], state)
+            logits, state = _step(model, i, state)
         return "".join(out)
     finally:
         model.train(was_training)
 
 
-def _step(model: SequenceModel, x: np.ndarray, state):
-    """One character through the recurrent layer (unbatched, L = 1) and the head; returns logits and state."""
-    _, state = model.rnn(x[None, :], state)
+def _step(model: SequenceModel, char_id: int, state):
+    """One character (its id: a one-hot row) through the recurrent layer (unbatched, L = 1) and the head;
+    returns logits and state."""
+    _, state = model.rnn(np.array([char_id]), state)
     return model.head(model.rnn.hidden_states[-1][0])[0], state

@@ -46,7 +46,8 @@ class Lab:
     label: ClassVar[str]                     # what the page's lab switcher shows
     controls: ClassVar[tuple[Control, ...]]  # its schema: every live setting (the `set` event's fields)
     events: ClassVar[dict[str, LabEvent]] = {}  # its own events, beyond COMMON_EVENTS and `set`
-    model_io: ClassVar[Any] = None           # a module with to_npz, to_json, parse(data, format): model files
+    model_io: ClassVar[Any] = None           # a module with to_npz, to_json, parse(data, format): model files;
+                                             # to_py(lab): the network as a PyTorch script (engine.export_torch)
 
     def __init__(self, host):
         self.host = host  # the app.sessions.session.Session: config, the shared config_version, the lock
@@ -102,7 +103,8 @@ class Lab:
     def schema(self, labs: list[dict]) -> dict:
         """The `schema` event's payload (docs/protocol.md): every lab's fields, then the lab's extras."""
         return {"version": 1, "lab": self.name, "labs": labs, "controls": [c.to_wire() for c in self.controls],
-                "limits": limits_payload(self.config["FPS"]), "model_files": self.model_io is not None,
+                "limits": limits_payload(self.config["FPS"]), "model_files": hasattr(self.model_io, "to_json"),
+                "model_export": hasattr(self.model_io, "to_py"),
                 **self.schema_extras()}
 
     def state(self) -> dict:
@@ -129,12 +131,12 @@ class Lab:
 
     def train_slice(self, max_steps: int, deadline: float) -> int:
         """Train up to ``max_steps`` minibatches, until ``deadline`` (perf_counter), or until a control waits.
-        During a ``step {unit: "epoch"}``: up to the epoch's end (time-capped all the same), then pause."""
+        During a ``step {unit: "epoch"}``: no further than the epoch's end, then pause."""
         if self.status != "running":
             return 0
         stepping = self.epoch_step_ends is not None
-        if stepping:
-            max_steps = self.trainer.steps_left_in_epoch()
+        if stepping:  # at the session's `speed`, like play: two students stepping epochs cost what two playing do
+            max_steps = min(max_steps, self.trainer.steps_left_in_epoch())
         done = self._run_steps(max_steps, deadline)
         if done:
             self.model_version += 1

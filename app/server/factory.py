@@ -14,7 +14,7 @@ from .blas import limit_blas_threads
 from .controls import LIMITS
 from .guard import PacketGuard
 from .messages import COMMON_EVENTS
-from .security import host_guard
+from .security import connection_rate, host_guard
 from .transport import atomic_packets, bounded_polling, bounded_websockets, closer, no_delay
 
 limit_blas_threads(1)
@@ -31,6 +31,8 @@ DEFAULT_CONFIG = {
     "CORS_ALLOWED_ORIGINS": None,    # None: same origin only; or a list of origins, or "*"
     "BIND_HOST": None,               # the address served on: its names are answered (all local ones for 0.0.0.0)
     "ALLOWED_HOSTS": (),             # more Host names to answer (--allow-host); loopback names always are
+    "CONNECTS_PER_SECOND": 2.0,      # new Socket.IO connections per client address, refill rate ...
+    "CONNECT_BURST": 30,             # ... and how many at once (0 rate: no limit)
     "INITIAL_SETTINGS": None,        # overrides of the controls' defaults for new sessions
     "NODE_MODULES": ROOT / "node_modules",
     "MAX_CONTENT_LENGTH": LIMITS.max_message_bytes,  # HTTP bodies (model upload)
@@ -65,7 +67,7 @@ def create_app(config: dict | None = None) -> Flask:
     bounded_websockets(socketio.server.eio)
     bounded_polling(socketio.server.eio)
     PacketGuard(socketio.server, protocol_events(), close)
-    app.wsgi_app = no_delay(host_guard(app.wsgi_app, app.config))
+    app.wsgi_app = no_delay(host_guard(connection_rate(app.wsgi_app, app.config), app.config))
     app.extensions["nnplayground"] = SessionManager(app.config, socketio.server)
     app.register_blueprint(bp)
     return app

@@ -21,7 +21,6 @@ See docs/protocol.md, "Transport".
 
 from __future__ import annotations
 
-import logging
 import re
 import threading
 import time
@@ -31,7 +30,6 @@ from socketio import packet as sio_packet
 from .errors import describe
 from .controls import LIMITS
 
-log = logging.getLogger(__name__)
 ACK = re.compile(r"3(\d{1,15})(?:\[|$)")  # an ack on "/": type 3, the id, then its (ignored) arguments
 NORMAL_CLOSURE, POLICY_VIOLATION, MESSAGE_TOO_BIG = 1000, 1008, 1009
 
@@ -143,8 +141,7 @@ class PacketGuard:
 
     def _shut(self, eio_sid: str, code: int, reason: str) -> None:
         self.server._binary_packet.pop(eio_sid, None)
-        log.info("closing %s (%d): %s", eio_sid, code, reason)
-        self.close(eio_sid, code, reason)
+        self.close(eio_sid, code, reason)  # which logs one short line (rate-limited)
 
     # --- every Engine.IO message from a client
     def on_message(self, eio_sid: str, data) -> None:

@@ -59,7 +59,8 @@ def _download(token: str, format: str, mimetype: str, filename: str) -> Response
         if serialize is None:
             abort(404, description=f"the {session.lab.name} lab has no {format} export")
         try:
-            model_io.check_exportable(session.lab)
+            if hasattr(model_io, "check_exportable"):  # a lab with files to load back refuses non-finite ones
+                model_io.check_exportable(session.lab)
         except ControlError as error:
             return jsonify({"ok": False, "error": error.to_wire("save_model")}), 409
         body = serialize(session.lab)
@@ -108,7 +109,10 @@ def load_model(token):
     session = _session(token)
     try:
         lab = session.lab
-        parsed = _model_io(session).parse(request.get_data(cache=False))
+        model_io = _model_io(session)
+        if not hasattr(model_io, "parse"):
+            abort(404, description=f"the {lab.name} lab has no model files to load")
+        parsed = model_io.parse(request.get_data(cache=False))
         with session.controlled():
             if session.lab is not lab:
                 raise ControlError("lab", lab.name, f'"{session.lab.name}" (the lab shown now)',

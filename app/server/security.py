@@ -12,6 +12,9 @@ from __future__ import annotations
 import ipaddress
 import re
 import socket
+import threading
+
+from .guard import RateLimiter
 
 LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
 WILDCARDS = ("0.0.0.0", "::", "")
@@ -101,6 +104,34 @@ def host_guard(wsgi_app, config: dict):
                                 or fetch_site in ("cross-site", "same-site")):
                 return _respond(start_response, "403 Forbidden",
                                 "a request from another site may not change a session\n")
+        return wsgi_app(environ, start_response)
+
+    return middleware
+
+
+def connection_rate(wsgi_app, config: dict):
+    """WSGI middleware: at most ``CONNECT_BURST`` new Engine.IO connections at once from one address, refilled at
+    ``CONNECTS_PER_SECOND``; beyond, 429. Each connection is a session (data, a network, a first frame), so a
+    script reconnecting in a loop would otherwise cost every other session its share of the CPU."""
+    rate, burst = config.get("CONNECTS_PER_SECOND", 2.0), int(config.get("CONNECT_BURST", 30))
+    buckets: dict[str, RateLimiter] = {}
+    lock = threading.Lock()
+
+    def middleware(environ, start_response):
+        new_connection = (environ.get("PATH_INFO", "").startswith("/socket.io")
+                          and "sid=" not in environ.get("QUERY_STRING", ""))
+        if new_connection and rate:
+            address = environ.get("REMOTE_ADDR", "")
+            with lock:
+                if len(buckets) > 10_000:  # forget the addresses whose buckets are full again
+                    for key in [k for k, b in buckets.items() if b.allow() and b.tokens >= b.burst - 1]:
+                        del buckets[key]
+                bucket = buckets.setdefault(address, RateLimiter(rate, burst))
+                allowed = bucket.allow()
+            if not allowed:
+                return _respond(start_response, "429 Too Many Requests",
+                                f"too many new connections from {address}: at most {burst} at once and "
+                                f"{rate:g} a second\n")
         return wsgi_app(environ, start_response)
 
     return middleware

@@ -271,6 +271,7 @@ def closer(eio_server):
     its Engine.IO CLOSE packet. Either way the disconnect handlers run."""
 
     def close(eio_sid: str, code: int, reason: str) -> None:
+        BoundedWebSocket.quiet.info("closing %s (%d): %s", eio_sid, code, reason)
         ws = BoundedWebSocket.registry.get(eio_sid)
         if ws is not None:
             ws.shut(code, reason)

@@ -108,7 +108,9 @@ async function showLab(s) {
   controls.hide(url.hide);
   lab.takeSchema?.(s);
   showLabChoices(s);
-  $('model-tools').hidden = !s.model_files;
+  $('model-tools').hidden = !s.model_files && !s.model_export;
+  for (const el of [$('save-json'), $('save-npz'), $('load-model').closest('label')]) el.hidden = !s.model_files;
+  $('export-pytorch').hidden = !s.model_export;
   if (state && state.lab === s.lab) takeState(state);
   takeEarlyFrames();
 }

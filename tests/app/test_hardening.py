@@ -177,7 +177,8 @@ def test_a_placeholder_pointing_nowhere_is_an_error(sockets):
     raw.send(b"PK")
     raw.wait_for(lambda r: r.errors)
     assert "placeholders" in raw.errors[0]["message"]
-    frames_keep_coming(raw, 1)
+    raw.emit("pause", ack_id=1)  # and the connection goes on
+    assert raw.wait_for(lambda r: r.acks.get(1))[0]["ok"]
 
 
 # --- 4. floods
@@ -394,6 +395,13 @@ def test_a_cross_site_simple_post_changes_nothing(server, sockets):
     same = {"Origin": f"http://127.0.0.1:{server.port}", "Sec-Fetch-Site": "same-origin"}
     status, text = request(server, "POST", path, same, buffer.getvalue())
     assert status == 200, text
+
+
+def test_new_connections_from_one_address_are_rate_limited(quiet_server):
+    with LiveServer(create_app({**TEST_CONFIG, "CONNECT_BURST": 3, "CONNECTS_PER_SECOND": 0.001})) as server:
+        handshakes = [request(server, "GET", "/socket.io/?EIO=4&transport=polling")[0] for _ in range(5)]
+        assert handshakes == [200, 200, 200, 429, 429]
+        assert request(server, "GET", "/healthz")[0] == 200  # only new connections count
 
 
 # --- 11. the small ones

@@ -11,6 +11,7 @@ import pytest
 
 from app.server.client import Viewer
 from engine.datasets.csv_points import MAX_BYTES, MAX_ROWS
+from tests.exported import run_exported
 
 
 def _get(live, path: str) -> bytes:
@@ -45,7 +46,9 @@ def test_drawing_on_an_empty_plane_makes_a_custom_dataset_the_network_trains_on(
         dataset, state = await _at(viewer, await viewer.call("clear_points", {}))
         assert state["settings"]["dataset"] == "custom" and state["points"]["count"] == 0
         assert (state["n_train"], state["n_test"]) == (0, 0)
-        assert (await viewer.call("play"))["ok"]  # nothing to learn yet: it waits, nothing breaks
+        for event, payload in (("step", {"unit": "epoch"}), ("step", {}), ("play", {})):
+            reply = await viewer.call(event, payload)  # nothing to learn yet: it waits, nothing breaks
+            assert reply["ok"], (event, reply)
         rng = np.random.default_rng(0)
         inside = rng.uniform(-2, 2, size=(30, 2)).round(2).tolist()
         outside = (rng.choice([-1, 1], size=(30, 2)) * rng.uniform(3.5, 5.5, size=(30, 2))).round(2).tolist()
@@ -61,6 +64,21 @@ def test_drawing_on_an_empty_plane_makes_a_custom_dataset_the_network_trains_on(
         assert state["status"] == "running"
         gone, state = await _at(viewer, await viewer.call("remove_points", {"at": [[0.5, 5]], "radius": 0.6}))
         assert state["points"]["count"] == 60
+        await viewer.disconnect()
+
+    run(scenario())
+
+
+def test_an_epoch_step_on_an_empty_plane_waits_for_points_then_ends(live, run):
+    async def scenario():
+        viewer = await Viewer(live.url).connect()
+        await _at(viewer, await viewer.call("clear_points", {}))
+        assert (await viewer.call("step", {"unit": "epoch"}))["ok"]
+        seen = viewer.frame_count
+        await viewer.wait_for(lambda v: v.frame_count >= seen + 3)  # the scheduler runs its slices: nothing to do
+        _, state = await _at(viewer, await viewer.call("add_points", {"points": [[1, 1], [2, 2], [-1, -1]],
+                                                                     "label": 0}))
+        await viewer.wait_for(lambda v: v.frame["status"] == "paused" and v.frame["epoch"] == 1 and v.frame)
         await viewer.disconnect()
 
     run(scenario())
@@ -235,9 +253,6 @@ def test_export_pytorch_names_the_network_and_its_features(live, run):
 
 def test_exported_file_predicts_what_the_engine_predicts(live, run, tmp_path):
     pytest.importorskip("torch")
-    import subprocess
-    import sys
-
     from engine import builders
     from engine.datasets import featurize
 
@@ -245,28 +260,23 @@ def test_exported_file_predicts_what_the_engine_predicts(live, run, tmp_path):
 
     async def scenario():
         viewer = await Viewer(live.url).connect()
-        await viewer.call("upload_data", {"csv": GOOD_CSV})
-        await viewer.call("set", {"features": features, "loss": "cross_entropy", "activation": "relu"})
-        await viewer.call("step", {"unit": "epoch"})
+        for event, payload in (("upload_data", {"csv": GOOD_CSV}), ("set", {"features": features,
+                               "loss": "cross_entropy", "activation": "relu"}), ("step", {"unit": "epoch"})):
+            reply = await viewer.call(event, payload)
+            assert reply["ok"], reply
         source = _get(live, f"/api/session/{viewer.token}/model.py").decode()
         saved = json.loads(_get(live, f"/api/session/{viewer.token}/model.json"))
         await viewer.disconnect()
         return source, saved
 
     source, saved = run(scenario())
-    (tmp_path / "model.py").write_text(source)
     points = np.random.default_rng(3).uniform(-6, 6, size=(40, 2))
-    np.save(tmp_path / "points.npy", points)
-    driver = ("import runpy, numpy as np, torch\n"
-              f"namespace = runpy.run_path({str(tmp_path / 'model.py')!r}, run_name='__main__')\n"
-              f"x = torch.from_numpy(np.load({str(tmp_path / 'points.npy')!r}))\n"
-              f"np.save({str(tmp_path / 'out.npy')!r}, namespace['predict'](x).numpy())\n")
-    done = subprocess.run([sys.executable, "-c", driver], capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stderr
+    theirs, printed = run_exported({"model": (source, points)}, tmp_path)["model"]
     # the engine's network from the saved file (the same float64 weights) on the same points
+    assert saved["hidden_activations"] == ["relu", "relu"]
     model = builders.mlp(saved["layer_sizes"], activation="relu")
     model.load_state_dict({k: np.array(v) for k, v in saved["state_dict"].items()})
     ours = model(featurize(points, features))
-    np.testing.assert_allclose(np.load(tmp_path / "out.npy"), ours, atol=1e-6, rtol=0)
-    lines = [line for line in done.stdout.splitlines() if "->" in line]  # its own example, with class names
+    np.testing.assert_allclose(theirs, ours, atol=1e-6, rtol=0)
+    lines = [line for line in printed.splitlines() if "->" in line]  # its own example, with class names
     assert lines and all(line.rsplit("-> ", 1)[1] in ("cat", "dog", "bird") for line in lines)

@@ -4,9 +4,6 @@ runs in its own process and predicts what the engine predicts."""
 import ast
 import base64
 import importlib.util
-import subprocess
-import sys
-
 import numpy as np
 import pytest
 
@@ -14,6 +11,7 @@ import engine
 from engine import Module, builders, export_torch
 from engine.datasets import featurize
 from engine.sequence import SequenceModel
+from tests.exported import run_exported
 
 HAS_TORCH = importlib.util.find_spec("torch") is not None
 needs_torch = pytest.mark.skipif(not HAS_TORCH, reason="PyTorch is not installed")
@@ -77,28 +75,6 @@ export_torch.register_composite(SequenceHead, """
     output, _ = self.rnn(x)
     return self.head(output)
 """)
-
-
-def _run_exported(cases: dict, tmp_path) -> dict:
-    """Each case's script run as a program (its own example) and its ``predict`` called on the case's inputs,
-    all in ONE fresh process (importing torch once): {case: (outputs, printed text)}."""
-    for name, (source, inputs) in cases.items():
-        (tmp_path / f"{name}.py").write_text(source)
-        np.save(tmp_path / f"{name}.in.npy", inputs)
-    driver = (
-        "import contextlib, io, runpy, sys, numpy as np, torch\n"
-        f"folder = {str(tmp_path)!r}\n"
-        f"for name in {list(cases)!r}:\n"
-        "    printed = io.StringIO()\n"
-        "    with contextlib.redirect_stdout(printed):\n"
-        "        namespace = runpy.run_path(f'{folder}/{name}.py', run_name='__main__')\n"
-        "    x = torch.from_numpy(np.load(f'{folder}/{name}.in.npy'))\n"
-        "    np.save(f'{folder}/{name}.out.npy', namespace['predict'](x).numpy())\n"
-        "    open(f'{folder}/{name}.txt', 'w').write(printed.getvalue())\n"
-    )
-    done = subprocess.run([sys.executable, "-c", driver], capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr
-    return {name: (np.load(tmp_path / f"{name}.out.npy"), (tmp_path / f"{name}.txt").read_text()) for name in cases}
 
 
 FEATURES = ["x1", "x2", "x1^2", "x1*x2", "sin(x1)", "sin(x2)"]
@@ -180,7 +156,7 @@ def test_exported_scripts_predict_as_the_engine(tmp_path):
     steps = rng.standard_normal((9, 3, 2))  # (L, N, H_in)
     case("composite", composite, steps, steps[:, :1], composite(steps))
 
-    results = _run_exported(cases, tmp_path)
+    results = run_exported(cases, tmp_path)
     for name, (theirs, printed) in results.items():
         np.testing.assert_allclose(theirs, engine_outputs[name], atol=1e-6, rtol=0, err_msg=name)
         assert theirs.dtype == engine_outputs[name].dtype, name

@@ -246,3 +246,34 @@ def test_lstm_state_errors():
     output, _ = model(x)
     with pytest.raises(ValueError, match=r"grad_c_n has shape \(2, 8\); expected \(2, 2, 8\)"):
         model.backward(np.zeros_like(output), (None, np.zeros((2, 8))))
+
+
+@pytest.mark.parametrize("cell", ["RNN", "LSTM", "GRU"])
+@pytest.mark.parametrize("config, shape", [
+    (dict(), (6, 3)), (dict(batch_first=True, bidirectional=True, num_layers=2), (3, 6)), (dict(), (6,)),
+])
+def test_token_ids_are_their_one_hot_rows(cell, config, shape):
+    """Integer ids stand for one-hot input rows: same outputs, same weight gradients, no input gradient."""
+    dense = CELLS[cell](5, 4, rng=0, **config)
+    sparse = CELLS[cell](5, 4, rng=0, **config)
+    ids = np.random.default_rng(1).integers(0, 5, size=shape)
+    ids[0] = 4  # an id seen more than once, and another never: reduceat's runs
+    one_hot = np.eye(5)[ids]
+    dense_out = run(dense, one_hot, None)
+    sparse_out = run(sparse, ids, None)
+    for a, b in zip(dense_out, sparse_out):
+        np.testing.assert_allclose(b, a, rtol=0, atol=1e-14)
+    grads = [np.random.default_rng(2).standard_normal(o.shape) for o in dense_out]
+    run_backward(dense, *grads)
+    grad_x, *_ = run_backward(sparse, *grads)
+    assert grad_x is None
+    for (name, p), q in zip(dense.named_parameters(), sparse.parameters()):
+        np.testing.assert_allclose(q.grad, p.grad, rtol=0, atol=1e-13, err_msg=name)
+
+
+def test_token_id_errors():
+    model = LSTM(5, 4, batch_first=True)
+    with pytest.raises(ValueError, match=r"token ids hold 0\.\.5; expected ids in \[0, 4\] \(input_size=5\)"):
+        model(np.array([[0, 5]]))
+    with pytest.raises(ValueError, match=r"token ids have shape \(1, 2, 1\); expected \(N, L\) or unbatched"):
+        model(np.zeros((1, 2, 1), dtype=np.int64))

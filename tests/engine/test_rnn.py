@@ -240,7 +240,7 @@ def test_constructor_errors_name_the_layer(kwargs, message):
     (np.zeros((5, 2, 3, 1)), None, "input has shape (5, 2, 3, 1)"),
     (np.zeros((5, 2, 3)), None, "expected last dimension 4"),
     (np.zeros((5, 2, 4), dtype=np.float32), None, "dtype float32; expected float64"),
-    (np.zeros((5, 2, 4), dtype=np.int64), None, "dtype int64; expected float32 or float64"),
+    (np.zeros((5, 2, 4), dtype=np.int64), None, "token ids have shape (5, 2, 4); expected (L, N) or unbatched (L,)"),
     (np.full((5, 2, 4), np.nan), None, "input contains NaN"),
     ([[[0.0] * 4]], None, "input must be a numpy array, got list"),
     (np.zeros((5, 2, 4)), np.zeros((2, 3, 8)), "h0 has shape (2, 3, 8); expected (2, 2, 8)"),

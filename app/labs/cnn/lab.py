@@ -20,6 +20,7 @@ from engine.builders import sequential
 from engine.summary import summary
 
 from . import data as datamod
+from . import modelio
 from .events import EVENTS
 from .frames import FrameBuilder, parameter_layers, shown_layers
 from .layers import PRESETS, normalized
@@ -46,6 +47,7 @@ class CnnLab(Lab):
     label = "Convolutional network"
     controls = CONTROLS
     events = EVENTS
+    model_io = modelio  # the PyTorch export only
 
     def __init__(self, host):
         super().__init__(host)

@@ -116,8 +116,12 @@ class Points:
         centres = np.asarray(at, dtype=np.float64).reshape(-1, 2)
         if not len(self):
             return self, 0
-        distance = np.sqrt(((self.X[:, None, :] - centres[None]) ** 2).sum(axis=2)).min(axis=1)
-        keep = distance > radius
+        keep = np.ones(len(self), dtype=bool)
+        squared = (self.X ** 2).sum(axis=1)[:, None]
+        for start in range(0, len(centres), 64):  # |x − c|² = |x|² + |c|² − 2 x·c, 64 centres (N, 64) at a time
+            chunk = centres[start:start + 64]
+            distance2 = squared + (chunk ** 2).sum(axis=1)[None] - 2 * self.X @ chunk.T
+            keep &= (distance2 > radius * radius).all(axis=1)
         gone = int(len(self) - keep.sum())
         return Points(self.task, self.class_names, self.X[keep], self.y[keep], self.note), gone
 

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from engine import datasets
-from engine.sequence import one_hot
 
 N_TRAIN = {"sine": 512, "sum_of_sines": 512, "adding": 2048}
 N_TEST = {"sine": 128, "sum_of_sines": 128, "adding": 256}
@@ -22,7 +21,7 @@ TEST_FRACTION_CHARS = 0.1
 
 @dataclass
 class Data:
-    """``x_*`` (N, L, H_in) float64 inputs (for chars: ``ids_*`` (N, L) and one-hot on demand); ``y_*`` targets:
+    """``x_*`` (N, L, H_in) float64 inputs (for chars: character ids (N, L), read as one-hot rows); ``y_*`` targets:
     (N, L, 1) floats (waves), (N, 1) floats (adding) or (N, L) class ids (chars)."""
 
     task: str
@@ -40,9 +39,12 @@ class Data:
     def split(self, name: str) -> tuple[np.ndarray, np.ndarray]:
         return (self.x_train, self.y_train) if name == "train" else (self.x_test, self.y_test)
 
-    def inputs(self, x: np.ndarray) -> np.ndarray:
-        """Network inputs for rows of ``x_*``: one-hot rows for character ids, else as they are."""
-        return one_hot(x, self.input_size) if self.vocabulary is not None else x
+    def inputs(self, x: np.ndarray, batch_first: bool = True) -> np.ndarray:
+        """Network inputs for rows of ``x_*`` in the model's layout: the waves' and adding problem's values
+        (N, L, H_in), or the characters' ids (N, L), which the engine reads as their one-hot rows (N, L, V)."""
+        if batch_first:
+            return x
+        return x.T if x.ndim == 2 else x.transpose(1, 0, 2)
 
 
 def load(task: str, seq_len: int, seed: int) -> Data:

@@ -17,6 +17,7 @@ from engine.rnn import dropout_note
 from engine.rnn_shapes import rnn_shapes
 
 from . import data as datamod
+from . import modelio
 from .events import EVENTS
 from .frames import FrameBuilder
 from .schema import CONTROLS, PRESETS, flag
@@ -33,6 +34,7 @@ class RnnLab(Lab):
     label = "Recurrent networks"
     controls = CONTROLS
     events = EVENTS
+    model_io = modelio  # the PyTorch export only
 
     def __init__(self, host):
         super().__init__(host)

@@ -71,11 +71,8 @@ class Trainer:
     # --- the model in its layout, the cost in the data's
     def predict(self, x: np.ndarray) -> np.ndarray:
         """Rows of ``x_*`` (batch-first) → outputs, batch-first: (N, L, out) or (N, out) for the last step."""
-        inputs = self.data.inputs(x)
         rnn = self.model.rnn
-        if not rnn.batch_first:
-            inputs = inputs.transpose(1, 0, 2)
-        out = self.model(inputs)
+        out = self.model(self.data.inputs(x, rnn.batch_first))
         return out if rnn.batch_first or self.data.readout == "last_step" else out.transpose(1, 0, 2)
 
     def cost(self, output: np.ndarray, target: np.ndarray) -> tuple[float, np.ndarray]:
