@@ -88,6 +88,8 @@ class Trainer:
 
     def steps_left_in_epoch(self) -> int:
         n = self.n_train()
+        if not n:  # a drawn dataset with no training point yet: nothing to step through
+            return 0
         b = min(self.settings["batch_size"], n)
         done = 0 if self._order is None else self._cursor
         return max(1, math.ceil((n - done) / b))

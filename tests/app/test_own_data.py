@@ -46,7 +46,9 @@ def test_drawing_on_an_empty_plane_makes_a_custom_dataset_the_network_trains_on(
         dataset, state = await _at(viewer, await viewer.call("clear_points", {}))
         assert state["settings"]["dataset"] == "custom" and state["points"]["count"] == 0
         assert (state["n_train"], state["n_test"]) == (0, 0)
-        assert (await viewer.call("play"))["ok"]  # nothing to learn yet: it waits, nothing breaks
+        for event, payload in (("step", {"unit": "epoch"}), ("step", {}), ("play", {})):
+            reply = await viewer.call(event, payload)  # nothing to learn yet: it waits, nothing breaks
+            assert reply["ok"], (event, reply)
         rng = np.random.default_rng(0)
         inside = rng.uniform(-2, 2, size=(30, 2)).round(2).tolist()
         outside = (rng.choice([-1, 1], size=(30, 2)) * rng.uniform(3.5, 5.5, size=(30, 2))).round(2).tolist()
@@ -62,6 +64,21 @@ def test_drawing_on_an_empty_plane_makes_a_custom_dataset_the_network_trains_on(
         assert state["status"] == "running"
         gone, state = await _at(viewer, await viewer.call("remove_points", {"at": [[0.5, 5]], "radius": 0.6}))
         assert state["points"]["count"] == 60
+        await viewer.disconnect()
+
+    run(scenario())
+
+
+def test_an_epoch_step_on_an_empty_plane_waits_for_points_then_ends(live, run):
+    async def scenario():
+        viewer = await Viewer(live.url).connect()
+        await _at(viewer, await viewer.call("clear_points", {}))
+        assert (await viewer.call("step", {"unit": "epoch"}))["ok"]
+        seen = viewer.frame_count
+        await viewer.wait_for(lambda v: v.frame_count >= seen + 3)  # the scheduler runs its slices: nothing to do
+        _, state = await _at(viewer, await viewer.call("add_points", {"points": [[1, 1], [2, 2], [-1, -1]],
+                                                                     "label": 0}))
+        await viewer.wait_for(lambda v: v.frame["status"] == "paused" and v.frame["epoch"] == 1 and v.frame)
         await viewer.disconnect()
 
     run(scenario())
