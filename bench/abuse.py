@@ -41,7 +41,7 @@ def _raw(url, **kwargs):
     while True:
         try:
             return RawSocket(url, **kwargs)
-        except (ConnectionError, OSError, AssertionError):
+        except Exception:  # noqa: BLE001 - simple_websocket.ConnectionError(429), a reset, a timeout
             time.sleep(0.02)
 
 

@@ -39,10 +39,17 @@ def start_server(config: dict | None = None):
 
 
 @pytest.fixture(scope="session")
-def live_server():
+def live():
+    """The one app of the browser tests (app.server.LiveServer: .url, .app). One only: Socket.IO is bound to the
+    newest app created, so a second app would take the first one's connections."""
     server = start_server(FAST)
-    yield server.url
+    yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def live_server(live) -> str:
+    return live.url
 
 
 @pytest.fixture(scope="session")

@@ -19,6 +19,7 @@ from engine import Conv2d, Dropout, Flatten, Linear
 
 from app.server.bundle import Bundle, Frame, finite_or_none
 
+from .detail import add_detail
 from .training import evaluate
 
 EVAL_OVERHEAD = 2.0  # wait twice as long as the last evaluation took before the next: at most a third of a core
@@ -193,12 +194,13 @@ class FrameBuilder:
             bias = layer.bias.grad if layer.bias is not None else np.zeros(0)
             norms.append(np.sqrt(np.vdot(grad, grad) + np.vdot(bias, bias)))
         b.add("grad_norm", np.array(norms))
+        detail = add_detail(lab, b)  # the inspected pixel taken apart, for the probe (app/labs/cnn/detail.py)
         self.seq += 1
         fields = {
             "seq": self.seq, "step": t.step, "epoch": t.epoch, "status": lab.status, "divergence": lab.divergence,
             "config_version": lab.config_version, "learning_rate": lab.settings["learning_rate"],
             "steps_this_frame": lab.steps_since_frame, "batch_loss": finite_or_none(lab.batch_loss),
-            **self.metrics, "probe_label": label,
+            **self.metrics, "probe_label": label, **detail,
             **b.to_wire(),
         }
         sections = {"history": self._history_section()}

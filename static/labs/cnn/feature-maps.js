@@ -15,7 +15,7 @@ const GAP = 1; // pixels between two maps in a card's offscreen image
 const MAX_CELL = 6; // CSS pixels per map pixel at most (small maps are not blown up into blocks)
 
 /** Paint `count` maps of h×w (values[c*h*w + ...]) into an ImageData of `cols` columns, each map on its own scale. */
-function paintMaps(values, count, h, w, cols, { shared = false } = {}) {
+export function paintMaps(values, count, h, w, cols, { shared = false } = {}) {
   const rows = Math.ceil(count / cols);
   const width = cols * (w + GAP) - GAP;
   const height = rows * (h + GAP) - GAP;
@@ -65,7 +65,7 @@ function paintImage(values, c, h, w) {
 }
 
 /** Draw `image` onto `canvas` at an integer number of CSS pixels per image pixel, fitting `maxWidth`. */
-function blit(canvas, image, maxWidth, maxCell = MAX_CELL) {
+export function blit(canvas, image, maxWidth, maxCell = MAX_CELL) {
   const cell = Math.max(1, Math.min(maxCell, Math.floor(maxWidth / image.width)));
   const ctx = sizeCanvas(canvas, image.width * cell, image.height * cell);
   canvas.style.width = `${image.width * cell}px`;

@@ -18,6 +18,7 @@ export function decodeFrame(raw, state) {
     kernels: pick('weight', state?.conv_layers),
     kernelGrads: pick('weight_grad', state?.conv_layers),
     gradNorm: a.grad_norm ?? null, // one per layer with parameters (state.parameter_layers)
+    detail: raw.detail ?? null, // the inspected pixel's numbers (labs/cnn/detail-view.js)
     arrays: a,
   };
 }

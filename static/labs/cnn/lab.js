@@ -11,6 +11,8 @@ import { ShapeTable } from './shape-table.js';
 import { Curves } from './curves.js';
 import { AugmentedStrip } from './strip.js';
 import { layerEditor } from './layer-editor.js';
+import { DetailView } from './detail-view.js';
+import { GradientNorms, KernelGradients } from './gradient-views.js';
 
 export const URL_KEYS = [];
 
@@ -24,16 +26,20 @@ export function createLab(ctx) {
   let state = null;
   const bundles = { augmented: null };
 
+  const detail = new DetailView($('cnn-detail-view'));
   const maps = new FeatureMaps($('feature-maps'), {
-    onInspect: (layer, channel, y, x) => send('inspect', { layer, channel, y, x }),
+    onInspect: (layer, channel, y, x) => { detail.reopen(); send('inspect', { layer, channel, y, x }); },
   });
   const table = new ShapeTable($('shape-table'));
   const curves = new Curves($('cnn-curves'));
   const strip = new AugmentedStrip($('cnn-strip'));
   const drawing = ctx.drawing;
-  const canvasViews = [maps, drawing];
+  const kernelGrads = new KernelGradients($('cnn-kernel-grads'));
+  const gradNorms = new GradientNorms($('cnn-grad-norms'));
+  const canvasViews = [maps, drawing, detail, kernelGrads];
   charts.add('train and test curves', () => curves.draw(), 400, inSight($('cnn-curves')));
-  Object.assign(nnp.views, { featureMaps: maps, shapeTable: table, curves, strip });
+  charts.add('gradient norms', () => gradNorms.draw(), 400, inSight($('cnn-grad-norms')));
+  Object.assign(nnp.views, { featureMaps: maps, shapeTable: table, curves, strip, detail, kernelGrads, gradNorms });
 
   return {
     controlOptions: { relevantWhen: RELEVANT_WHEN, widgets: { layers: layerEditor } },
@@ -47,6 +53,7 @@ export function createLab(ctx) {
     showState(s) {
       state = s;
       maps.setStructure(s);
+      for (const view of [detail, kernelGrads, gradNorms]) view.setStructure(s);
       table.update(s);
       const [c, h, w] = s.image_shape;
       root.querySelector('.cnn-draw').hidden = c !== 1; // drawing makes a grey digit: the digit sets only
@@ -66,6 +73,7 @@ export function createLab(ctx) {
 
     draw(frame) {
       for (const view of canvasViews) ctx.drawView(view, frame);
+      gradNorms.take(frame);
       ctx.guarded(strip, () => strip.update(bundles.augmented, state?.settings?.augment_shift ?? 0));
     },
 
