@@ -185,10 +185,14 @@ def test_divergence_is_reported_and_reset_recovers(live, run):
 def test_a_slow_viewer_does_not_slow_training(live, run):
     """Steps trained over the same window, with and without a viewer that acks 200 ms late."""
 
-    async def steps_over(viewer, seconds=1.0):
-        first = viewer.frame["step"]
-        await asyncio.sleep(seconds)  # a measuring window, not a wait for a condition
-        return viewer.frame["step"] - first
+    async def steps_over(viewer, windows=4, seconds=0.5):
+        # The best of a few short windows: a shared, noisy machine slows some windows for reasons of its own.
+        best = 0
+        for _ in range(windows):
+            first = viewer.frame["step"]
+            await asyncio.sleep(seconds)  # a measuring window, not a wait for a condition
+            best = max(best, viewer.frame["step"] - first)
+        return best
 
     async def scenario():
         viewer = await Viewer(live.url, decode=False).connect()
