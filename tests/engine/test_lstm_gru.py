@@ -232,8 +232,9 @@ def test_constructor_errors_name_the_layer(cell, kwargs, message):
 
 
 def test_dropout_warning_names_the_cell():
-    with pytest.warns(UserWarning, match=r"^GRU\(2, 3, dropout=0.5\): dropout=0.5 has no effect with num_layers=1"):
-        GRU(2, 3, dropout=0.5)
+    with pytest.warns(UserWarning, match=r"^GRU\(2, 3, dropout=0.5\): dropout=0.5 has no effect with num_layers=1") as caught:
+        model = GRU(2, 3, dropout=0.5)
+    assert len(caught) == 1 and model.dropout == 0.5
 
 
 def test_lstm_state_errors():
