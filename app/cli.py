@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import logging
+import sys
 import threading
 import webbrowser
 
@@ -30,7 +32,20 @@ def parse_args(argv=None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+# ``nnplayground NAME ...`` runs another tool than the server: NAME -> "module:function", called with the rest of
+# the arguments. Each area registers its own line here; the server stays the default.
+SUBCOMMANDS: dict[str, str] = {}
+
+
 def main(argv=None) -> None:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv and argv[0] in SUBCOMMANDS:
+        module, _, function = SUBCOMMANDS[argv[0]].partition(":")
+        return getattr(importlib.import_module(module), function or "main")(argv[1:])
+    serve(argv)
+
+
+def serve(argv=None) -> None:
     args = parse_args(argv)
     # The server's own notes (a connection closed for a flood, a bad frame...: one short line each, at most 10 a
     # minute) on stderr beside Werkzeug's access log.
