@@ -1,0 +1,93 @@
+// The search lab's page: grid, random and Bayesian (TPE) search racing on the same hyperparameters and budget —
+// the best value so far per sampler, where each sampler looked (the plane of two hyperparameters), the trials
+// training now, parallel coordinates and the parameter importances — and the winner loaded into its lab
+// (#apply-best). The core (static/core/main.js) builds the controls from the schema and hands this lab its
+// schema, states and frames (docs/labs.md); the race's data comes in the frames' bundles (docs/protocol.md).
+
+import { RaceModel } from './race-model.js';
+import { ProgressView } from './progress-view.js';
+import { BestChart, CurvesChart, ImportanceChart } from './charts.js';
+import { PlaneView } from './plane-view.js';
+import { ParcoordsView } from './parcoords-view.js';
+
+export const URL_KEYS = [];
+
+// A range's controls matter only when its hyperparameter is searched.
+const RANGES = {
+  learning_rate: ['learning_rate_low', 'learning_rate_high'],
+  width: ['width_low', 'width_high'],
+  depth: ['depth_low', 'depth_high'],
+  activation: ['activations'],
+  l2: ['l2_low', 'l2_high'],
+};
+const RELEVANT_WHEN = Object.fromEntries(Object.entries(RANGES).flatMap(([param, names]) => names.map(
+  (name) => [name, (s) => s.params.includes(param)])));
+
+export function createLab(ctx) {
+  const { root, send, charts, inSight, nnp } = ctx;
+  const $ = (id) => root.querySelector(`#${id}`);
+  const model = new RaceModel();
+
+  const progress = new ProgressView({ progress: $('search-progress'), best: $('search-best'),
+    start: $('search-start'), stop: $('search-stop'), apply: $('apply-best') }, model);
+  const best = new BestChart($('search-best-chart'), model);
+  const plane = new PlaneView($('search-plane'), $('search-plane-caption'), model);
+  const curves = new CurvesChart($('search-curves'), model);
+  const parcoords = new ParcoordsView($('search-parcoords'), model);
+  const importance = new ImportanceChart($('search-importance'), model, $('search-importance-caption'));
+  const views = { best, plane, curves, parcoords, importance };
+  charts.add('search best so far', () => best.draw(), 250, inSight($('search-best-chart')));
+  charts.add('search plane', () => plane.draw(), 300, inSight($('search-plane')));
+  charts.add('search curves', () => curves.draw(), 250, inSight($('search-curves')));
+  charts.add('search parcoords', () => parcoords.draw(), 600, inSight($('search-parcoords')));
+  charts.add('search importance', () => importance.draw(), 500, inSight($('search-importance')));
+  Object.assign(nnp.views, { searchModel: model, searchBest: best, searchPlane: plane, searchCurves: curves,
+    searchParcoords: parcoords, searchImportance: importance });
+
+  $('search-start').addEventListener('click', () => send('search_start'));
+  $('search-stop').addEventListener('click', () => send('search_stop'));
+  $('apply-best').addEventListener('click', () => send('apply_best', {}));
+
+  return {
+    controlOptions: { relevantWhen: RELEVANT_WHEN },
+    canvasViews: [],
+
+    takeSchema(schema) {
+      plane.setHyperparameters(schema.hyperparameters ?? []);
+      parcoords.setHyperparameters(schema.hyperparameters ?? []);
+      importance.setHyperparameters(schema.hyperparameters ?? []);
+    },
+
+    showState(s) {
+      plane.setAxes(s.settings.plane_x, s.settings.plane_y);
+      model.takeProgress(s.race);
+      progress.update();
+    },
+
+    takeBundles(raw) {
+      for (const name of Object.keys(raw)) {
+        if (name.startsWith('trials.') || name === 'curves' || name === 'importances') model.takeSection(name, raw[name]);
+      }
+    },
+
+    decode(raw) {
+      return { status: raw.status, step: raw.step, epoch: raw.epoch, configVersion: raw.config_version,
+        race: raw.race };
+    },
+
+    draw(frame) {
+      model.takeProgress(frame.race);
+      progress.update();
+    },
+
+    restyle() {
+      for (const view of Object.values(views)) view.restyle();
+    },
+
+    /** A refused start names the control at fault: show it there (the core shows only `set`'s). */
+    showError(error) {
+      const field = (error.field ?? '').split('.')[0];
+      return error.event === 'search_start' && ctx.controls.showError(field, error.message);
+    },
+  };
+}
