@@ -109,23 +109,32 @@ class SamplerLog:
 
 class WorkerBudget:
     """The search processes the whole server runs at once: a race takes its share or is refused, so no client
-    can fill the machine with workers (one race of three samplers always fits)."""
+    can fill the machine with workers (one race of three samplers always fits). A race gives its share back when
+    it ends or stops — or, found when another asks, once its workers have all exited (a race that finished while
+    its session showed another lab has not been told yet)."""
 
     def __init__(self, limit: int):
         self.limit = limit
-        self.used = 0
+        self.holders: dict[int, tuple] = {}  # id(race) -> (race, processes)
         self._lock = threading.Lock()
 
-    def take(self, count: int) -> bool:
+    @property
+    def used(self) -> int:
+        return sum(count for _race, count in self.holders.values())
+
+    def take(self, race, count: int) -> bool:
         with self._lock:
+            for key, (holder, _count) in list(self.holders.items()):
+                if holder.workers_exited():
+                    del self.holders[key]
             if self.used + count > self.limit:
                 return False
-            self.used += count
+            self.holders[id(race)] = (race, count)
             return True
 
-    def give_back(self, count: int) -> None:
+    def give_back(self, race) -> None:
         with self._lock:
-            self.used = max(0, self.used - count)
+            self.holders.pop(id(race), None)
 
 
 WORKERS = WorkerBudget(max(3, os.cpu_count() or 1))
@@ -170,15 +179,14 @@ class Race:
         self.runs: dict = {}
         self.phase = "ready"  # "running" | "finished" | "stopped"
         self.processes = settings["workers"] * len(self.specs)
-        self._holding = False
+        self._stoppers: list[threading.Thread] = []
 
     def start(self) -> bool:
         """Start every run; False (nothing started) when the server runs too many search processes already."""
         from app.search import SearchRun
 
-        if not WORKERS.take(self.processes):
+        if not WORKERS.take(self, self.processes):
             return False
-        self._holding = True
         try:
             for sampler, spec in self.specs.items():
                 run = SearchRun(spec)
@@ -211,8 +219,11 @@ class Race:
     def stop(self) -> None:
         """Stop every run (their workers finish the epoch they are in and exit, on threads of their own: the
         session's lock is not held while they do). The finished trials stay."""
-        for run in self.runs.values():
-            threading.Thread(target=run.stop, name="nnplayground-search-stop", daemon=True).start()
+        if not self._stoppers:  # once: a run's stop is not to be called from two threads at a time
+            self._stoppers = [threading.Thread(target=run.stop, name="nnplayground-search-stop", daemon=True)
+                              for run in self.runs.values()]
+            for thread in self._stoppers:
+                thread.start()
         if self.phase in ("ready", "running"):
             self.phase = "stopped"
         for log in self.logs.values():
@@ -225,13 +236,17 @@ class Race:
         """The race is over for good (replaced, forgotten, its session closed): stop the workers and remove the
         runs' studies. Blocks until they are gone."""
         self.stop()
+        for thread in self._stoppers:
+            thread.join()
         for run in self.runs.values():
             run.close()
 
     def _release(self) -> None:
-        if self._holding:
-            self._holding = False
-            WORKERS.give_back(self.processes)
+        WORKERS.give_back(self)
+
+    def workers_exited(self) -> bool:
+        """Every run's worker processes have exited (whether or not their last events were read)."""
+        return all(run.wait(0) for run in self.runs.values())
 
     # --- results
     def better(self, a: float, b: float) -> bool:

@@ -3,33 +3,9 @@
 // and the parameter importances. Each reads the race model; the chart scheduler calls `draw`, which returns at
 // once when nothing it shows has changed.
 
-import { Plotly, fitToElement } from '../../core/plotly.js';
-import { colors, baseLayout, axis, chartConfig, fontSize } from '../../core/theme.js';
+import { colors, baseLayout, axis, fontSize } from '../../core/theme.js';
+import { RaceChart, waiting } from './race-chart.js';
 import { SAMPLER_COLORS, SAMPLER_LABELS, objectiveLabel, niceTicks } from './race-model.js';
-
-/** Fresh-drawn only when `key` changed since the last draw. */
-class RaceChart {
-  constructor(el, model) {
-    this.el = el;
-    this.model = model;
-    this.drawnKey = null;
-    this.draws = 0;
-    fitToElement(el);
-  }
-
-  draw() {
-    const key = this.key();
-    if (key === this.drawnKey) return;
-    this.drawnKey = key;
-    const [traces, layout] = this.build();
-    Plotly.react(this.el, traces, layout, chartConfig);
-    this.draws += 1;
-  }
-
-  restyle() {
-    this.drawnKey = null;
-  }
-}
 
 /**
  * A y axis for the objective over `values`: a loss on a log scale (a good trial's 0.05 and a bad one's 0.7 both
@@ -58,6 +34,7 @@ export class BestChart extends RaceChart {
   build() {
     const m = this.model;
     const objective = m.progress?.objective;
+    if (!m.allTrials().length) return waiting(m.progress ? 'the first trials are on their way…' : 'no race yet');
     const traces = [];
     for (const sampler of m.samplers) {
       const trials = m.trials[sampler] ?? [];
@@ -92,6 +69,9 @@ export class CurvesChart extends RaceChart {
   build() {
     const m = this.model;
     const objective = m.progress?.objective;
+    if (!m.samplers.some((s) => m.curves[s]?.some((t) => t.curve.length))) {
+      return waiting(m.progress ? 'each trial’s test loss appears here after its first epoch' : 'no race yet');
+    }
     const traces = [];
     for (const sampler of m.samplers) {
       const color = SAMPLER_COLORS[sampler];
@@ -117,11 +97,6 @@ export class ImportanceChart extends RaceChart {
   constructor(el, model, caption) {
     super(el, model);
     this.caption = caption;
-    this.labels = {};
-  }
-
-  setHyperparameters(list) {
-    this.labels = Object.fromEntries(list.map((h) => [h.name, h.label]));
   }
 
   key() {
@@ -131,7 +106,11 @@ export class ImportanceChart extends RaceChart {
 
   build() {
     const importances = this.model.importances;
-    const all = importances?.all ?? {};
+    if (!importances) {
+      this.caption.textContent = 'which hyperparameters the objective depends on';
+      return waiting(this.model.progress ? 'after a few finished trials' : 'no race yet');
+    }
+    const all = importances.all;
     const names = Object.keys(all).sort((a, b) => all[a] - all[b]); // the largest on top
     const traces = [{
       type: 'bar', orientation: 'h', x: names.map((n) => all[n]), y: names.map((n) => this.labels[n] ?? n),
@@ -140,9 +119,7 @@ export class ImportanceChart extends RaceChart {
       text: names.map((n) => `${Math.round(all[n] * 100)}%`), textposition: 'outside', cliponaxis: false,
       textfont: { color: colors.text },
     }];
-    this.caption.textContent = importances
-      ? `share of the objective's variation each explains, over ${importances.trials} trials`
-      : 'after a few trials: which hyperparameters the objective depends on';
+    this.caption.textContent = `share of the objective's variation each explains, over ${importances.trials} trials`;
     return [traces, baseLayout({
       xaxis: axis({ range: [0, 1.2], tickformat: '.0%', showgrid: false, zeroline: false, showticklabels: false }),
       yaxis: axis({ automargin: true, tickfont: { size: fontSize(16), color: colors.text } }),

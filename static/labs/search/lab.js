@@ -27,6 +27,7 @@ export function createLab(ctx) {
   const { root, send, charts, inSight, nnp } = ctx;
   const $ = (id) => root.querySelector(`#${id}`);
   const model = new RaceModel();
+  let stateVersion = -1;
 
   const progress = new ProgressView({ progress: $('search-progress'), best: $('search-best'),
     start: $('search-start'), stop: $('search-stop'), apply: $('apply-best') }, model);
@@ -36,11 +37,12 @@ export function createLab(ctx) {
   const parcoords = new ParcoordsView($('search-parcoords'), model);
   const importance = new ImportanceChart($('search-importance'), model, $('search-importance-caption'));
   const views = { best, plane, curves, parcoords, importance };
-  charts.add('search best so far', () => best.draw(), 250, inSight($('search-best-chart')));
-  charts.add('search plane', () => plane.draw(), 300, inSight($('search-plane')));
-  charts.add('search curves', () => curves.draw(), 250, inSight($('search-curves')));
-  charts.add('search parcoords', () => parcoords.draw(), 600, inSight($('search-parcoords')));
-  charts.add('search importance', () => importance.draw(), 500, inSight($('search-importance')));
+  // Each redraws at most every so many ms while the race runs (parcoords is WebGL: costly in software).
+  charts.add('search best so far', () => best.draw(), 400, inSight($('search-best-chart')));
+  charts.add('search plane', () => plane.draw(), 600, inSight($('search-plane')));
+  charts.add('search curves', () => curves.draw(), 500, inSight($('search-curves')));
+  charts.add('search parcoords', () => parcoords.draw(), 2500, inSight($('search-parcoords')));
+  charts.add('search importance', () => importance.draw(), 1500, inSight($('search-importance')));
   Object.assign(nnp.views, { searchModel: model, searchBest: best, searchPlane: plane, searchCurves: curves,
     searchParcoords: parcoords, searchImportance: importance });
 
@@ -59,6 +61,7 @@ export function createLab(ctx) {
     },
 
     showState(s) {
+      stateVersion = s.config_version;
       plane.setAxes(s.settings.plane_x, s.settings.plane_y);
       model.takeProgress(s.race);
       progress.update();
@@ -76,6 +79,7 @@ export function createLab(ctx) {
     },
 
     draw(frame) {
+      if (frame.configVersion < stateVersion) return; // built before the newest state (a race started since)
       model.takeProgress(frame.race);
       progress.update();
     },

@@ -2,44 +2,27 @@
 // hyperparameter searched and the objective, coloured like the plane. Dragging along an axis keeps the trials in
 // that range: "which learning rates gave a low loss?" is one gesture.
 
-import { Plotly, fitToElement } from '../../core/plotly.js';
 import { colors, baseLayout, chartConfig, fontSize } from '../../core/theme.js';
+import { RaceChart, waiting } from './race-chart.js';
 import { SAMPLER_LABELS, objectiveLabel } from './race-model.js';
 import { colorScale } from './plane-view.js';
 
-export class ParcoordsView {
+export class ParcoordsView extends RaceChart {
   constructor(el, model) {
-    this.el = el;
-    this.model = model;
-    this.labels = {};
-    this.drawnKey = null;
-    this.draws = 0;
-    fitToElement(el);
+    super(el, model, { ...chartConfig, staticPlot: false }); // the axes can be brushed
   }
 
-  setHyperparameters(list) {
-    this.labels = Object.fromEntries(list.map((h) => [h.name, h.label]));
-  }
-
-  restyle() {
-    this.drawnKey = null;
-  }
-
-  draw() {
+  key() {
     const m = this.model;
-    const key = `${m.number}:${m.versions.trials}`;
-    if (key === this.drawnKey) return;
-    this.drawnKey = key;
-    Plotly.react(this.el, ...this.build(), { ...chartConfig, staticPlot: false });
-    this.draws += 1;
+    return `${m.number}:${m.versions.trials}`;
   }
 
   build() {
     const m = this.model;
     const race = m.progress;
     const trials = m.allTrials().filter((t) => t.state !== 'fail' && Number.isFinite(t.value));
+    if (!race || !trials.length) return waiting(race ? 'one line per finished trial' : 'no race yet');
     const layout = baseLayout({ margin: { l: 70, r: 70, t: 56, b: 24 } });
-    if (!race || !trials.length) return [[], { ...layout, xaxis: { visible: false }, yaxis: { visible: false } }];
     const color = colorScale(m, race.objective);
     const samplers = m.samplers;
     const dimensions = [];
@@ -63,7 +46,7 @@ export class ParcoordsView {
       type: 'parcoords', dimensions,
       line: { color: objective.values, colorscale, reversescale, cmin, cmax, showscale: false },
       labelfont: { size: fontSize(15), color: colors.text }, tickfont: { size: fontSize(13), color: colors.muted },
-      rangefont: { size: fontSize(11), color: colors.muted },
+      rangefont: { size: fontSize(13), color: colors.muted },
     }], layout];
   }
 

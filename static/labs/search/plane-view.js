@@ -4,8 +4,8 @@
 // the two axes, where grid's trials pile up on a few values and random's cover the axis. Trials training now are
 // open rings; each sampler's best is a star.
 
-import { Plotly, fitToElement } from '../../core/plotly.js';
-import { colors, baseLayout, axis, chartConfig, fontSize } from '../../core/theme.js';
+import { colors, baseLayout, axis, fontSize } from '../../core/theme.js';
+import { RaceChart, waiting } from './race-chart.js';
 import { SAMPLER_COLORS, SAMPLER_TITLES, objectiveLabel, formatParam, formatValue, niceTicks, decadeTicks }
   from './race-model.js';
 
@@ -17,39 +17,21 @@ function jitter(number) {
   return (((number * 0.6180339887) % 1) - 0.5) * 0.36;
 }
 
-export class PlaneView {
+export class PlaneView extends RaceChart {
   constructor(el, caption, model) {
-    this.el = el;
+    super(el, model);
     this.caption = caption;
-    this.model = model;
     this.axes = { x: null, y: null };
-    this.labels = {};
-    this.drawnKey = null;
-    this.draws = 0;
-    fitToElement(el);
-  }
-
-  setHyperparameters(list) {
-    this.labels = Object.fromEntries(list.map((h) => [h.name, h.label]));
   }
 
   setAxes(x, y) {
     this.axes = { x, y };
   }
 
-  restyle() {
-    this.drawnKey = null;
-  }
-
-  draw() {
+  key() {
     const m = this.model;
-    const key = `${m.number}:${m.versions.trials}:${m.versions.curves}:${m.versions.importances}:`
-      + `${this.axes.x}:${this.axes.y}:${m.progress?.phase}`;
-    if (key === this.drawnKey) return;
-    this.drawnKey = key;
-    const [traces, layout] = this.build();
-    Plotly.react(this.el, traces, layout, chartConfig);
-    this.draws += 1;
+    return `${m.number}:${m.versions.trials}:${m.versions.curves}:${m.versions.importances}:`
+      + `${this.axes.x}:${this.axes.y}:${m.progress?.phase}:${this.el.clientWidth}x${this.el.clientHeight}`;
   }
 
   /** The two hyperparameters drawn: the chosen axes if the race searched them (y null: the objective). */
@@ -66,9 +48,7 @@ export class PlaneView {
     const race = m.progress;
     if (!race) {
       this.caption.textContent = '';
-      return [[], baseLayout({ xaxis: { visible: false }, yaxis: { visible: false }, annotations: [{
-        text: 'Press “Start race”: every sampler’s trials appear here as they finish', showarrow: false,
-        font: { color: colors.muted, size: fontSize(17) }, xref: 'paper', yref: 'paper', x: 0.5, y: 0.5 }] })];
+      return waiting('Press “Start race”: every sampler’s trials appear here as they finish');
     }
     const { x: xName, y: yName } = this.plane(race);
     const importances = m.importances?.all;

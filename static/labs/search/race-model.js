@@ -24,7 +24,7 @@ export class RaceModel {
 
   /** A bundle of the frame: "trials.<sampler>", "curves" or "importances". */
   takeSection(name, bundle) {
-    if (!bundle) return;
+    if (!bundle || bundle.race < this.number) return; // a frame from before the newest race
     if (bundle.race !== this.number) this.clear(bundle.race);
     if (name.startsWith('trials.')) {
       this.trials[bundle.sampler] = bundle.trials;
@@ -93,15 +93,22 @@ export function formatParam(value) {
   return String(Number(value.toPrecision(2)));
 }
 
-/** Round values (1, 2, 5 × 10^k) between 10^lo and 10^hi, for a log colour bar. */
+/**
+ * Round values between 10^lo and 10^hi for a log axis: 1, 2, 5 × 10^k, or finer steps when that gives fewer than
+ * three (a loss between 0.9 and 1.7 gets 1, 1.2, 1.5).
+ */
 export function niceTicks(lo, hi) {
-  const out = [];
-  for (let k = Math.floor(lo) - 1; k <= Math.ceil(hi); k += 1) {
-    for (const f of [1, 2, 5]) {
-      const v = f * 10 ** k;
-      const l = Math.log10(v);
-      if (l >= lo - 1e-9 && l <= hi + 1e-9) out.push(Number(v.toPrecision(2)));
+  let out = [];
+  for (const mantissas of [[1, 2, 5], [1, 1.5, 2, 3, 5, 7], [1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 7, 8, 9]]) {
+    out = [];
+    for (let k = Math.floor(lo) - 1; k <= Math.ceil(hi); k += 1) {
+      for (const f of mantissas) {
+        const v = Number((f * 10 ** k).toPrecision(2));
+        const l = Math.log10(v);
+        if (l >= lo - 1e-9 && l <= hi + 1e-9) out.push(v);
+      }
     }
+    if (out.length >= 3) return out;
   }
   return out.length ? out : [Number((10 ** lo).toPrecision(2))];
 }
