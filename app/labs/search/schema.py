@@ -16,7 +16,8 @@ from app.server.controls import LIMITS, Control
 TARGETS = ("mlp",)
 DATASETS = ("circle", "xor", "gaussian", "spiral", "multi-class")  # the MLP lab's 2-D classification sets
 OBJECTIVES = ("test_loss", "test_accuracy")
-SAMPLERS = ("grid", "random", "tpe")
+SAMPLERS = ("grid", "random", "tpe", "gp")
+RACE = ("grid", "random", "tpe")  # the default race: gp needs PyTorch and SciPy on the server
 PRUNING = ("off", "median")
 ACTIVATIONS = ("relu", "tanh", "sigmoid", "leaky_relu", "swish", "linear")
 
@@ -94,10 +95,11 @@ CONTROLS: tuple[Control, ...] = (
     Control("epochs", "integer", 10, "Epochs per trial", "budget",
             "Each trial trains this many passes over the training set, then is scored.",
             minimum=1, maximum=MAX_EPOCHS),
-    Control("samplers", "choices", list(SAMPLERS), "Samplers racing", "budget",
+    Control("samplers", "choices", list(RACE), "Samplers racing", "budget",
             "grid: a lattice over the ranges. random: independent draws. tpe: Bayesian (Tree-structured Parzen "
-            "Estimator), spends its trials where the good results are.", choices=SAMPLERS, min_items=1,
-            max_items=len(SAMPLERS)),
+            "Estimator), spends its trials where the good results are. gp: Bayesian with a Gaussian process "
+            "(only where the server has PyTorch and SciPy; a race with it is refused, saying so, elsewhere).",
+            choices=SAMPLERS, min_items=1, max_items=len(SAMPLERS)),
     Control("workers", "integer", 1, "Workers per sampler", "budget",
             "Worker processes each sampler's trials run in (the server caps how many run at once).",
             minimum=1, maximum=MAX_WORKERS),

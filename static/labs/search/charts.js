@@ -11,11 +11,13 @@ import { SAMPLER_COLORS, SAMPLER_LABELS, objectiveLabel, niceTicks } from './rac
  * A y axis for the objective over `values`: a loss on a log scale (a good trial's 0.05 and a bad one's 0.7 both
  * readable), ticked at 1, 2, 5 × 10^k; an accuracy in percent.
  */
-function objectiveAxis(objective, values, extra = {}) {
+function objectiveAxis(objective, values, heightPx, extra = {}) {
   const title = { text: objectiveLabel(objective), standoff: 6 };
   if (objective === 'test_accuracy') return axis({ title, tickformat: '.0%', automargin: true, ...extra });
   const finite = values.filter((v) => Number.isFinite(v) && v > 0);
-  const ticks = finite.length ? niceTicks(Math.log10(Math.min(...finite)), Math.log10(Math.max(...finite))) : [];
+  const most = Math.max(2, Math.floor(heightPx / (2.2 * fontSize(14)))); // labels that do not touch
+  const ticks = finite.length
+    ? niceTicks(Math.log10(Math.min(...finite)), Math.log10(Math.max(...finite)), most) : [];
   return axis({ title, type: 'log', automargin: true, ...(ticks.length > 1 ? { tickmode: 'array', tickvals: ticks,
     ticktext: ticks.map(String) } : {}), ...extra });
 }
@@ -54,7 +56,7 @@ export class BestChart extends RaceChart {
     return [traces, baseLayout({
       showlegend: true, legend: legend(),
       xaxis: axis({ title: { text: 'trials finished', standoff: 4 }, range: [0.5, budget + 0.5], zeroline: false }),
-      yaxis: objectiveAxis(objective, traces.flatMap((t) => t.y)),
+      yaxis: objectiveAxis(objective, traces.flatMap((t) => t.y), this.el.clientHeight - 100),
       margin: { l: 64, r: 12, t: 44, b: 48 },
     })];
   }
@@ -87,7 +89,7 @@ export class CurvesChart extends RaceChart {
     const epochs = m.progress?.epochs ?? 10;
     return [traces, baseLayout({
       xaxis: axis({ title: { text: 'epoch', standoff: 4 }, range: [0.5, epochs + 0.5], zeroline: false }),
-      yaxis: objectiveAxis(objective, traces.flatMap((t) => t.y)),
+      yaxis: objectiveAxis(objective, traces.flatMap((t) => t.y), this.el.clientHeight - 100),
       margin: { l: 64, r: 12, t: 16, b: 48 },
     })];
   }

@@ -11,6 +11,7 @@ import { PlaneView } from './plane-view.js';
 import { ParcoordsView } from './parcoords-view.js';
 
 export const URL_KEYS = [];
+const SECTIONS = ['curves', 'importances']; // with trials.<sampler>: the bundles of the race (docs/protocol.md)
 
 // A range's controls matter only when its hyperparameter is searched.
 const RANGES = {
@@ -58,6 +59,7 @@ export function createLab(ctx) {
       plane.setHyperparameters(schema.hyperparameters ?? []);
       parcoords.setHyperparameters(schema.hyperparameters ?? []);
       importance.setHyperparameters(schema.hyperparameters ?? []);
+      progress.setHyperparameters(schema.hyperparameters ?? []);
     },
 
     showState(s) {
@@ -69,7 +71,7 @@ export function createLab(ctx) {
 
     takeBundles(raw) {
       for (const name of Object.keys(raw)) {
-        if (name.startsWith('trials.') || name === 'curves' || name === 'importances') model.takeSection(name, raw[name]);
+        if (name.startsWith('trials.') || SECTIONS.includes(name)) model.takeSection(name, raw[name]);
       }
     },
 

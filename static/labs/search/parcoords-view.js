@@ -22,7 +22,7 @@ export class ParcoordsView extends RaceChart {
     const race = m.progress;
     const trials = m.allTrials().filter((t) => t.state !== 'fail' && Number.isFinite(t.value));
     if (!race || !trials.length) return waiting(race ? 'one line per finished trial' : 'no race yet');
-    const layout = baseLayout({ margin: { l: 70, r: 70, t: 56, b: 24 } });
+    const layout = baseLayout({ margin: { l: 92, r: 70, t: 56, b: 24 } }); // room for the sampler names
     const color = colorScale(m, race.objective);
     const samplers = m.samplers;
     const dimensions = [];

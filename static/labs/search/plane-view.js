@@ -70,7 +70,8 @@ export class PlaneView extends RaceChart {
     samplers.forEach((sampler, i) => {
       const n = i + 1;
       const main = { x: axisId('x', n), y: axisId('y', n) };
-      const rug = project === 'x' ? { x: main.x, y: axisId('y', n + 3) } : { x: axisId('x', n + 3), y: main.y };
+      const strip = n + samplers.length; // the projection's own axis, numbered after every panel's
+      const rug = project === 'x' ? { x: main.x, y: axisId('y', strip) } : { x: axisId('x', strip), y: main.y };
       const left = i * (width + GAP);
       const right = left + width;
       const rugSpan = project === 'x' ? [0, RUG * TOP] : [left, left + RUG * width];

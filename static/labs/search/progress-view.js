@@ -10,6 +10,12 @@ export class ProgressView {
   constructor({ progress, best, start, stop, apply }, model) {
     Object.assign(this, { progress, best, start, stop, apply, model });
     this.drawnKey = null;
+    this.labels = {};
+  }
+
+  setHyperparameters(list) {
+    this.labels = Object.fromEntries(list.map((h) => [h.name, h.label]));
+    this.drawnKey = null;
   }
 
   update() {
@@ -44,7 +50,7 @@ export class ProgressView {
     });
     this.progress.replaceChildren(...rows, el('span', 'phase', PHASES[race.phase] ?? race.phase));
     if (best) {
-      const params = race.params.map((p) => `${p} ${formatParam(best.params?.[p])}`).join(', ');
+      const params = race.params.map((p) => `${this.labels[p] ?? p} ${formatParam(best.params?.[p])}`).join(', ');
       this.best.replaceChildren('Best: ', el('strong', '', formatValue(best.value, race.objective)),
         ` ${objectiveLabel(race.objective)} (${SAMPLER_TITLES[best.sampler]}, trial ${best.number}): ${params}`);
     } else {

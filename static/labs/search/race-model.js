@@ -2,11 +2,12 @@
 // learning curves and the parameter importances (bundles sent when they change: docs/protocol.md, "The search
 // lab"). Views read it; each keeps the versions it drew, so a frame with nothing new costs them nothing.
 
-import { colors } from '../../core/theme.js';
+import { colors, classColors } from '../../core/theme.js';
 
-export const SAMPLER_LABELS = { grid: 'grid', random: 'random', tpe: 'TPE' };
-export const SAMPLER_TITLES = { grid: 'grid', random: 'random', tpe: 'TPE (Bayesian)' };
-export const SAMPLER_COLORS = { grid: colors.accentSoft, random: colors.positive, tpe: colors.green };
+export const SAMPLER_LABELS = { grid: 'grid', random: 'random', tpe: 'TPE', gp: 'GP' };
+export const SAMPLER_TITLES = { grid: 'grid', random: 'random', tpe: 'TPE (Bayesian)', gp: 'GP (Bayesian)' };
+export const SAMPLER_COLORS = { grid: colors.accentSoft, random: colors.positive, tpe: colors.green,
+  gp: classColors[5] };
 
 export class RaceModel {
   constructor() {
@@ -97,7 +98,7 @@ export function formatParam(value) {
  * Round values between 10^lo and 10^hi for a log axis: 1, 2, 5 × 10^k, or finer steps when that gives fewer than
  * three (a loss between 0.9 and 1.7 gets 1, 1.2, 1.5).
  */
-export function niceTicks(lo, hi) {
+export function niceTicks(lo, hi, most = 12) {
   let out = [];
   for (const mantissas of [[1, 2, 5], [1, 1.5, 2, 3, 5, 7], [1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 7, 8, 9]]) {
     out = [];
@@ -108,14 +109,24 @@ export function niceTicks(lo, hi) {
         if (l >= lo - 1e-9 && l <= hi + 1e-9) out.push(v);
       }
     }
-    if (out.length >= 3) return out;
+    if (out.length >= 3) return thin(out, most);
   }
-  return out.length ? out : [Number((10 ** lo).toPrecision(2))];
+  return out.length ? thin(out, most) : [Number((10 ** lo).toPrecision(2))];
+}
+
+/** At most `most` of the ticks: the powers of ten first (when two or more), then every k-th. */
+function thin(ticks, most) {
+  if (ticks.length <= most) return ticks;
+  const decades = ticks.filter((v) => Math.abs(Math.log10(v) - Math.round(Math.log10(v))) < 1e-9);
+  const pool = decades.length >= 2 ? decades : ticks;
+  const every = Math.ceil(pool.length / most);
+  return pool.filter((_, i) => i % every === 0);
 }
 
 /** Tick values and labels at whole decades from `low` to `high` (every `every`-th), for a log axis. */
 export function decadeTicks(low, high, every = 1) {
   const tickvals = [];
-  for (let k = Math.ceil(Math.log10(low) - 1e-9); k <= Math.floor(Math.log10(high) + 1e-9); k += every) tickvals.push(10 ** k);
+  const [first, last] = [Math.ceil(Math.log10(low) - 1e-9), Math.floor(Math.log10(high) + 1e-9)];
+  for (let k = first; k <= last; k += every) tickvals.push(10 ** k);
   return { tickvals, ticktext: tickvals.map((v) => formatParam(v)), tickmode: 'array' };
 }

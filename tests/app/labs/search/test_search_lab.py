@@ -143,3 +143,15 @@ def test_a_full_server_refuses_a_race_and_a_closed_session_leaves_no_worker(sess
         assert not search_workers() and racemod.WORKERS.used == 0
     finally:
         other.close()
+
+
+def test_gp_is_offered_and_explained_where_it_cannot_run(session):
+    from app.search import gp_available
+
+    if gp_available():
+        pytest.skip("this server has PyTorch and SciPy: gp runs")
+    send(session, "set", {**TINY, "samplers": ["grid", "gp"]})
+    with pytest.raises(ControlError, match="needs torch") as caught:
+        send(session, "search_start")
+    assert caught.value.to_wire()["field"] == "samplers"
+    assert session.state()["race"] is None and not search_workers()
