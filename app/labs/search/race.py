@@ -230,7 +230,8 @@ class Race:
             log.searching = False
             log.running.clear()
             log.curve_version += 1
-        self._release()
+        # The processes stay counted until they have exited (WORKERS.take finds out): starting and stopping
+        # races in a loop must not pile up workers that are still finishing their epoch.
 
     def close(self) -> None:
         """The race is over for good (replaced, forgotten, its session closed): stop the workers and remove the
@@ -240,12 +241,15 @@ class Race:
             thread.join()
         for run in self.runs.values():
             run.close()
+        self._release()
 
     def _release(self) -> None:
         WORKERS.give_back(self)
 
     def workers_exited(self) -> bool:
         """Every run's worker processes have exited (whether or not their last events were read)."""
+        if self._stoppers:  # stopping: done when the threads stopping them are
+            return not any(thread.is_alive() for thread in self._stoppers)
         return all(run.wait(0) for run in self.runs.values())
 
     # --- results

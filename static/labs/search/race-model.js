@@ -19,8 +19,11 @@ export class RaceModel {
     this.number = number;
     this.trials = {}; // sampler -> [{number, state, value, params, seconds, reason, best_so_far}]
     this.curves = {}; // sampler -> [{number, state, curve}]
-    this.importances = null; // {all: {param: share}, <sampler>: {...}} or null
-    this.versions = { trials: 0, curves: 0, importances: 0, progress: 0 };
+    this.importances = null; // {all: {param: share}, samplers: {sampler: {...}}, trials} or null
+    // Counters only ever grow: a view's drawn key never comes back after the race starts over.
+    const v = this.versions ?? { trials: 0, curves: 0, importances: 0, progress: 0 };
+    this.versions = { trials: v.trials + 1, curves: v.curves + 1, importances: v.importances + 1,
+      progress: v.progress + 1 };
   }
 
   /** A bundle of the frame: "trials.<sampler>", "curves" or "importances". */
@@ -45,8 +48,9 @@ export class RaceModel {
     if (key === this.progressKey) return;
     this.progressKey = key;
     this.progress = race;
+    if (!race) this.clear(this.number); // reset: the race is forgotten (its number is not reused)
+    else if (race.number !== this.number) this.clear(race.number);
     this.versions.progress += 1;
-    if (race && race.number !== this.number) this.clear(race.number);
   }
 
   get samplers() {
