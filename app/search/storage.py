@@ -14,6 +14,7 @@ page could receive); errors say which kind of storage failed and why.
 from __future__ import annotations
 
 import os
+import warnings
 from urllib.parse import urlsplit
 
 import optuna
@@ -69,7 +70,9 @@ def open_storage(url: str) -> optuna.storages.BaseStorage:
         except (redis.RedisError, ValueError, OSError) as error:
             raise SearchError("storage", shown, "a Redis server that answers",
                               f"could not reach the Redis server ({_reason(error)})") from None
-        return JournalStorage(JournalRedisBackend(url))
+        with warnings.catch_warnings():  # "experimental" since Optuna 3.1, and what the issue asks for
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            return JournalStorage(JournalRedisBackend(url))
     try:
         return RDBStorage(url, engine_kwargs=_rdb_engine_kwargs(url))
     except ModuleNotFoundError as error:
