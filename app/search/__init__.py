@@ -10,7 +10,7 @@ docs/search.md says it all: the command line (``nnplayground search``, ``search-
 
 from .run import SearchRun, param_importances
 from .space import searchable
-from .spec import LIMITS, SAMPLERS, SearchError, SearchSpec, gp_available
+from .spec import LIMITS, SAMPLERS, SearchError, SearchSpec, gp_available, options
 
-__all__ = ["LIMITS", "SAMPLERS", "SearchError", "SearchRun", "SearchSpec", "gp_available", "param_importances",
-           "searchable"]
+__all__ = ["LIMITS", "SAMPLERS", "SearchError", "SearchRun", "SearchSpec", "gp_available", "options",
+           "param_importances", "searchable"]

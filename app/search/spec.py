@@ -139,10 +139,9 @@ class SearchSpec:
                                   f"base.{key} is set by a searched hyperparameter; leave it out of base")
         try:
             lab = build_lab(self.lab, self.settings({}))
-        except ControlError as error:
-            field_name = error.field if error.field != data_name else "dataset"
-            raise SearchError(f"base.{field_name}" if field_name != "dataset" else field_name, Described(error.received),
-                              error.allowed, error.detail) from None
+        except ControlError as error:  # the lab's own words, the field as the spec names it
+            where = "dataset" if error.field == data_name else f"base.{error.field}"
+            raise SearchError(where, Described(error.received), error.allowed, error.detail) from None
         if self.objective == "test_accuracy" and evaluate(lab).accuracy is None:
             raise SearchError("objective", self.objective, '"test_loss" (this dataset has no accuracy)',
                               f"{self.dataset} has no accuracy (it is not classification); allowed: test_loss")
@@ -336,3 +335,22 @@ def _check_value(where: str, entry: space.Searchable, value):
     if not entry.minimum <= value <= entry.maximum:
         raise SearchError(where, value, entry.allowed())
     return int(value) if entry.kind == "integer" else float(value)
+
+
+def options() -> dict:
+    """What a page offers (JSON): each lab's datasets and searchable hyperparameters (the schema's ranges), the
+    samplers (gp with ``available`` false and the reason when its dependencies are missing), objectives, limits."""
+    from app.labs import LABS as labs
+
+    samplers = []
+    for name in SAMPLERS:
+        entry = {"name": name, "available": True}
+        if name == "gp" and not gp_available():
+            try:
+                check_gp_available()
+            except SearchError as error:
+                entry.update(available=False, reason=error.detail)
+        samplers.append(entry)
+    return {"labs": {lab: {"datasets": list(space.datasets(lab)),
+                           "params": [s.to_wire() for s in space.searchable(lab).values()]} for lab in labs},
+            "samplers": samplers, "objectives": list(OBJECTIVES), "limits": asdict(LIMITS)}

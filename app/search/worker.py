@@ -15,6 +15,7 @@ import json
 import math
 import os
 import queue
+import signal
 import sys
 import threading
 import time
@@ -227,6 +228,9 @@ def main(argv=None) -> None:
     if not args.managed:
         work(args.storage, args.study, args.index)
         return
+    # Ctrl+C on a terminal reaches the whole process group: the parent stops us through the pipe instead, at an
+    # epoch's end (an interrupt in the middle of a storage write could leave the journal's lock behind).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     link = Managed()
     try:
         work(args.storage, args.study, args.index, link.emit, link.stopping, link.take_ticket)

@@ -8,7 +8,6 @@ page would refuse is refused here with the same ControlError; the model is then 
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Callable
 
@@ -83,7 +82,3 @@ def train_epochs(lab: Lab, epochs: int,
         if on_epoch is not None:
             on_epoch(result)
     return results
-
-
-def finite(value: float | None) -> bool:
-    return value is not None and math.isfinite(value)

@@ -11,7 +11,7 @@ import tempfile
 import pytest
 
 from app.cli import main
-from app.search import LIMITS, SearchError, SearchRun, SearchSpec, searchable
+from app.search import LIMITS, SearchError, SearchRun, SearchSpec, gp_available, options, searchable
 from app.server.live import free_port
 
 from .conftest import tiny
@@ -141,3 +141,16 @@ def test_the_command_line_says_what_is_wrong(capsys):
               "--param", "learning_rate"])
     assert "NAME=LOW:HIGH" in str(stopped.value)
     assert capsys.readouterr().out == ""  # nothing ran
+
+
+def test_options_offer_what_the_spec_accepts():
+    offered = options()
+    mlp = offered["labs"]["mlp"]
+    assert [p["name"] for p in mlp["params"]] == list(searchable("mlp"))
+    rate = next(p for p in mlp["params"] if p["name"] == "learning_rate")
+    assert (rate["minimum"], rate["maximum"], rate["scale"]) == (1e-5, 10.0, "log")  # the schema's
+    assert "custom" not in mlp["datasets"] and "spiral" in mlp["datasets"]
+    gp = next(s for s in offered["samplers"] if s["name"] == "gp")
+    assert gp["available"] == gp_available() and (gp_available() or "pip install" in gp["reason"])
+    assert offered["limits"]["max_trials"] == LIMITS.max_trials
+    assert "redis" not in json.dumps(offered) and "storage" not in json.dumps(offered)
