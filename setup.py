@@ -3,7 +3,7 @@
 An installed nnplayground has no repository beside it, so ``build_py`` copies templates/ and static/ (every file
 and subfolder, e.g. static/core/ and static/labs/*/) and the Socket.IO client from npm's node_modules/ (``npm ci``
 first if it is not there) into ``app/_web/`` of the build, never into the source tree: nothing third-party is
-committed. app/__init__.py serves from there when it is not running from a checkout. An editable install
+committed. The lessons/ folder is copied beside them. app/__init__.py serves from there when it is not running from a checkout. An editable install
 serves the checkout's own files and skips the copy.
 """
 
@@ -18,7 +18,7 @@ from setuptools.command.build_py import build_py
 
 ROOT = Path(__file__).resolve().parent
 CLIENT = Path("node_modules/socket.io-client/dist/socket.io.esm.min.js")
-PAGE_FOLDERS = ("templates", "static")
+PAGE_FOLDERS = ("templates", "static", "lessons")
 
 
 class BuildPyWithPage(build_py):

@@ -19,11 +19,11 @@ from pydantic import ValidationError
 from app.labs import DEFAULT_LAB, LABS
 from app.server import messages
 from app.server.errors import ControlError
+from app.server.factory import ROOT  # a checkout, or an installed wheel's copy (setup.py: PAGE_FOLDERS)
 
 from .conditions import Condition, ConditionError
 from .format import Lesson
 
-ROOT = Path(__file__).resolve().parents[2]
 LESSONS_DIR = ROOT / "lessons"
 SUFFIXES = (".yaml", ".yml")
 MAX_FILE_BYTES = 200_000
