@@ -111,7 +111,10 @@ def open_step(session, loaded: LoadedLesson, k: int, seed: int | None = None) ->
 def restart(lab, settings: dict) -> None:
     """The lab as a new session would build it from ``settings`` over the lab's defaults: the settings checked
     together by the lab itself (a scratch copy applies them, so a refusal changes nothing), then one fresh,
-    seeded build (the first draw: ``resets`` 0)."""
+    seeded build (the first draw: ``resets`` 0). The pace (``speed``) stays the teacher's unless the lesson
+    sets it: it changes how fast the class watches, not what happens."""
+    if "speed" in lab.settings and "speed" not in settings:
+        settings = {**settings, "speed": lab.settings["speed"]}
     scratch = type(lab)(_ScratchHost(lab.host.config))
     scratch.apply_settings(settings)
     lab.settings.clear()
@@ -180,11 +183,15 @@ def advance(lab, step: LoadedStep) -> tuple[int, str]:
 
 
 # --- 3. the checks
-def check_step(session, loaded: LoadedLesson, k: int, seed_runs: dict | None = None) -> list[CheckResult]:
-    """Every check of step ``k`` on the session's lab as it is now; checks with ``seeds`` on fresh runs."""
+def check_step(session, loaded: LoadedLesson, k: int, seed_runs: dict | None = None,
+               seeded: bool | None = None) -> list[CheckResult]:
+    """Step ``k``'s checks on the session's lab as it is now; checks with ``seeds`` on fresh headless runs.
+    ``seeded``: None every check, True only those over seeds (``session`` unused), False only the others."""
     step = loaded.steps[k]
     results = []
     for check, condition in zip(step.spec.check, step.checks):
+        if seeded is not None and bool(check.seeds) != seeded:
+            continue
         if check.seeds:
             results.append(_median_check(loaded, k, check, condition, seed_runs))
         else:
@@ -277,3 +284,28 @@ def check_lesson(loaded: LoadedLesson) -> LessonResult:
     except StepError as error:
         return LessonResult(loaded.name, loaded.title, loaded.concept, results, str(error))
     return LessonResult(loaded.name, loaded.title, loaded.concept, results)
+
+
+class LiveRun:
+    """A step's run on a live session: the scheduler trains it in its time slices (app.labs.base.Lab.run_plan),
+    never past the next look (``chunk``), and pauses it when ``run_done`` says so — the steps `advance` takes."""
+
+    def __init__(self, lab, step: LoadedStep):
+        self.step = step
+        self.start_step, self.start_epoch = lab.trainer.step, lab.trainer.epoch
+        self.stopped_by: str | None = None
+        self.steps_trained = 0
+
+    def steps_allowed(self, lab) -> int:
+        return chunk(lab, self.step, self.start_step)
+
+    def finished(self, lab) -> bool:
+        with np.errstate(all="ignore"):
+            self.stopped_by = run_done(lab, self.step, self.start_step, self.start_epoch)
+        self.steps_trained = lab.trainer.step - self.start_step
+        return self.stopped_by is not None
+
+    def to_wire(self) -> dict:
+        run = self.step.spec.run
+        return {"steps_trained": self.steps_trained, "stopped_by": self.stopped_by,
+                "cap": {"steps": run.steps} if run.steps is not None else {"epochs": run.epochs}}
