@@ -18,6 +18,9 @@ from setuptools.command.build_py import build_py
 
 ROOT = Path(__file__).resolve().parent
 CLIENT = Path("node_modules/socket.io-client/dist/socket.io.esm.min.js")
+# The lesson panel's Markdown and formulas (app/lessons/routes.py serves them from node_modules/).
+LESSON_LIBRARIES = (Path("node_modules/katex/dist"), Path("node_modules/markdown-it/dist/markdown-it.min.js"),
+                    Path("node_modules/markdown-it-texmath/texmath.js"))
 PAGE_FOLDERS = ("templates", "static", "lessons")
 
 
@@ -32,8 +35,12 @@ class BuildPyWithPage(build_py):
         for folder in PAGE_FOLDERS:
             shutil.copytree(ROOT / folder, web / folder, dirs_exist_ok=True,
                             ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-        (web / CLIENT).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(ROOT / CLIENT, web / CLIENT)
+        for path in (CLIENT, *LESSON_LIBRARIES):
+            (web / path).parent.mkdir(parents=True, exist_ok=True)
+            if (ROOT / path).is_dir():
+                shutil.copytree(ROOT / path, web / path, dirs_exist_ok=True)
+            else:
+                shutil.copy2(ROOT / path, web / path)
 
 
 setup(cmdclass={"build_py": BuildPyWithPage})

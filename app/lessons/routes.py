@@ -20,6 +20,8 @@ from pathlib import Path
 
 from flask import Blueprint, abort, current_app, jsonify, request, send_file
 
+from app.server.routes import _session
+
 from .loader import MAX_FILE_BYTES, NAME, LessonError, LoadedLesson, load_all, load_text
 from .runner import LiveRun, StepError, check_step, open_step
 
@@ -57,13 +59,6 @@ def _folder_lessons() -> dict[str, LoadedLesson]:
                 lessons.sort(key=lambda s: (s.lesson.order, s.title))
             _folder_cache.update(key=key, lessons={s.name: s for s in lessons}, problems=problems)
         return _folder_cache["lessons"]
-
-
-def _session(token: str):
-    session = current_app.extensions["nnplayground"].get(token)
-    if session is None:
-        abort(404, description="no such session (it may have expired)")
-    return session
 
 
 def _lesson(name: str, session=None) -> LoadedLesson:
@@ -181,6 +176,12 @@ def open_lesson_step(token, name, k):
     return jsonify({"ok": True, "config_version": version})
 
 
+def _elsewhere(session, step, k: int):
+    """409: the session switched to another lab since the step opened (someone chose another lab)."""
+    return jsonify({"ok": False, "error": f"the session shows the {session.lab.name} lab; step {k} is in the "
+                                          f"{step.lab} lab: open the step again"}), 409
+
+
 @bp.post("/api/session/<token>/lesson/<name>/<int:k>/run")
 def run_lesson_step(token, name, k):
     session = _session(token)
@@ -192,8 +193,7 @@ def run_lesson_step(token, name, k):
     with session.controlled():
         lab = session.lab
         if lab.name != step.lab:
-            return jsonify({"ok": False, "error": f"the session shows the {lab.name} lab; step {k} runs in the "
-                                                  f"{step.lab} lab: open the step again"}), 409
+            return _elsewhere(session, step, k)
         if lab.status == "diverged":
             return jsonify({"ok": False, "error": "the run has diverged: open the step again to start over"}), 409
         lab.play()
@@ -213,8 +213,7 @@ def check_lesson_step(token, name, k):
     index = _step_index(lesson, k)
     with session.controlled():
         if session.lab.name != lesson.steps[index].lab:
-            return jsonify({"ok": False, "error": f"the session shows the {session.lab.name} lab, not step {k}'s "
-                                                  f"{lesson.steps[index].lab}: open the step again"}), 409
+            return _elsewhere(session, lesson.steps[index], k)
         live = check_step(session, lesson, index, seeded=False)
         status, step_now = session.lab.status, session.lab.trainer.step
     # Checks over seeds train fresh headless sessions: outside the live session's lock.
