@@ -10,8 +10,9 @@ const REMEASURE_MS = 250; // and at once on resize/scroll: cheap (a few getBound
 const MARK = 'lesson-highlight';
 
 export class Callouts {
-  constructor(layer) {
+  constructor(layer, labelOf) {
     this.layer = layer; // a fixed, full-window, click-through element for the labels
+    this.labelOf = labelOf; // name -> the words a label shows (asked each time: a lab's controls come and go)
     this.items = [];
     this.timer = null;
     const again = () => this.place();
@@ -19,14 +20,15 @@ export class Callouts {
     window.addEventListener('scroll', again, true);
   }
 
-  /** Point at `targets` ([{name, label}]: a control's name or "#id"); [] removes every mark. */
+  /** Point at `targets` (a control's name or "#id" each); [] removes every mark. */
   show(targets) {
     for (const el of document.querySelectorAll(`.${MARK}`)) el.classList.remove(MARK);
     this.layer.replaceChildren();
-    this.items = targets.map((target) => {
+    this.items = targets.map((name) => {
+      const target = { name };
       const tag = document.createElement('div');
       tag.className = 'callout-tag';
-      tag.dataset.target = target.name;
+      tag.dataset.target = name;
       this.layer.append(tag);
       return { target, tag, marked: null };
     });
@@ -60,6 +62,7 @@ export class Callouts {
 
   place() {
     for (const item of this.items) {
+      item.target.label = this.labelOf(item.target.name);
       const { el, titled, standIn } = Callouts.resolve(item.target.name);
       if (item.marked !== el) {
         item.marked?.classList.remove(MARK);

@@ -10,7 +10,7 @@ import { renderInline, renderMarkdown } from './markdown.js';
 
 const $ = (id) => document.getElementById(id);
 const nnp = () => window.__nnp ?? {};
-const callouts = new Callouts($('lesson-callouts'));
+const callouts = new Callouts($('lesson-callouts'), (name) => controlLabel(name));
 
 const view = {
   lesson: null,     // the lesson as GET /api/lessons/<name> gives it
@@ -166,6 +166,7 @@ function showLesson(lesson, k) {
 }
 
 function writeUrl() {
+  if (view.readOnly) return; // a follower's page is the class's, not a link of its own
   const params = new URLSearchParams(window.location.search);
   if (view.lesson && !view.lesson.uploaded) {
     params.set('lesson', view.lesson.name);
@@ -215,9 +216,7 @@ async function showStep(index, { open = true } = {}) {
     }
     view.phase = 'ready';
   }
-  // The controls are rebuilt when the step switched labs: point once they are there (callouts re-measure anyway).
-  callouts.show(step.highlight.map((name) => ({ name, label: controlLabel(name) })));
-  setTimeout(() => callouts.show(step.highlight.map((name) => ({ name, label: controlLabel(name) }))), 600);
+  callouts.show(step.highlight); // they follow their targets, and the controls a lab switch builds
   showRunButton(step);
 }
 
@@ -387,12 +386,38 @@ function fail(text) {
 
 $('lesson-prev').addEventListener('click', () => view.index > 0 && showStep(view.index - 1));
 $('lesson-next').addEventListener('click', () => view.index < view.lesson.steps.length - 1 && showStep(view.index + 1));
-$('lesson-close').addEventListener('click', () => {
+function closeLesson() {
   view.lesson = null;
   view.phase = 'idle';
   showPanel(false);
   writeUrl();
-});
+}
+
+$('lesson-close').addEventListener('click', () => closeLesson());
+
+/**
+ * A follower of a class: the teacher's lesson step ({name, step} or null), read-only — the teacher's page opens,
+ * runs and checks it on the session both watch; this page shows the same step's text, question and callouts.
+ */
+async function follow(lesson) {
+  view.readOnly = true;
+  $('lesson-follow').hidden = false;
+  $('lesson-close').hidden = true;
+  if (!lesson) {
+    closeLesson();
+    return;
+  }
+  if (view.lesson?.name !== lesson.name) {
+    const reply = await request('GET', `/api/lessons/${encodeURIComponent(lesson.name)}`);
+    if (!reply.steps) return; // a teacher's own file: not shown to followers
+    view.lesson = reply;
+    showPanel(true);
+    $('lesson-concept').textContent = reply.concept;
+    $('lesson-title').textContent = reply.title;
+  }
+  if (view.phase === 'idle' || view.index !== lesson.step - 1) showStep(lesson.step - 1, { open: false });
+}
+view.follow = follow;
 
 // ?lesson=NAME&step=k opens it at once (after the session is there).
 {

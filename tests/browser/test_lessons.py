@@ -66,9 +66,13 @@ def test_a_lesson_predicted_run_and_checked(page, live, console_errors):
     expect(control).to_have_class(re.compile("lesson-highlight"))
     tag = page.locator('.callout-tag[data-target="learning_rate"]')
     expect(tag).to_have_text("Learning rate")
-    expect(tag).to_be_visible()
-    t, c = tag.bounding_box(), control.bounding_box()
-    assert t["y"] + t["height"] <= c["y"] and abs(t["x"] - c["x"]) < 40  # just above it
+    page.wait_for_function("""() => {  // the label just above the control, pointing at it
+        const tag = document.querySelector('.callout-tag[data-target="learning_rate"]');
+        const control = document.getElementById('learning-rate')?.closest('.control');
+        if (!tag || tag.hidden || !control) return false;
+        const t = tag.getBoundingClientRect(), c = control.getBoundingClientRect();
+        return t.bottom <= c.top && Math.abs(t.left - c.left) < 40;
+    }""", timeout=10_000)
     expect(page.locator("figure.view.lesson-highlight figcaption .title")).to_have_text("Cost")
     expect(page.locator('.callout-tag[data-target="#cost-chart"]')).to_be_hidden()  # the title is the label
     # The step's settings are the session's.
