@@ -37,6 +37,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 SUBCOMMANDS: dict[str, str] = {
     "search": "app.search.cli:search",                # hyperparameter search (docs/search.md)
     "search-worker": "app.search.cli:search_worker",  # join a search's study from another machine
+    "lessons": "app.lessons.cli:main",  # list lessons; --check runs them headless (docs/lessons.md)
 }
 
 
