@@ -14,6 +14,7 @@ Every change goes through the session's lock and is followed by a `state` to eve
 from __future__ import annotations
 
 import threading
+import time
 import weakref
 from collections import OrderedDict
 from pathlib import Path
@@ -28,6 +29,10 @@ from .runner import LiveRun, StepError, check_step, open_step
 bp = Blueprint("lessons", __name__)
 
 MAX_UPLOADS = 8  # a session keeps its newest uploaded lessons
+# Checks over seeds train fresh headless runs in the request: one such check at a time on the server, each given
+# at most this long, so an uploaded lesson asking for 9 seeds of long runs cannot take the CPU from the others.
+SEEDED_SECONDS = 30.0
+_seeded = threading.Semaphore(1)
 # The browser libraries the panel loads (npm's, from node_modules: no CDN). Only these may be served.
 VENDOR_PREFIXES = ("katex/dist/", "markdown-it/dist/markdown-it.min.js", "markdown-it-texmath/texmath.js",
                    "markdown-it-texmath/css/texmath.css")
@@ -216,8 +221,15 @@ def check_lesson_step(token, name, k):
             return _elsewhere(session, lesson.steps[index], k)
         live = check_step(session, lesson, index, seeded=False)
         status, step_now = session.lab.status, session.lab.trainer.step
-    # Checks over seeds train fresh headless sessions: outside the live session's lock.
-    over_seeds = check_step(None, lesson, index, seeded=True)
+    # Checks over seeds train fresh headless sessions: outside the live session's lock, one request at a time.
+    over_seeds = []
+    if any(c.seeds for c in lesson.steps[index].spec.check):
+        if not _seeded.acquire(timeout=SEEDED_SECONDS):
+            return jsonify({"ok": False, "error": "the server is busy with another check over seeds; try again"}), 429
+        try:
+            over_seeds = check_step(None, lesson, index, seeded=True, deadline=time.perf_counter() + SEEDED_SECONDS)
+        finally:
+            _seeded.release()
     results = [(over_seeds if c.seeds else live).pop(0) for c in lesson.steps[index].spec.check]
     with _lock:
         run = _runs.get(session)

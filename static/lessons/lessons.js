@@ -243,10 +243,14 @@ async function showPredict(step) {
   }
 }
 
+/** A condition as a teacher reads it: ≥ ≤ ≠ and spaced operators ("test_accuracy ≥ 0.98"). */
+const readable = (condition) => condition.replaceAll('>=', '≥').replaceAll('<=', '≤').replaceAll('!=', '≠')
+  .replaceAll('==', '=');
+
 function runWords(run) {
   const cap = run.steps !== null && run.steps !== undefined ? `${run.steps.toLocaleString('en')} steps`
     : `${run.epochs} epoch${run.epochs === 1 ? '' : 's'}`;
-  return run.until ? `Run (until ${run.until}, at most ${cap})` : `Run ${cap}`;
+  return run.until ? `Run up to ${cap} (until ${readable(run.until)})` : `Run ${cap}`;
 }
 
 function showRunButton(step) {
@@ -364,7 +368,7 @@ async function showVerdict(reply) {
     numbers.className = 'lesson-measured';
     numbers.textContent = Object.entries(c.measured).map(([k, v]) => `${k} = ${formatNumber(v)}`).join(' · ')
       + (c.seeds ? ` (median over seeds ${c.seeds.join(', ')})` : '');
-    const rule = Object.assign(document.createElement('code'), { className: 'lesson-rule', textContent: c.that });
+    const rule = Object.assign(document.createElement('code'), { className: 'lesson-rule', textContent: readable(c.that) });
     item.append(head, numbers, rule);
     if (c.error) item.append(Object.assign(document.createElement('div'), { className: 'lesson-error', textContent: c.error }));
     if (c.explain) item.append(Object.assign(document.createElement('div'), { className: 'lesson-explain', innerHTML: await renderMarkdown(c.explain) }));

@@ -122,3 +122,18 @@ def test_the_formula_libraries_are_served_from_npm(http):
     assert http.get("/vendor/npm/markdown-it-texmath/texmath.js").status_code == 200
     assert http.get("/vendor/npm/markdown-it/package.json").status_code == 404
     assert http.get("/vendor/npm/katex/dist/../../socket.io-client/package.json").status_code == 404
+
+
+def test_checks_over_seeds_have_a_time_budget(http, token, monkeypatch):
+    """An uploaded lesson asking for long runs over many seeds gets a failed check saying so, not minutes of CPU."""
+    from app.lessons import routes
+
+    monkeypatch.setattr(routes, "SEEDED_SECONDS", 0.5)
+    text = (b"title: Long\nconcept: Me\nsteps:\n  - title: One\n    text: x\n"
+            b"    settings: {dataset: spiral, hidden_sizes: [32, 32, 32]}\n    run: {steps: 100000}\n"
+            b"    check:\n      - that: step > 0\n        text: seeds\n        seeds: [1, 2, 3, 4, 5, 6, 7, 8, 9]\n")
+    assert http.post(f"/api/session/{token}/lessons?name=long.yaml", data=text).get_json()["ok"]
+    http.post(f"/api/session/{token}/lesson/long/1/open")
+    reply = http.post(f"/api/session/{token}/lesson/long/1/check").get_json()
+    check = reply["checks"][0]
+    assert check["passed"] is False and "took too long" in check["error"]
