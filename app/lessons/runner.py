@@ -192,6 +192,34 @@ def advance(lab, step: LoadedStep, deadline: float | None = None) -> tuple[int, 
     return t.step - start_step, why
 
 
+def catch_up(session, loaded: LoadedLesson, k: int, deadline: float) -> list[int]:
+    """Before opening step ``k`` (``start: continue``) on a live session that is not where step k - 1 left it:
+    replay the steps it continues — from the last fresh one — with their runs, as --check plays them. The
+    session's lock is taken one chunk at a time, so its viewers watch the replay and the scheduler serves the
+    other sessions meanwhile; past ``deadline`` (time.perf_counter) it raises OverBudget. The steps replayed."""
+    first = max([j for j in range(k) if loaded.steps[j].spec.start == "fresh"], default=0)
+    for j in range(first, k):
+        step = loaded.steps[j]
+        with session.controlled():
+            open_step(session, loaded, j)
+            start = (session.lab.trainer.step, session.lab.trainer.epoch)
+        while step.spec.run is not None:
+            with session.controlled():
+                lab = session.lab
+                if run_done(lab, step, *start):
+                    break
+                if time.perf_counter() > deadline:
+                    raise OverBudget(f"replaying steps {first + 1}–{k} (step {k + 1} continues them) took too long; "
+                                     f"open step {k} and run it first")
+                with np.errstate(all="ignore"):
+                    done = lab._run_steps(chunk(lab, step, start[0]))
+                lab.model_version += 1
+                lab.dirty = True
+            if not done:
+                break
+    return list(range(first, k))
+
+
 # --- 3. the checks
 def check_step(session, loaded: LoadedLesson, k: int, seed_runs: dict | None = None,
                seeded: bool | None = None, deadline: float | None = None) -> list[CheckResult]:

@@ -208,6 +208,7 @@ async function showStep(index, { open = true } = {}) {
   await showPredict(step);
   showRunButton(step);
   if (open && !view.readOnly) {
+    if (step.start === 'continue' && index) $('lesson-run-status').textContent = 'Opening…';
     const reply = await request('POST', await stepPath('open'));
     if (view.index !== index || view.lesson !== lesson) return; // the class moved on meanwhile
     if (!reply.ok) {
@@ -215,6 +216,10 @@ async function showStep(index, { open = true } = {}) {
       return;
     }
     view.phase = 'ready';
+    const replayed = reply.replayed ?? [];
+    $('lesson-run-status').textContent = replayed.length
+      ? `This step continues step${replayed.length > 1 ? 's' : ''} ${replayed.length > 1 ? `${replayed[0]}–${replayed.at(-1)}` : replayed[0]}: replayed first.`
+      : '';
   }
   callouts.show(step.highlight); // they follow their targets, and the controls a lab switch builds
   showRunButton(step);
