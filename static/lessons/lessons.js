@@ -202,13 +202,14 @@ async function showStep(index, { open = true } = {}) {
   $('lesson-step-title').textContent = step.title;
   $('lesson-verdict').hidden = true;
   $('lesson-error').hidden = true;
+  note('');
   $('lesson-run-status').textContent = '';
   $('lesson-body').scrollTop = 0;
   $('lesson-text').innerHTML = await renderMarkdown(step.text);
   await showPredict(step);
   showRunButton(step);
   if (open && !view.readOnly) {
-    if (step.start === 'continue' && index) $('lesson-run-status').textContent = 'Opening…';
+    if (step.start === 'continue' && index) note('Opening…');
     const reply = await request('POST', await stepPath('open'));
     if (view.index !== index || view.lesson !== lesson) return; // the class moved on meanwhile
     if (!reply.ok) {
@@ -217,12 +218,18 @@ async function showStep(index, { open = true } = {}) {
     }
     view.phase = 'ready';
     const replayed = reply.replayed ?? [];
-    $('lesson-run-status').textContent = replayed.length
+    note(replayed.length
       ? `This step continues step${replayed.length > 1 ? 's' : ''} ${replayed.length > 1 ? `${replayed[0]}–${replayed.at(-1)}` : replayed[0]}: replayed first.`
-      : '';
+      : '');
   }
   callouts.show(step.highlight); // they follow their targets, and the controls a lab switch builds
   showRunButton(step);
+}
+
+/** A line under the step's text: what the panel did for it (e.g. replayed the steps it continues). */
+function note(text) {
+  $('lesson-note').textContent = text;
+  $('lesson-note').hidden = !text;
 }
 
 async function showPredict(step) {
