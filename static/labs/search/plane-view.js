@@ -99,7 +99,7 @@ export class PlaneView extends RaceChart {
       const groups = { complete: [], pruned: [], fail: [] };
       for (const trial of trials) (groups[trial.state] ?? groups.fail).push(trial);
       const hover = (trial) => `trial ${trial.number}: ${formatValue(trial.value, race.objective)}`
-        + `${trial.state === 'complete' ? '' : ` (${trial.state})`}<br>`
+        + `${trial.state === 'complete' ? '' : ` (${trial.state}${trial.reason ? `: ${trial.reason}` : ''})`}<br>`
         + race.params.map((p) => `${p} = ${formatParam(trial.params[p])}`).join('<br>');
       const scatter = (list, marker) => ({
         type: 'scatter', mode: 'markers', xaxis: main.x, yaxis: main.y, x: list.map((t) => point(t).x),
@@ -132,7 +132,7 @@ export class PlaneView extends RaceChart {
       const values = new Set(trials.map((t) => String(t.params[projected])));
       layout.annotations.push({
         text: `<b>${SAMPLER_TITLES[sampler]}</b><br><span style="font-size:${fontSize(14)}px;color:${colors.muted}">`
-          + `${trials.length} trials · ${values.size} values</span>`,
+          + `${trials.length} trials · ${values.size} ${plural(label)}</span>`,
         showarrow: false,
         xref: 'paper', yref: 'paper', x: (left + right) / 2, y: 1, yanchor: 'top', xanchor: 'center',
         font: { color: SAMPLER_COLORS[sampler], size: fontSize(17) },
@@ -165,6 +165,11 @@ export class PlaneView extends RaceChart {
     const pad = (space.high - space.low) * 0.06 || 0.5;
     return axis({ title, range: [space.low - pad, space.high + pad], tickangle: 0, zeroline: false, ...extra });
   }
+}
+
+/** "learning rates", "widths", "L2 values": what the distinct values tried are counted in. */
+function plural(label) {
+  return /\d$/.test(label) ? `${label} values` : `${label}s`;
 }
 
 /** Plotly's name for axis `n` of a letter ('x', 'x2', …) and its layout key ('xaxis', 'xaxis2', …). */

@@ -43,7 +43,8 @@ export class ProgressView {
       fill.style.width = `${Math.min(100, (100 * s.done) / s.budget)}%`;
       bar.append(fill);
       const extra = [s.running ? `${s.running} training` : '', s.pruned ? `${s.pruned} pruned` : '',
-        s.failed ? `${s.failed} failed` : ''].filter(Boolean).join(' · ');
+        s.failed ? `${s.failed} failed` : '', s.stopped ? `${s.stopped} stopped` : '',
+        ...(s.worker_failures ?? [])].filter(Boolean).join(' · ');
       box.append(el('span', 'name', SAMPLER_TITLES[s.sampler]), el('span', 'count', `${s.done}/${s.budget}`), bar,
         el('span', 'detail', `best ${formatValue(s.best_value, race.objective)}${extra ? ` · ${extra}` : ''}`));
       return box;
