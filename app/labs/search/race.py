@@ -193,7 +193,7 @@ class Race:
                 self.runs[sampler] = run
                 run.start()
         except BaseException:
-            self.stop()
+            self.close()  # what started stops, the studies go, the processes are given back
             raise
         self.phase = "running"
         return True

@@ -47,6 +47,10 @@ export function createLab(ctx) {
   Object.assign(nnp.views, { searchModel: model, searchBest: best, searchPlane: plane, searchCurves: curves,
     searchParcoords: parcoords, searchImportance: importance });
 
+  // A search takes no minibatch steps: the transport's step button is hidden while this lab is shown.
+  const step = document.getElementById('step');
+  new MutationObserver(() => { step.hidden = !root.hidden; }).observe(root, { attributeFilter: ['hidden'] });
+
   $('search-start').addEventListener('click', () => send('search_start'));
   $('search-stop').addEventListener('click', () => send('search_stop'));
   $('apply-best').addEventListener('click', () => send('apply_best', {}));
