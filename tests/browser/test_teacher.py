@@ -254,3 +254,60 @@ def test_regenerate_draws_new_data_and_keeps_the_weights(page: Page) -> None:
     assert page.evaluate("() => Array.from(window.__nnp.frame.weights[0])") == weights
     page.wait_for_function(f"() => JSON.stringify(Array.from(window.__nnp.frame.dataset.arrays['train.x'] || [])"
                            f".slice(0, 10)) !== '{json.dumps(points)}'", timeout=TIMEOUT)
+
+
+def boxes_overlap(a: list, b: list) -> bool:
+    """Whether two [x, y, width, height] boxes share any area."""
+    return a[0] < b[0] + b[2] and b[0] < a[0] + a[2] and a[1] < b[1] + b[3] and b[1] < a[1] + a[3]
+
+
+@pytest.mark.parametrize("name", list(SHOTS))
+def test_presenter_charts_keep_their_labels_clear(browser: Browser, name: str, screenshots: Path,
+                                                  base_url: str) -> None:
+    """In presenter mode the −∇C column's labels never sit under its bars, and the backprop nudges chart keeps
+    its tick labels inside the chart, also for a trained network's tiny nudges (ticks like 5×10⁻⁴)."""
+    size = SHOTS[name]
+    context = browser.new_context(viewport=size, base_url=base_url)
+    try:
+        page = context.new_page()
+        errors: list[str] = []
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        open_page(page, "?presenter=1&dataset=digits")
+        wait_for_frame(page, "s.settings.dataset === 'digits'")
+        page.click("#step")
+        wait_for_frame(page, "f.step > 0 && f.backprop !== null && f.probeTarget !== null")
+        column = page.locator("#gradient-column")
+        column.scroll_into_view_if_needed()
+        page.wait_for_function("() => window.__nnp.views.gradient.boxes?.labels.length > 0", timeout=TIMEOUT)
+        page.wait_for_function("() => window.__nnp.charts.idle()", timeout=TIMEOUT)
+        boxes = page.evaluate("() => window.__nnp.views.gradient.boxes")
+        width = page.evaluate("() => document.getElementById('gradient-column').clientWidth")
+        for label in boxes["labels"]:
+            assert label[0] + label[2] <= width, (label, width)  # the whole label inside the column
+            for bar in boxes["bars"]:
+                assert not boxes_overlap(label, bar), (label, bar, boxes["stacked"])
+        column.screenshot(path=screenshots / f"gradient-column-presenter-{name}.png")
+
+        page.locator(".view.backprop").scroll_into_view_if_needed()
+        page.wait_for_function("() => window.__nnp.charts.idle() && document.querySelector('.bp-chart .ytick')",
+                               timeout=TIMEOUT)
+        for shrink in (1, 1e-4):  # the live nudges, then as small as a trained network's
+            page.evaluate("""(shrink) => {
+                const view = window.__nnp.views.backprop, frame = view.last, arrays = {...frame.arrays};
+                for (const key of ['backprop.prev_activation_grad_parts', 'backprop.prev_activation_grad'])
+                    arrays[key] = arrays[key].map((v) => v * shrink);
+                view.render({...frame, arrays});
+            }""", shrink)
+            outside = page.evaluate("""() => {
+                const chart = document.querySelector('.bp-chart').getBoundingClientRect();
+                return [...document.querySelectorAll('.bp-chart .ytick text, .bp-chart .xtick text')]
+                    .map((t) => [t.textContent, t.getBoundingClientRect()])
+                    .filter(([, r]) => r.left < chart.left - 0.5 || r.right > chart.right + 0.5
+                                       || r.top < chart.top - 0.5 || r.bottom > chart.bottom + 0.5)
+                    .map(([text]) => text);
+            }""")
+            assert outside == [], (shrink, outside)
+        page.locator(".view.backprop").screenshot(path=screenshots / f"backprop-nudges-presenter-{name}.png")
+        assert errors == []
+    finally:
+        context.close()
