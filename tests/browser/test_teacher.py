@@ -7,6 +7,7 @@ Every wait is for a condition; nothing asserts wall-clock time.
 from __future__ import annotations
 
 import json
+from contextlib import contextmanager
 import subprocess
 import sys
 from pathlib import Path
@@ -87,6 +88,20 @@ def text_sizes_in_view(page: Page) -> dict:
     }""")
 
 
+@contextmanager
+def presenter_page(browser: Browser, size: dict, base_url: str, dataset: str):
+    """A page of its own at ``size`` in presenter mode on ``dataset``, and the console errors it logs."""
+    context = browser.new_context(viewport=size, base_url=base_url)
+    try:
+        page = context.new_page()
+        errors: list[str] = []
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        open_page(page, f"?presenter=1&dataset={dataset}")
+        yield page, errors
+    finally:
+        context.close()
+
+
 def wholly_in_view(page: Page, selector: str, size: dict) -> bool:
     box = page.locator(selector).bounding_box()
     return bool(box) and box["x"] >= 0 and box["y"] >= 0 and box["x"] + box["width"] <= size["width"] + 0.5 \
@@ -101,12 +116,7 @@ def wholly_in_view(page: Page, selector: str, size: dict) -> bool:
 def test_presenter_mode_fits_the_projector(browser: Browser, name: str, dataset: str, views: list[str],
                                           screenshots: Path, base_url: str) -> None:
     size = SHOTS[name]
-    context = browser.new_context(viewport=size, base_url=base_url)
-    try:
-        page = context.new_page()
-        errors: list[str] = []
-        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-        open_page(page, f"?presenter=1&dataset={dataset}")
+    with presenter_page(browser, size, base_url, dataset) as (page, errors):
         wait_for_frame(page, f"s.settings.dataset === '{dataset}' && f.step > 0 || s.settings.dataset === '{dataset}'")
         page.click("#play")
         wait_for_frame(page, "f.epoch >= 2", timeout=40_000)
@@ -128,8 +138,6 @@ def test_presenter_mode_fits_the_projector(browser: Browser, name: str, dataset:
         page.click("#hide-controls")
         page.wait_for_function("() => new URLSearchParams(location.search).get('controls') === '0'", timeout=TIMEOUT)
         assert errors == []
-    finally:
-        context.close()
 
 
 def test_hide_controls_outside_presenter_mode_is_kept_in_the_link(page: Page) -> None:
@@ -266,13 +274,7 @@ def test_presenter_charts_keep_their_labels_clear(browser: Browser, name: str, s
                                                   base_url: str) -> None:
     """In presenter mode the −∇C column's labels never sit under its bars, and the backprop nudges chart keeps
     its tick labels inside the chart, also for a trained network's tiny nudges (ticks like 5×10⁻⁴)."""
-    size = SHOTS[name]
-    context = browser.new_context(viewport=size, base_url=base_url)
-    try:
-        page = context.new_page()
-        errors: list[str] = []
-        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-        open_page(page, "?presenter=1&dataset=digits")
+    with presenter_page(browser, SHOTS[name], base_url, "digits") as (page, errors):
         wait_for_frame(page, "s.settings.dataset === 'digits'")
         page.click("#step")
         wait_for_frame(page, "f.step > 0 && f.backprop !== null && f.probeTarget !== null")
@@ -309,5 +311,3 @@ def test_presenter_charts_keep_their_labels_clear(browser: Browser, name: str, s
             assert outside == [], (shrink, outside)
         page.locator(".view.backprop").screenshot(path=screenshots / f"backprop-nudges-presenter-{name}.png")
         assert errors == []
-    finally:
-        context.close()
