@@ -8,7 +8,7 @@ import { decodeArrays } from '../../core/frame.js';
 import { decodeFrame } from './frame.js';
 import { FeatureMaps } from './feature-maps.js';
 import { ShapeTable } from './shape-table.js';
-import { Curves } from './curves.js';
+import { Curves } from '../../core/curves.js';
 import { AugmentedStrip } from './strip.js';
 import { layerEditor } from './layer-editor.js';
 import { DetailView } from './detail-view.js';
