@@ -16,7 +16,7 @@ const CONTROLS = 'main.layout :is(button, input, select, textarea), .transport :
 
 /**
  * Wire the class's parts of the page. `send(event, payload)` → the server's reply; `joinCode`: this page follows
- * that class (null: the teacher's side). Returns {following(), takeClass(state), lock(), refuse(event),
+ * that class (null: the teacher's side). Returns {following(), takeClass(state), lock(), refuse(event, payload),
  * onDisconnect(reason)}.
  */
 export function setupClassroom({ send, joinCode }) {
@@ -43,11 +43,23 @@ export function setupClassroom({ send, joinCode }) {
     }
   }
 
+  // Views build some controls as they draw (a network's +/− neuron buttons): lock those as they appear.
+  let lockQueued = false;
+  const watcher = new MutationObserver(() => {
+    if (lockQueued || !following()) return;
+    lockQueued = true;
+    queueMicrotask(() => { lockQueued = false; lock(); });
+  });
+  if (joinCode) watcher.observe(document.querySelector('main.layout'), { childList: true, subtree: true });
+
   let refusedShown = 0;
   /** A control the page does not send while following: say why, now and then (not on every drag). */
-  function refuse(event) {
+  function refuse(event, payload) {
     if (!following() || FOLLOWER_EVENTS.has(event)) return false;
-    if (performance.now() - refusedShown > 4000) {
+    // A view saying whether it is on screen (the landscape's `show`) is no one's doing: dropped quietly. The
+    // follower sees the landscape when the teacher's page shows it.
+    const quiet = event === 'landscape' && payload && !('weights' in payload);
+    if (!quiet && performance.now() - refusedShown > 4000) {
       refusedShown = performance.now();
       toast('You are following the class: only the teacher can change this. Take a copy to experiment on your own.', 5000);
     }

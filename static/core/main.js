@@ -179,6 +179,7 @@ const server = connect({
   onError: (error) => showError(error),
 }, { join: joinCode });
 nnp.send = (event, payload) => send(event, payload);
+nnp.socketSend = (event, payload) => server.send(event, payload); // past the page's own checks (tests)
 
 function takeState(s) {
   showPlaying(s.status === 'running');
@@ -202,7 +203,7 @@ function rewriteUrl() {
 
 /** Send a control; its reply clears the errors it fixes or shows why it was refused. */
 async function send(event, payload) {
-  if (classroom.refuse(event)) return { ok: false }; // following a class: the teacher's controls only
+  if (classroom.refuse(event, payload)) return { ok: false }; // following a class: the teacher's controls only
   const reply = await server.send(event, payload);
   if (reply && reply.ok === false && reply.error) showError(reply.error);
   else if (event === 'set' && payload) Object.keys(payload).forEach((name) => controls.clearError(name));
