@@ -66,7 +66,7 @@ def serve(argv=None) -> None:
     try:
         app = create_app({"FPS": args.fps, "SESSION_IDLE_TIMEOUT": args.idle_timeout, "BIND_HOST": host,
                           "ALLOWED_HOSTS": args.allow_host, "MNIST_DIR": args.mnist,
-                          "PUBLIC_URL": url if args.lan else None})
+                          "PUBLIC_URL": url.rstrip("/") if args.lan else None})
     except ValueError as error:
         raise SystemExit(f"nnplayground: --mnist {args.mnist}: {error}") from None
     note = f" (port {args.port} is busy)" if port != args.port else ""
