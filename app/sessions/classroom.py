@@ -125,6 +125,9 @@ class Classrooms:
         if event in FOLLOWER_EVENTS and role != ("follower" if event == "fork" else "forked"):
             wanted = "a follower of a class" if event == "fork" else "a follower working on a copy"
             return ControlError("role", role, wanted, f"only {wanted} can send {event}", event=event)
+        if event == "class_start" and role == "forked":
+            return ControlError("role", role, "a session's own connection (not a copy taken from a class)",
+                                "a copy taken from a class cannot start a class of its own", event=event)
         if event in TEACHER_EVENTS and event != "class_start" and role != "teacher":
             return ControlError("role", role, "the teacher of a class",
                                 f"{event} is for the teacher of a class; start one with class_start", event=event)

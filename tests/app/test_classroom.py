@@ -140,6 +140,7 @@ def test_a_rotated_code_stops_working_and_followers_stay(live, run):
         assert status == 200 and svg.startswith(b"<svg")
         await teacher.call("play")  # the follower already in still follows
         await follower.wait_for(lambda v: v.frame["status"] == "running" and v.frame["step"] > 20)
+        assert get(f"{live.url}/join?code={new.lower()}")[0] == 200  # the form: to the class's page
         joined = await Viewer(live.url, join=new).connect()
         assert joined.classroom["code"] == new
         for viewer in (joined, follower, teacher):
@@ -162,7 +163,9 @@ def test_fork_gives_a_private_copy_and_bring_back_returns_it(live, run):
         follower = await Viewer(live.url, join=code).connect()
         await follower.wait_for(lambda v: v.frame["step"] == paused["step"])
 
+        assert (await teacher.call("fork"))["error"]["received"] == '"teacher"'
         assert (await follower.call("fork"))["ok"]
+        assert (await follower.call("class_start"))["error"]["received"] == '"forked"'
         copy = await follower.wait_for(lambda v: v.session and v.classroom["forked"] and v.session)
         assert copy["token"] != teacher.token and copy["created"]
         state = await follower.wait_for(lambda v: v.state["step"] == paused["step"] and v.state)
@@ -193,6 +196,7 @@ def test_fork_gives_a_private_copy_and_bring_back_returns_it(live, run):
                                        and v.frame)
         assert back["learning_rate"] == 0.2
         assert (await follower.call("play"))["error"]["field"] == "role"
+        assert (await follower.call("follow_again"))["error"]["received"] == '"follower"'
         # Take a copy again, and follow again on one's own.
         await follower.call("fork")
         await follower.wait_for(lambda v: v.classroom["forked"] is True)

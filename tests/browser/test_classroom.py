@@ -54,12 +54,11 @@ def test_a_student_follows_the_class_read_only_takes_a_copy_and_trains_it(browse
         student.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
         student.goto(f"{live.url}/join/{code}")
         expect(student.locator("#follower-badge")).to_contain_text("Following the class", timeout=TIMEOUT)
-        # The teacher's run, live: the student's epoch advances with the teacher's.
+        # The teacher's run, live: the student's epoch advances, past where the teacher's page just was.
         wait_for_frame(student, "f.status === 'running'")
-        seen = epoch(student)
-        student.wait_for_function(f"() => Number(document.getElementById('epoch').textContent) > {seen}",
+        teachers = epoch(teacher)
+        student.wait_for_function(f"() => Number(document.getElementById('epoch').textContent) > {teachers}",
                                   timeout=TIMEOUT)
-        assert abs(epoch(student) - epoch(teacher)) <= 3
         teacher.wait_for_function("() => document.getElementById('class-following').textContent === '1'",
                                   timeout=TIMEOUT)
         # Every control is disabled (and greyed); a control sent anyway is refused by the server.
