@@ -38,7 +38,9 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 # ``nnplayground NAME ...`` runs another tool than the server: NAME -> "module:function", called with the rest of
 # the arguments. Each area registers its own line here; the server stays the default.
-SUBCOMMANDS: dict[str, str] = {}
+SUBCOMMANDS: dict[str, str] = {
+    "lessons": "app.lessons.cli:main",  # list lessons; --check runs them headless (docs/lessons.md)
+}
 
 
 def main(argv=None) -> None:

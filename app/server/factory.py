@@ -82,6 +82,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.extensions["nnplayground"] = SessionManager(app.config, socketio.server)
     app.extensions["classrooms"] = Classrooms(app.extensions["nnplayground"], app.config["PUBLIC_URL"])
     app.register_blueprint(bp)
+    app.register_blueprint(lessons_bp)  # the lesson panel's routes (app/lessons/routes.py)
     return app
 
 
@@ -93,4 +94,5 @@ def protocol_events() -> set[str]:
     return {"set", *COMMON_EVENTS, *CLASS_EVENTS, *(name for lab in LABS.values() for name in lab.events)}
 
 
+from app.lessons.routes import bp as lessons_bp  # noqa: E402
 from . import events  # noqa: E402,F401  (registers the handlers on `socketio` before any init_app)

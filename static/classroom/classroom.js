@@ -158,6 +158,8 @@ export function setupClassroom({ send, joinCode }) {
     if (joinCode) {
       ended = ended || Boolean(next?.ended);
       showFollower();
+      // The teacher's lesson step, shown read-only beside the class's session (static/lessons/lessons.js).
+      if (!next?.forked && !ended) window.__nnp_lessons?.follow?.(next?.lesson ?? null);
     } else {
       showTeacher();
     }
