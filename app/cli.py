@@ -39,6 +39,8 @@ def parse_args(argv=None) -> argparse.Namespace:
 # ``nnplayground NAME ...`` runs another tool than the server: NAME -> "module:function", called with the rest of
 # the arguments. Each area registers its own line here; the server stays the default.
 SUBCOMMANDS: dict[str, str] = {
+    "search": "app.search.cli:search",                # hyperparameter search (docs/search.md)
+    "search-worker": "app.search.cli:search_worker",  # join a search's study from another machine
     "lessons": "app.lessons.cli:main",  # list lessons; --check runs them headless (docs/lessons.md)
 }
 

@@ -14,6 +14,7 @@ Every change goes through the session's lock and is followed by a `state` to eve
 from __future__ import annotations
 
 import threading
+import time
 import weakref
 from collections import OrderedDict
 from pathlib import Path
@@ -23,17 +24,23 @@ from flask import Blueprint, abort, current_app, jsonify, request, send_file
 from app.server.routes import _session
 
 from .loader import MAX_FILE_BYTES, NAME, LessonError, LoadedLesson, load_all, load_text
-from .runner import LiveRun, StepError, check_step, open_step
+from .runner import LiveRun, OverBudget, StepError, catch_up, check_step, open_step
 
 bp = Blueprint("lessons", __name__)
 
 MAX_UPLOADS = 8  # a session keeps its newest uploaded lessons
+# Checks over seeds train fresh headless runs in the request: one such check at a time on the server, each given
+# at most this long, so an uploaded lesson asking for 9 seeds of long runs cannot take the CPU from the others.
+SEEDED_SECONDS = 30.0
+_seeded = threading.Semaphore(1)
 # The browser libraries the panel loads (npm's, from node_modules: no CDN). Only these may be served.
 VENDOR_PREFIXES = ("katex/dist/", "markdown-it/dist/markdown-it.min.js", "markdown-it-texmath/texmath.js",
                    "markdown-it-texmath/css/texmath.css")
 
 _uploads: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()  # session -> OrderedDict(name -> lesson)
-_runs: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()     # session -> (name, k, LiveRun)
+_runs: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()     # session -> (name, k, LiveRun | None):
+                                                                     # the lesson step last opened on it
+REPLAY_SECONDS = 20.0  # catching up the steps a `continue` step builds on, at most
 _lock = threading.Lock()
 _folder_cache: dict = {}
 
@@ -155,25 +162,42 @@ def _changed(session):
     broadcast_state(session)
 
 
+def _left_where_next_continues(session, lesson: LoadedLesson, index: int) -> bool:
+    """Whether step ``index`` - 1 of ``lesson`` was the last opened on ``session`` and is done (run to its end,
+    or it has no run): where a `continue` step takes over."""
+    with _lock:
+        last = _runs.get(session)
+    if last is None or last[0] != lesson.name or last[1] != index - 1:
+        return False
+    plan = last[2]
+    return lesson.steps[index - 1].spec.run is None or (plan is not None and plan.stopped_by is not None)
+
+
 @bp.post("/api/session/<token>/lesson/<name>/<int:k>/open")
 def open_lesson_step(token, name, k):
     session = _session(token)
     lesson = _lesson(name, session)
     index = _step_index(lesson, k)
     before = session.lab
+    replayed: list[int] = []
     try:
+        if lesson.steps[index].spec.start == "continue" and index and not _left_where_next_continues(
+                session, lesson, index):
+            replayed = catch_up(session, lesson, index, time.perf_counter() + REPLAY_SECONDS)
         with session.controlled():
             open_step(session, lesson, index)
             version = session.config_version
             schema = session.schema() if session.lab is not before else None
     except StepError as error:
         return jsonify({"ok": False, "problem": error.problem.to_wire()}), 400
+    except OverBudget as error:
+        return jsonify({"ok": False, "error": str(error)}), 400
     with _lock:
-        _runs.pop(session, None)
+        _runs[session] = (name, index, None)
     if schema is not None:  # the step switched labs: every viewer rebuilds its controls, as after set_lab
         current_app.extensions["nnplayground"].server.emit("schema", schema, to=session.token, namespace="/")
     _changed(session)
-    return jsonify({"ok": True, "config_version": version})
+    return jsonify({"ok": True, "config_version": version, "replayed": [j + 1 for j in replayed]})
 
 
 def _elsewhere(session, step, k: int):
@@ -216,12 +240,19 @@ def check_lesson_step(token, name, k):
             return _elsewhere(session, lesson.steps[index], k)
         live = check_step(session, lesson, index, seeded=False)
         status, step_now = session.lab.status, session.lab.trainer.step
-    # Checks over seeds train fresh headless sessions: outside the live session's lock.
-    over_seeds = check_step(None, lesson, index, seeded=True)
+    # Checks over seeds train fresh headless sessions: outside the live session's lock, one request at a time.
+    over_seeds = []
+    if any(c.seeds for c in lesson.steps[index].spec.check):
+        if not _seeded.acquire(timeout=SEEDED_SECONDS):
+            return jsonify({"ok": False, "error": "the server is busy with another check over seeds; try again"}), 429
+        try:
+            over_seeds = check_step(None, lesson, index, seeded=True, deadline=time.perf_counter() + SEEDED_SECONDS)
+        finally:
+            _seeded.release()
     results = [(over_seeds if c.seeds else live).pop(0) for c in lesson.steps[index].spec.check]
     with _lock:
         run = _runs.get(session)
-    run_wire = run[2].to_wire() if run and run[0] == name and run[1] == index else None
+    run_wire = run[2].to_wire() if run and run[0] == name and run[1] == index and run[2] is not None else None
     return jsonify({"ok": True, "passed": all(r.passed for r in results), "status": status, "step": step_now,
                     "run": run_wire, "checks": [r.to_wire() for r in results]})
 

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import time
+
 import numpy as np
 
 from app.labs import LABS
@@ -165,8 +167,13 @@ def chunk(lab, step: LoadedStep, start_step: int) -> int:
     return max(1, n)
 
 
-def advance(lab, step: LoadedStep) -> tuple[int, str]:
-    """Train the step's run headless (the lock held): (steps trained, why it stopped)."""
+class OverBudget(RuntimeError):
+    """Headless runs for the page took longer than the time they were given (``deadline``)."""
+
+
+def advance(lab, step: LoadedStep, deadline: float | None = None) -> tuple[int, str]:
+    """Train the step's run headless (the lock held): (steps trained, why it stopped). Past ``deadline``
+    (time.perf_counter) it raises OverBudget."""
     t = lab.trainer
     start_step, start_epoch = t.step, t.epoch
     with np.errstate(all="ignore"):
@@ -174,6 +181,9 @@ def advance(lab, step: LoadedStep) -> tuple[int, str]:
             why = run_done(lab, step, start_step, start_epoch)
             if why:
                 break
+            if deadline is not None and time.perf_counter() > deadline:
+                raise OverBudget(f"the runs over seeds took too long for the page; `nnplayground lessons --check "
+                                 f"NAME` measures them")
             if not lab._run_steps(chunk(lab, step, start_step)):
                 why = "diverged" if lab.status == "diverged" else "cap"  # nothing to train on
                 break
@@ -182,18 +192,47 @@ def advance(lab, step: LoadedStep) -> tuple[int, str]:
     return t.step - start_step, why
 
 
+def catch_up(session, loaded: LoadedLesson, k: int, deadline: float) -> list[int]:
+    """Before opening step ``k`` (``start: continue``) on a live session that is not where step k - 1 left it:
+    replay the steps it continues — from the last fresh one — with their runs, as --check plays them. The
+    session's lock is taken one chunk at a time, so its viewers watch the replay and the scheduler serves the
+    other sessions meanwhile; past ``deadline`` (time.perf_counter) it raises OverBudget. The steps replayed."""
+    first = max([j for j in range(k) if loaded.steps[j].spec.start == "fresh"], default=0)
+    for j in range(first, k):
+        step = loaded.steps[j]
+        with session.controlled():
+            open_step(session, loaded, j)
+            start = (session.lab.trainer.step, session.lab.trainer.epoch)
+        while step.spec.run is not None:
+            with session.controlled():
+                lab = session.lab
+                if run_done(lab, step, *start):
+                    break
+                if time.perf_counter() > deadline:
+                    raise OverBudget(f"replaying steps {first + 1}–{k} (step {k + 1} continues them) took too long; "
+                                     f"open step {k} and run it first")
+                with np.errstate(all="ignore"):
+                    done = lab._run_steps(chunk(lab, step, start[0]))
+                lab.model_version += 1
+                lab.dirty = True
+            if not done:
+                break
+    return list(range(first, k))
+
+
 # --- 3. the checks
 def check_step(session, loaded: LoadedLesson, k: int, seed_runs: dict | None = None,
-               seeded: bool | None = None) -> list[CheckResult]:
-    """Step ``k``'s checks on the session's lab as it is now; checks with ``seeds`` on fresh headless runs.
-    ``seeded``: None every check, True only those over seeds (``session`` unused), False only the others."""
+               seeded: bool | None = None, deadline: float | None = None) -> list[CheckResult]:
+    """Step ``k``'s checks on the session's lab as it is now; checks with ``seeds`` on fresh headless runs
+    (trained no later than ``deadline``, else that check fails saying so). ``seeded``: None every check, True
+    only those over seeds (``session`` unused), False only the others."""
     step = loaded.steps[k]
     results = []
     for check, condition in zip(step.spec.check, step.checks):
         if seeded is not None and bool(check.seeds) != seeded:
             continue
         if check.seeds:
-            results.append(_median_check(loaded, k, check, condition, seed_runs))
+            results.append(_median_check(loaded, k, check, condition, seed_runs, deadline))
         else:
             with np.errstate(all="ignore"):
                 outcome = condition.evaluate(session.lab)
@@ -202,13 +241,17 @@ def check_step(session, loaded: LoadedLesson, k: int, seed_runs: dict | None = N
     return results
 
 
-def _median_check(loaded, k, check, condition: Condition, seed_runs: dict | None) -> CheckResult:
+def _median_check(loaded, k, check, condition: Condition, seed_runs: dict | None,
+                  deadline: float | None = None) -> CheckResult:
     runs = []
     for seed in check.seeds:
         key = (k, seed)
         if seed_runs is None or key not in seed_runs:
             session = headless_session()
-            play_through(session, loaded, k, seed=seed)
+            try:
+                play_through(session, loaded, k, seed=seed, deadline=deadline)
+            except OverBudget as error:
+                return CheckResult(check.text, check.that, False, {}, check.explain, str(error), list(check.seeds))
             if seed_runs is not None:
                 seed_runs[key] = session
         else:
@@ -233,18 +276,20 @@ def headless_session(lab: str | None = None):
     return Session("lesson-" + "0" * 17, dict(DEFAULT_CONFIG), **({"lab": lab} if lab else {}))
 
 
-def play_through(session, loaded: LoadedLesson, last: int, seed: int | None = None) -> list[StepResult]:
+def play_through(session, loaded: LoadedLesson, last: int, seed: int | None = None,
+                 deadline: float | None = None) -> list[StepResult]:
     """Open and run steps 0 … ``last`` in order (predictions are the students'; the runs are the lesson's)."""
-    return [play_step(session, loaded, k, seed) for k in range(last + 1)]
+    return [play_step(session, loaded, k, seed, deadline) for k in range(last + 1)]
 
 
-def play_step(session, loaded: LoadedLesson, k: int, seed: int | None = None) -> StepResult:
+def play_step(session, loaded: LoadedLesson, k: int, seed: int | None = None,
+              deadline: float | None = None) -> StepResult:
     """Open step ``k`` and train its run."""
     step = loaded.steps[k]
     open_step(session, loaded, k, seed=seed)
     result = StepResult(k, step.spec.title)
     if step.spec.run is not None:
-        result.steps_trained, result.stopped_by = advance(session.lab, step)
+        result.steps_trained, result.stopped_by = advance(session.lab, step, deadline)
     return result
 
 

@@ -202,12 +202,14 @@ async function showStep(index, { open = true } = {}) {
   $('lesson-step-title').textContent = step.title;
   $('lesson-verdict').hidden = true;
   $('lesson-error').hidden = true;
+  note('');
   $('lesson-run-status').textContent = '';
   $('lesson-body').scrollTop = 0;
   $('lesson-text').innerHTML = await renderMarkdown(step.text);
   await showPredict(step);
   showRunButton(step);
   if (open && !view.readOnly) {
+    if (step.start === 'continue' && index) note('Opening…');
     const reply = await request('POST', await stepPath('open'));
     if (view.index !== index || view.lesson !== lesson) return; // the class moved on meanwhile
     if (!reply.ok) {
@@ -215,9 +217,19 @@ async function showStep(index, { open = true } = {}) {
       return;
     }
     view.phase = 'ready';
+    const replayed = reply.replayed ?? [];
+    note(replayed.length
+      ? `This step continues step${replayed.length > 1 ? 's' : ''} ${replayed.length > 1 ? `${replayed[0]}–${replayed.at(-1)}` : replayed[0]}: replayed first.`
+      : '');
   }
   callouts.show(step.highlight); // they follow their targets, and the controls a lab switch builds
   showRunButton(step);
+}
+
+/** A line under the step's text: what the panel did for it (e.g. replayed the steps it continues). */
+function note(text) {
+  $('lesson-note').textContent = text;
+  $('lesson-note').hidden = !text;
 }
 
 async function showPredict(step) {
@@ -243,10 +255,14 @@ async function showPredict(step) {
   }
 }
 
+/** A condition as a teacher reads it: ≥ ≤ ≠ and spaced operators ("test_accuracy ≥ 0.98"). */
+const readable = (condition) => condition.replaceAll('>=', '≥').replaceAll('<=', '≤').replaceAll('!=', '≠')
+  .replaceAll('==', '=');
+
 function runWords(run) {
   const cap = run.steps !== null && run.steps !== undefined ? `${run.steps.toLocaleString('en')} steps`
     : `${run.epochs} epoch${run.epochs === 1 ? '' : 's'}`;
-  return run.until ? `Run (until ${run.until}, at most ${cap})` : `Run ${cap}`;
+  return run.until ? `Run up to ${cap} (until ${readable(run.until)})` : `Run ${cap}`;
 }
 
 function showRunButton(step) {
@@ -364,7 +380,7 @@ async function showVerdict(reply) {
     numbers.className = 'lesson-measured';
     numbers.textContent = Object.entries(c.measured).map(([k, v]) => `${k} = ${formatNumber(v)}`).join(' · ')
       + (c.seeds ? ` (median over seeds ${c.seeds.join(', ')})` : '');
-    const rule = Object.assign(document.createElement('code'), { className: 'lesson-rule', textContent: c.that });
+    const rule = Object.assign(document.createElement('code'), { className: 'lesson-rule', textContent: readable(c.that) });
     item.append(head, numbers, rule);
     if (c.error) item.append(Object.assign(document.createElement('div'), { className: 'lesson-error', textContent: c.error }));
     if (c.explain) item.append(Object.assign(document.createElement('div'), { className: 'lesson-explain', innerHTML: await renderMarkdown(c.explain) }));

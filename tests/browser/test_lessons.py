@@ -164,3 +164,16 @@ def test_a_callout_follows_its_control_into_the_strip(page, live):
     expect(page.locator("#learning-rate").locator("xpath=ancestor::*[contains(@class,'control')][1]")).to_have_class(
         re.compile("lesson-highlight"))
     expect(page.locator("#controls-strip")).not_to_have_class(re.compile("lesson-highlight"))
+
+
+def test_a_step_opened_by_link_builds_on_the_steps_before_it(page, live, console_errors):
+    page.goto(f"{live.url}/?lesson=a-neuron&step=2")
+    expect(page.locator("#lesson-note")).to_have_text("This step continues step 1: replayed first.",
+                                                            timeout=15_000)
+    page.get_by_label("x₁ = −2").check()
+    run = page.locator("#lesson-run")
+    expect(run).to_have_text("Check")
+    verdict = run_step(page)
+    expect(verdict.locator(".lesson-check.passed")).to_have_count(2)
+    expect(verdict).to_contain_text("output(0, 0, -2, 3) = 0")
+    assert not console_errors

@@ -122,3 +122,47 @@ def test_the_formula_libraries_are_served_from_npm(http):
     assert http.get("/vendor/npm/markdown-it-texmath/texmath.js").status_code == 200
     assert http.get("/vendor/npm/markdown-it/package.json").status_code == 404
     assert http.get("/vendor/npm/katex/dist/../../socket.io-client/package.json").status_code == 404
+
+
+def test_checks_over_seeds_have_a_time_budget(http, token, monkeypatch):
+    """An uploaded lesson asking for long runs over many seeds gets a failed check saying so, not minutes of CPU."""
+    from app.lessons import routes
+
+    monkeypatch.setattr(routes, "SEEDED_SECONDS", 0.5)
+    text = (b"title: Long\nconcept: Me\nsteps:\n  - title: One\n    text: x\n"
+            b"    settings: {dataset: spiral, hidden_sizes: [32, 32, 32]}\n    run: {steps: 100000}\n"
+            b"    check:\n      - that: step > 0\n        text: seeds\n        seeds: [1, 2, 3, 4, 5, 6, 7, 8, 9]\n")
+    assert http.post(f"/api/session/{token}/lessons?name=long.yaml", data=text).get_json()["ok"]
+    http.post(f"/api/session/{token}/lesson/long/1/open")
+    reply = http.post(f"/api/session/{token}/lesson/long/1/check").get_json()
+    check = reply["checks"][0]
+    assert check["passed"] is False and "took too long" in check["error"]
+
+
+def test_a_continue_step_opened_directly_replays_the_steps_it_continues(http, token, manager):
+    """a-neuron step 2 continues step 1 (the weights set by hand): opened first, it replays step 1 first."""
+    session = manager.get(token)
+    base = f"/api/session/{token}/lesson/a-neuron"
+    reply = http.post(f"{base}/2/open").get_json()
+    assert reply["ok"] and reply["replayed"] == [1]
+    check = http.post(f"{base}/2/check").get_json()
+    assert check["passed"], check
+    # Opened in order, nothing is replayed: the teacher's own changes in between are kept.
+    assert http.post(f"{base}/1/open").get_json()["replayed"] == []
+    with session.controlled():
+        session.lab.edit_bias(0, 0, 0.5)
+    assert http.post(f"{base}/2/open").get_json()["replayed"] == []
+    assert session.lab.trainer.model[0].bias.data[0] == 2.0  # the step's own edit, on the teacher's network
+
+
+def test_a_replay_past_its_budget_says_what_to_do(http, token, monkeypatch):
+    from app.lessons import routes
+
+    monkeypatch.setattr(routes, "REPLAY_SECONDS", 0.0)
+    reply = http.post(f"/api/session/{token}/lesson/learning-rate/1/open")  # fresh: nothing to replay
+    assert reply.get_json()["ok"]
+    text = (b"title: Long\nconcept: Me\nsteps:\n  - title: One\n    text: x\n    run: {steps: 50000}\n"
+            b"  - title: Two\n    text: y\n    start: continue\n")
+    assert http.post(f"/api/session/{token}/lessons?name=long.yaml", data=text).get_json()["ok"]
+    reply = http.post(f"/api/session/{token}/lesson/long/2/open")
+    assert reply.status_code == 400 and "open step 1 and run it first" in reply.get_json()["error"]
