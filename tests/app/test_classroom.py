@@ -143,7 +143,9 @@ def test_a_rotated_code_stops_working_and_followers_stay(live, run):
         assert get(f"{live.url}/join?code={new.lower()}")[0] == 200  # the form: to the class's page
         joined = await Viewer(live.url, join=new).connect()
         assert joined.classroom["code"] == new
-        for viewer in (joined, follower, teacher):
+        refreshed = await Viewer(live.url, teacher.token).connect()  # the teacher's refresh: still the class's
+        assert refreshed.classroom["role"] == "teacher" and refreshed.classroom["code"] == new
+        for viewer in (refreshed, joined, follower, teacher):
             await viewer.disconnect()
 
     run(scenario())
@@ -183,11 +185,17 @@ def test_fork_gives_a_private_copy_and_bring_back_returns_it(live, run):
         await follower.wait_for(lambda v: v.frame["step"] > paused["step"] + 300)
         assert (await follower.call("set_lab", {"lab": "rnn"}))["ok"]
         assert (await follower.wait_for(lambda v: v.state["lab"] == "rnn" and v.state))["hidden_size"] == 7
-        await follower.call("set", {"hidden_size": 3})
+        assert (await follower.call("set", {"hidden_size": 3}))["ok"]
         assert teacher.state["settings"]["learning_rate"] == 0.2 and teacher.state["lab"] == "mlp"
         await teacher.call("step")
         after = await teacher.wait_for(lambda v: v.frame["step"] == paused["step"] + 1 and v.frame)
         assert after["status"] == "paused" and after["learning_rate"] == 0.2
+
+        # A refresh of the student's page comes back to its copy (the page keeps the copy's token).
+        again = await Viewer(live.url, auth={"join": code, "fork": copy["token"]}).connect()
+        assert again.created is False and again.token == copy["token"] and again.classroom["forked"] is True
+        assert again.state["lab"] == "rnn" and again.state["hidden_size"] == 3
+        await again.disconnect()
 
         # Bring everyone back: the student follows the teacher again, and may change nothing again.
         assert (await teacher.call("bring_back"))["brought_back"] == 1

@@ -70,12 +70,12 @@ def test_a_student_follows_the_class_read_only_takes_a_copy_and_trains_it(browse
         assert reply["ok"] is False and reply["error"]["field"] == "role"
         assert no_sideways_scroll(student)
         student.wait_for_timeout(300)  # let the views settle before the picture (not a condition: a screenshot)
-        student.screenshot(path=str(screenshots / "classroom-follower-390x844.png"), full_page=True)
+        student.screenshot(path=str(screenshots / "classroom-follower-390x844.png"))
         student.set_viewport_size(TABLET)
         student.wait_for_function("() => window.innerWidth === 768", timeout=TIMEOUT)
         assert no_sideways_scroll(student)
         student.wait_for_timeout(300)
-        student.screenshot(path=str(screenshots / "classroom-follower-768x1024.png"), full_page=True)
+        student.screenshot(path=str(screenshots / "classroom-follower-768x1024.png"))
 
         # A copy of one's own: the controls come alive, and it trains without touching the teacher's run.
         student.click("#fork")
