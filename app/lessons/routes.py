@@ -31,7 +31,7 @@ bp = Blueprint("lessons", __name__)
 MAX_UPLOADS = 8  # a session keeps its newest uploaded lessons
 # Checks over seeds train fresh headless runs in the request: one such check at a time on the server, each given
 # at most this long, so an uploaded lesson asking for 9 seeds of long runs cannot take the CPU from the others.
-SEEDED_SECONDS = 30.0
+SEEDED_SECONDS = 60.0
 _seeded = threading.Semaphore(1)
 # The browser libraries the panel loads (npm's, from node_modules: no CDN). Only these may be served.
 VENDOR_PREFIXES = ("katex/dist/", "markdown-it/dist/markdown-it.min.js", "markdown-it-texmath/texmath.js",

@@ -183,7 +183,8 @@ function controlLabel(name) {
   if (name.startsWith('#')) {
     // A view by its figure's title ("Cost"), else the element's own name for itself.
     const el = document.getElementById(name.slice(1));
-    const title = el?.querySelector('.title') ?? el?.closest('figure')?.querySelector('figcaption .title');
+    const title = el?.querySelector('.title') ?? el?.closest('figure')?.querySelector('figcaption .title')
+      ?? (el?.tagName === 'DD' ? el.parentElement.querySelector('dt') : null);
     return title?.textContent.trim() || el?.getAttribute('aria-label') || el?.title?.split(':')[0] || name.slice(1);
   }
   return nnp().schema?.controls?.find((c) => c.name === name)?.label ?? name;

@@ -177,3 +177,30 @@ def test_a_step_opened_by_link_builds_on_the_steps_before_it(page, live, console
     expect(verdict.locator(".lesson-check.passed")).to_have_count(2)
     expect(verdict).to_contain_text("output(0, 0, -2, 3) = 0")
     assert not console_errors
+
+
+def test_every_lessons_text_and_formulas_typeset(page, live):
+    """Every step of every lesson in lessons/ renders: Markdown, and formulas KaTeX can typeset (a typo in a
+    formula shows as KaTeX's red error text in the panel)."""
+    page.goto(live.url)
+    problems = page.evaluate("""async () => {
+        const { renderMarkdown, renderInline } = await import('/static/lessons/markdown.js');
+        const { lessons } = await (await fetch('/api/lessons')).json();
+        const problems = [];
+        for (const { name } of lessons) {
+            const lesson = await (await fetch(`/api/lessons/${name}`)).json();
+            for (const [i, step] of lesson.steps.entries()) {
+                const texts = [step.text, step.predict?.question, step.predict?.explain, ...(step.predict?.choices ?? []),
+                               ...step.check.flatMap((c) => [c.text, c.explain])].filter(Boolean);
+                for (const text of texts) {
+                    const box = document.createElement('div');
+                    box.innerHTML = text === step.text ? await renderMarkdown(text) : await renderInline(text);
+                    for (const error of box.querySelectorAll('.katex-error')) {
+                        problems.push(`${name} step ${i + 1}: ${error.title || error.textContent}`);
+                    }
+                }
+            }
+        }
+        return problems;
+    }""")
+    assert problems == []
