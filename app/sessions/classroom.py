@@ -256,11 +256,9 @@ class Classrooms:
     def bring_back(self, sid: str) -> int:
         """Every connection working on a copy follows the class again. Returns how many."""
         classroom = self.of_session(self.manager.connection(sid).session)
-        forked = list(classroom.forks)
-        for member in forked:
-            self._follow(classroom, member)
+        brought = sum(self._follow(classroom, member) for member in list(classroom.forks))
         self.tell_teachers(classroom)
-        return len(forked)
+        return brought
 
     # --- the follower's side
     def join(self, sid: str, classroom: Classroom, fork_token: str | None = None) -> Session:
@@ -331,11 +329,15 @@ class Classrooms:
         self._follow(classroom, sid)
         self.tell_teachers(classroom)
 
-    def _follow(self, classroom: Classroom, sid: str) -> None:
-        """``sid`` (on a copy) follows the teacher's session again; its copy is left to expire like any session."""
+    def _follow(self, classroom: Classroom, sid: str) -> bool:
+        """``sid`` (on a copy) follows the teacher's session again; its copy is left to expire like any session.
+        False if it is on no copy of this class, or already gone."""
         with self.lock:
             if classroom.forks.pop(sid, None) is None:
-                return
+                return False
+            if self.manager.connection(sid) is None:  # closed: its disconnect is on its way
+                self.members.pop(sid, None)
+                return False
             classroom.followers.add(sid)
         self.server.leave_room(sid, f"{classroom.room}-forked", namespace="/")
         self.server.enter_room(sid, f"{classroom.room}-following", namespace="/")
@@ -343,12 +345,15 @@ class Classrooms:
         self.server.emit("class", self.follower_state(classroom, False), to=sid, namespace="/")
         self._send_views(sid, classroom.session)
         self.manager.watch(sid)
+        return True
 
     # --- moving a connection between sessions
     def _move(self, sid: str, target: Session) -> None:
         """``sid`` stops watching its session and watches ``target``; its frame channel starts afresh, so the
         first frame it gets brings every bundle of ``target`` (dataset, history, evaluation)."""
         connection = self.manager.connection(sid)
+        if connection is None:  # it closed meanwhile: nothing to move
+            return
         old = connection.session
         with old.lock:
             old.viewer_left(sid)

@@ -199,6 +199,7 @@ def test_fork_gives_a_private_copy_and_bring_back_returns_it(live, run):
         assert again.created is False and again.token == copy["token"] and again.classroom["forked"] is True
         assert again.state["lab"] == "rnn" and again.state["hidden_size"] == 3
         await again.disconnect()
+        await teacher.wait_for(lambda v: v.classroom["forked"] == 1)
 
         # Bring everyone back: the student follows the teacher again, and may change nothing again.
         assert (await teacher.call("bring_back"))["brought_back"] == 1
