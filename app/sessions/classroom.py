@@ -142,7 +142,12 @@ class Classrooms:
             self._wrong_codes.check(address)
         code = normalize_code(text)
         classroom = self.by_code.get(code) if code else None
-        if classroom is None or self.manager.get(classroom.session.token) is not classroom.session:
+        if classroom is not None and self.manager.get(classroom.session.token) is not classroom.session:
+            with self.lock:  # the teacher's session was reclaimed (nobody watched it): the class is over
+                if self.by_code.get(code) is classroom:
+                    del self.by_code[code]
+            classroom = None
+        if classroom is None:
             if address is not None:
                 self._wrong_codes.count(address)
             return None  # no such code, or the teacher's session is gone

@@ -182,7 +182,8 @@ def test_fork_gives_a_private_copy_and_bring_back_returns_it(live, run):
         # The copy is the student's: it trains and changes, the teacher's session does not.
         assert (await follower.call("set", {"learning_rate": 1.0}))["ok"]
         assert (await follower.call("play"))["ok"]
-        await follower.wait_for(lambda v: v.frame["step"] > paused["step"] + 300)
+        trained = await follower.wait_for(lambda v: v.frame["step"] > paused["step"] + 300 and v.frame)
+        assert not np.array_equal(trained["arrays"]["weight.0"], paused["arrays"]["weight.0"])  # its own weights
         assert (await follower.call("set_lab", {"lab": "rnn"}))["ok"]
         assert (await follower.wait_for(lambda v: v.state["lab"] == "rnn" and v.state))["hidden_size"] == 7
         assert (await follower.call("set", {"hidden_size": 3}))["ok"]
