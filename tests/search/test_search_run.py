@@ -152,3 +152,15 @@ def test_pruning_stops_trials_worse_than_the_median():
         curve = [e for e in events if e["type"] == "trial_epoch" and e["number"] == t["number"]]
         assert len(curve) < 6 and t["value"] == curve[-1]["value"] and t["reason"].startswith("pruned")
     assert sum(t["state"] == "COMPLETE" for t in summary["trials"]) >= 5
+
+
+@pytest.mark.slow  # SQLAlchemy creates the schema (alembic): seconds on a loaded machine
+def test_a_sqlite_url_is_the_same_code_path(tmp_path):
+    url = f"sqlite:///{tmp_path / 'study.db'}"
+    spec = SearchSpec.from_dict(tiny(trials=2, epochs=2))
+    with SearchRun(spec, storage=url, study_name="on-sqlite") as run:
+        run.start()
+        summary = drain(run)[-1]["summary"]
+    assert [t["state"] for t in summary["trials"]] == ["COMPLETE", "COMPLETE"]
+    assert SearchRun.join(url, "on-sqlite").summary()["best_value"] == summary["best_value"]
+    assert str(tmp_path) not in json.dumps(summary)
