@@ -158,7 +158,10 @@ const server = connect({
     $('connection').textContent = status;
     if (status === 'disconnected') classroom.onDisconnect(reason);
   },
-  onClass: (s) => classroom.takeClass(s),
+  onClass: (s) => {
+    classroom.takeClass(s);
+    window.dispatchEvent(new CustomEvent('nnp:class', { detail: s })); // static/lessons: the teacher's lesson step
+  },
   onSession: () => updateModelLinks(),
   onSchema: (s) => {
     schema = s;
