@@ -22,6 +22,7 @@ from pathlib import Path
 from flask import Blueprint, abort, current_app, jsonify, request, send_file
 
 from app.server.routes import _session
+from app.sessions.classroom import set_lesson_step
 
 from .loader import MAX_FILE_BYTES, NAME, LessonError, LoadedLesson, load_all, load_text
 from .runner import LiveRun, OverBudget, StepError, catch_up, check_step, open_step
@@ -31,7 +32,7 @@ bp = Blueprint("lessons", __name__)
 MAX_UPLOADS = 8  # a session keeps its newest uploaded lessons
 # Checks over seeds train fresh headless runs in the request: one such check at a time on the server, each given
 # at most this long, so an uploaded lesson asking for 9 seeds of long runs cannot take the CPU from the others.
-SEEDED_SECONDS = 30.0
+SEEDED_SECONDS = 60.0
 _seeded = threading.Semaphore(1)
 # The browser libraries the panel loads (npm's, from node_modules: no CDN). Only these may be served.
 VENDOR_PREFIXES = ("katex/dist/", "markdown-it/dist/markdown-it.min.js", "markdown-it-texmath/texmath.js",
@@ -112,10 +113,17 @@ def lessons_menu():
     return jsonify({"lessons": lessons, "problems": problems})
 
 
+def _class_session(code):
+    """The teacher's session of the class with join code ``code`` (a follower's page asks with it), or None."""
+    classrooms = current_app.extensions.get("classrooms")
+    classroom = classrooms.by_join_code(code) if classrooms is not None and code else None
+    return classroom.session if classroom is not None else None
+
+
 @bp.get("/api/lessons/<name>")
 def lesson(name):
     token = request.args.get("token")
-    session = current_app.extensions["nnplayground"].get(token) if token else None
+    session = current_app.extensions["nnplayground"].get(token) if token else _class_session(request.args.get("join"))
     found = _lesson(name, session)
     with _lock:
         uploaded = session is not None and found is _uploads.get(session, {}).get(name)
@@ -194,10 +202,18 @@ def open_lesson_step(token, name, k):
         return jsonify({"ok": False, "error": str(error)}), 400
     with _lock:
         _runs[session] = (name, index, None)
+    set_lesson_step(session, name, k)  # a class following this session shows the same step
     if schema is not None:  # the step switched labs: every viewer rebuilds its controls, as after set_lab
         current_app.extensions["nnplayground"].server.emit("schema", schema, to=session.token, namespace="/")
     _changed(session)
     return jsonify({"ok": True, "config_version": version, "replayed": [j + 1 for j in replayed]})
+
+
+@bp.post("/api/session/<token>/lesson-closed")
+def lesson_closed(token):
+    """The teacher closed the lesson panel: so does a class following the session."""
+    set_lesson_step(_session(token), None, None)
+    return jsonify({"ok": True})
 
 
 def _elsewhere(session, step, k: int):

@@ -5,7 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import plotly
-from flask import Blueprint, Response, abort, current_app, jsonify, render_template, request, send_file
+from flask import (Blueprint, Response, abort, current_app, jsonify, redirect, render_template, request, send_file,
+                   url_for)
+
+from app.sessions.classroom import TooManyWrongCodes, qr_svg
 
 from .errors import ControlError
 
@@ -14,7 +17,54 @@ bp = Blueprint("playground", __name__)
 
 @bp.get("/")
 def index():
-    return render_template("index.html", labs=current_app.extensions["nnplayground"].lab_list())
+    return render_template("index.html", labs=current_app.extensions["nnplayground"].lab_list(),
+                           public_url=current_app.config["PUBLIC_URL"])
+
+
+# --- classes (app.sessions.classroom): the join form, a follower's page, the QR code of a join URL
+@bp.get("/join")
+def join_form():
+    code = request.args.get("code")
+    if code is not None:  # the form's submission: to the class's page, or the form again saying why not
+        classroom, refusal = _class_of(code)
+        return refusal or redirect(url_for("playground.join", code=classroom.code))
+    return render_template("join.html", code="", problem=None)
+
+
+def _class_of(code: str):
+    """(the class of ``code``, None), or (None, the join form saying why not: 404, or 429 after many wrong codes
+    from this address)."""
+    try:
+        classroom = current_app.extensions["classrooms"].by_join_code(code, request.remote_addr or "")
+    except TooManyWrongCodes as error:
+        return None, (render_template("join.html", code=code, problem=f"Too many wrong codes from this device: "
+                                      f"wait {error.wait:.0f} seconds, then try again."), 429)
+    if classroom is None:
+        return None, (render_template("join.html", code=code, problem=(
+            f"No class has the code {code.strip()[:32]!r} now: check it on the teacher's screen (codes change when "
+            "the teacher makes a new one, and stop when the class ends).")), 404)
+    return classroom, None
+
+
+@bp.get("/join/<code>")
+def join(code):
+    """A follower's page: the playground, read-only, watching the class of ``code``."""
+    classroom, refusal = _class_of(code)
+    if refusal:
+        return refusal
+    if classroom.code != code:  # typed in lower case, with a dash...: the canonical link
+        return redirect(url_for("playground.join", code=classroom.code))
+    return render_template("index.html", labs=current_app.extensions["nnplayground"].lab_list(),
+                           public_url=current_app.config["PUBLIC_URL"], join_code=classroom.code)
+
+
+@bp.get("/join/<code>/qr.svg")
+def join_qr(code):
+    """The QR code of the class's join URL (only while ``code`` is the class's code)."""
+    classroom, refusal = _class_of(code)
+    if refusal or classroom.code != code:
+        abort(refusal[1] if refusal else 404, description="no class has this code now")
+    return Response(qr_svg(classroom.join_url), mimetype="image/svg+xml", headers={"Cache-Control": "no-store"})
 
 
 @bp.get("/healthz")

@@ -50,7 +50,10 @@ export class Callouts {
     if (name.startsWith('#')) {
       const el = document.getElementById(name.slice(1));
       const figure = el?.closest('figure.view');
-      return { el: figure ?? el, titled: Boolean(figure?.querySelector('figcaption .title')), standIn: false };
+      if (figure) return { el: figure, titled: Boolean(figure.querySelector('figcaption .title')), standIn: false };
+      // A readout (<dt>Test accuracy</dt><dd id=…>): the pair is marked, its <dt> is the label.
+      const readout = el?.tagName === 'DD' ? el.parentElement : null;
+      return { el: readout ?? el, titled: Boolean(readout?.querySelector('dt')), standIn: false };
     }
     const input = document.getElementById(idOf(name)); // core/controls.js gives a control's widget this id
     const control = input?.closest('.control') ?? input;
@@ -61,6 +64,7 @@ export class Callouts {
   }
 
   place() {
+    let besideStrip = 0; // labels of several tucked-away controls stack beside the strip
     for (const item of this.items) {
       item.target.label = this.labelOf(item.target.name);
       const { el, titled, standIn } = Callouts.resolve(item.target.name);
@@ -76,14 +80,24 @@ export class Callouts {
       tag.hidden = !shown;
       if (!shown) continue;
       tag.textContent = standIn ? `${item.target.label}: open the controls ›` : item.target.label;
-      // The label sits above the target (below when there is no room), its arrow on it, inside the window.
       const r = el.getBoundingClientRect();
       const size = tag.getBoundingClientRect();
       const gap = 12;
-      const above = r.top - size.height - gap >= 0;
-      const top = above ? r.top - size.height - gap : Math.min(r.bottom + gap, window.innerHeight - size.height);
-      const left = Math.max(4, Math.min(r.left, window.innerWidth - size.width - 4));
-      tag.classList.toggle('below', !above);
+      let left;
+      let top;
+      let side;
+      if (standIn) { // the slim strip: the label to its right, at its middle (above it would cover play)
+        side = 'right';
+        left = r.right + gap;
+        top = r.top + r.height / 2 - size.height / 2 + besideStrip * (size.height + 8);
+        top = Math.min(Math.max(4, top), window.innerHeight - size.height - 4);
+        besideStrip += 1;
+      } else { // above the target (below when there is no room), its arrow on it, inside the window
+        side = r.top - size.height - gap >= 0 ? 'above' : 'below';
+        top = side === 'above' ? r.top - size.height - gap : Math.min(r.bottom + gap, window.innerHeight - size.height);
+        left = Math.max(4, Math.min(r.left, window.innerWidth - size.width - 4));
+      }
+      tag.dataset.side = side;
       Object.assign(tag.style, { left: `${left}px`, top: `${top}px` });
       tag.style.setProperty('--arrow-left', `${Math.max(12, Math.min(r.left + 18 - left, size.width - 12))}px`);
     }

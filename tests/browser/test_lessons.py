@@ -177,3 +177,60 @@ def test_a_step_opened_by_link_builds_on_the_steps_before_it(page, live, console
     expect(verdict.locator(".lesson-check.passed")).to_have_count(2)
     expect(verdict).to_contain_text("output(0, 0, -2, 3) = 0")
     assert not console_errors
+
+
+def test_every_lessons_text_and_formulas_typeset(page, live):
+    """Every step of every lesson in lessons/ renders: Markdown, and formulas KaTeX can typeset (a typo in a
+    formula shows as KaTeX's red error text in the panel)."""
+    page.goto(live.url)
+    problems = page.evaluate("""async () => {
+        const { renderMarkdown, renderInline } = await import('/static/lessons/markdown.js');
+        const { lessons } = await (await fetch('/api/lessons')).json();
+        const problems = [];
+        for (const { name } of lessons) {
+            const lesson = await (await fetch(`/api/lessons/${name}`)).json();
+            for (const [i, step] of lesson.steps.entries()) {
+                const texts = [step.text, step.predict?.question, step.predict?.explain, ...(step.predict?.choices ?? []),
+                               ...step.check.flatMap((c) => [c.text, c.explain])].filter(Boolean);
+                for (const text of texts) {
+                    const box = document.createElement('div');
+                    box.innerHTML = text === step.text ? await renderMarkdown(text) : await renderInline(text);
+                    for (const error of box.querySelectorAll('.katex-error')) {
+                        problems.push(`${name} step ${i + 1}: ${error.title || error.textContent}`);
+                    }
+                }
+            }
+        }
+        return problems;
+    }""")
+    assert problems == []
+
+
+def test_a_class_follows_the_teachers_lesson_step(browser, live):
+    teacher = browser.new_context(viewport={"width": 1366, "height": 768}).new_page()
+    student = browser.new_context(viewport={"width": 1366, "height": 768}).new_page()
+    try:
+        teacher.goto(f"{live.url}/?lesson=learning-rate&step=1")
+        expect(teacher.locator("#lesson-progress")).to_have_text("Step 1 of 3", timeout=15_000)
+        teacher.wait_for_function("window.__nnp_lessons.phase === 'ready'")
+        teacher.click("#class-start")
+        code = teacher.locator("#join-code-text").inner_text()
+        teacher.click("#join-code-close")
+        student.goto(f"{live.url}/join/{code}")
+        # A late joiner sees the step the teacher shows, read-only.
+        expect(student.locator("#lesson-progress")).to_have_text("Step 1 of 3", timeout=15_000)
+        expect(student.locator("#lesson-step-title")).to_have_text("Downhill, one small step at a time")
+        expect(student.locator("#lesson-follow")).to_be_visible()
+        expect(student.locator("#lesson-run")).to_be_hidden()
+        expect(student.locator("#lesson-choices input").first).to_be_disabled()
+        expect(student.locator("#lessons")).to_be_hidden()
+        expect(student.locator("figure.view.lesson-highlight figcaption .title")).to_have_text("Cost")
+        teacher.locator("#lesson-next").click()
+        expect(student.locator("#lesson-progress")).to_have_text("Step 2 of 3")
+        expect(student.locator("#lesson-step-title")).to_have_text("A hundred times larger")
+        shot(student, "follower-1366")
+        teacher.locator("#lesson-close").click()
+        expect(student.locator("#lesson-panel")).to_be_hidden()
+    finally:
+        teacher.context.close()
+        student.context.close()

@@ -166,3 +166,20 @@ def test_a_replay_past_its_budget_says_what_to_do(http, token, monkeypatch):
     assert http.post(f"/api/session/{token}/lessons?name=long.yaml", data=text).get_json()["ok"]
     reply = http.post(f"/api/session/{token}/lesson/long/2/open")
     assert reply.status_code == 400 and "open step 1 and run it first" in reply.get_json()["error"]
+
+
+def test_a_class_is_told_the_teachers_lesson_step(app, http, manager, received):
+    teacher = socketio.test_client(app)
+    token = received(teacher)["session"][0]["token"]
+    code = teacher.emit("class_start", callback=True)["class"]["code"]
+    assert http.post(f"/api/session/{token}/lesson/learning-rate/2/open").get_json()["ok"]
+    assert manager.get(token).lesson == {"name": "learning-rate", "step": 2}
+    assert received(teacher)["class"][-1]["lesson"] == {"name": "learning-rate", "step": 2}
+    # A teacher's own lesson reaches the followers' pages through the join code (they have no token).
+    mine = b"title: Mine\nconcept: Me\nsteps:\n  - title: One\n    text: x\n"
+    assert http.post(f"/api/session/{token}/lessons?name=mine.yaml", data=mine).get_json()["ok"]
+    assert http.get(f"/api/lessons/mine?join={code}").get_json()["title"] == "Mine"
+    assert http.get("/api/lessons/mine?join=ZZZZZZ").status_code == 404
+    assert http.post(f"/api/session/{token}/lesson-closed").get_json()["ok"]
+    assert manager.get(token).lesson is None and received(teacher)["class"][-1]["lesson"] is None
+    teacher.disconnect()
