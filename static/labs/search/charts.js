@@ -22,6 +22,11 @@ function objectiveAxis(objective, values, heightPx, extra = {}) {
     ticktext: ticks.map(String) } : {}), ...extra });
 }
 
+/** A tick every so many trials or epochs: whole numbers, about eight of them. */
+function wholeSteps(count) {
+  return Math.max(1, Math.ceil(count / 8));
+}
+
 function legend() {
   return { orientation: 'h', x: 0, y: 1.01, yanchor: 'bottom', font: { color: colors.text, size: fontSize(14) },
     bgcolor: 'rgba(0,0,0,0)', itemwidth: 30, tracegroupgap: 0 };
@@ -55,7 +60,8 @@ export class BestChart extends RaceChart {
     const budget = m.progress?.trials ?? 10;
     return [traces, baseLayout({
       showlegend: true, legend: legend(),
-      xaxis: axis({ title: { text: 'trials finished', standoff: 4 }, range: [0.5, budget + 0.5], zeroline: false }),
+      xaxis: axis({ title: { text: 'trials finished', standoff: 4 }, range: [0.5, budget + 0.5], zeroline: false,
+        dtick: wholeSteps(budget) }),
       yaxis: objectiveAxis(objective, traces.flatMap((t) => t.y), this.el.clientHeight - 100),
       margin: { l: 64, r: 12, t: 44, b: 48 },
     })];
@@ -88,7 +94,8 @@ export class CurvesChart extends RaceChart {
     }
     const epochs = m.progress?.epochs ?? 10;
     return [traces, baseLayout({
-      xaxis: axis({ title: { text: 'epoch', standoff: 4 }, range: [0.5, epochs + 0.5], zeroline: false }),
+      xaxis: axis({ title: { text: 'epoch', standoff: 4 }, range: [0.5, epochs + 0.5], zeroline: false,
+        dtick: wholeSteps(epochs) }),
       yaxis: objectiveAxis(objective, traces.flatMap((t) => t.y), this.el.clientHeight - 100),
       margin: { l: 64, r: 12, t: 16, b: 48 },
     })];
