@@ -382,9 +382,12 @@ async function showVerdict(reply) {
     head.innerHTML = `<span class="mark">${c.passed ? '✓' : '✗'}</span> <span>${await renderInline(c.text)}</span>`;
     const numbers = document.createElement('div');
     numbers.className = 'lesson-measured';
-    numbers.textContent = Object.entries(c.measured).map(([k, v]) => `${k} = ${formatNumber(v)}`).join(' · ')
-      + (c.seeds ? ` (median over seeds ${c.seeds.join(', ')})` : '');
-    const rule = Object.assign(document.createElement('code'), { className: 'lesson-rule', textContent: readable(c.that) });
+    numbers.append(Object.assign(document.createElement('span'), { className: 'lesson-key', textContent: 'measured ' }),
+      Object.entries(c.measured).map(([k, v]) => `${k} = ${formatNumber(v)}`).join(' · ')
+      + (c.seeds ? ` (median over seeds ${c.seeds.join(', ')})` : ''));
+    const rule = Object.assign(document.createElement('code'), { className: 'lesson-rule' });
+    rule.append(Object.assign(document.createElement('span'), { className: 'lesson-key', textContent: 'condition ' }),
+      readable(c.that));
     item.append(head, numbers, rule);
     if (c.error) item.append(Object.assign(document.createElement('div'), { className: 'lesson-error', textContent: c.error }));
     if (c.explain) item.append(Object.assign(document.createElement('div'), { className: 'lesson-explain', innerHTML: await renderMarkdown(c.explain) }));

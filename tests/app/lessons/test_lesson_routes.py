@@ -6,7 +6,7 @@ import time
 import pytest
 
 from app import socketio
-from app.lessons.loader import load_file, LESSONS_DIR
+from app.lessons.loader import LESSONS_DIR, load_file, load_text
 from app.lessons.runner import check_lesson
 
 
@@ -183,3 +183,14 @@ def test_a_class_is_told_the_teachers_lesson_step(app, http, manager, received):
     assert http.post(f"/api/session/{token}/lesson-closed").get_json()["ok"]
     assert manager.get(token).lesson is None and received(teacher)["class"][-1]["lesson"] is None
     teacher.disconnect()
+
+
+def test_a_check_over_seeds_from_the_page_is_the_command_lines(http, token):
+    """Trained in the worker process, measured as `--check` measures: the same medians and per-seed numbers."""
+    text = (b"title: Seeds\nconcept: Me\nsteps:\n  - title: One\n    text: x\n"
+            b"    settings: {dataset: xor, hidden_sizes: [4]}\n    run: {steps: 40}\n"
+            b"    check:\n      - that: test_loss < 10\n        text: seeds\n        seeds: [3, 4, 5]\n")
+    assert http.post(f"/api/session/{token}/lessons?name=seeds.yaml", data=text).get_json()["ok"]
+    reply = http.post(f"/api/session/{token}/lesson/seeds/1/check").get_json()
+    expected = check_lesson(load_text(text, "seeds", "seeds.yaml")).steps[0].checks[0].to_wire()
+    assert reply["checks"] == [expected] and len(expected["per_seed"]) == 3
