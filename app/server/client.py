@@ -28,18 +28,27 @@ class Viewer:
     ``frames``: the last ``keep`` of them; ``dataset``/``history``/``evaluation``: the latest bundles, decoded;
     ``states``, ``errors``: every state and error event; ``token``: the session's token.
     ``decode=False`` keeps only the fields (cheaper, for benchmarks); ``ack_delay`` makes a slow client;
-    ``on_payload(payload)`` sees every raw frame payload (for measurements).
+    ``on_payload(payload)`` sees every raw frame payload (for measurements). ``source``: the local address to
+    connect from (any 127.x.y.z on Linux: many clients, each with its own address, as on a school network);
+    ``deflate``: offer permessage-deflate, as browsers do.
     """
 
     def __init__(self, url: str, token: str | None = None, *, headers: dict | None = None, keep: int = 200,
-                 decode: bool = True, ack_delay: float = 0.0, on_payload=None):
+                 decode: bool = True, ack_delay: float = 0.0, on_payload=None, source: str | None = None,
+                 deflate: bool = False):
         self.url = url
         self.token = token
         self.headers = headers or {}
         self.decode = decode
         self.ack_delay = ack_delay
         self.on_payload = on_payload
-        self.sio = socketio.AsyncClient(reconnection=False)
+        options = {"websocket_extra_options": {"compress": 15}} if deflate else {}
+        if source is not None:
+            import aiohttp
+
+            options["http_session"] = lambda: aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(local_addr=(source, 0)))
+        self.sio = socketio.AsyncClient(reconnection=False, **options)
         self.frame: dict | None = None
         self.frames: deque = deque(maxlen=keep)
         self.frame_count = 0

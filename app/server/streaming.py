@@ -76,6 +76,7 @@ class FrameStream:
     def publish(self, sids, frame: Frame) -> None:
         """Offer ``frame`` to each of ``sids``: it replaces whatever frame was waiting for them."""
         steps = int(frame.fields.get("steps_this_frame", 0) or 0)
+        frame.fields.setdefault("time", time.time())  # when it was built, by the server's clock (latency)
         with self.lock:
             for sid in sids:
                 channel = self.channels.get(sid)

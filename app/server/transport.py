@@ -14,6 +14,7 @@ import threading
 import time
 import weakref
 
+import simple_websocket
 from engineio.async_drivers._websocket_wsgi import SimpleWebSocketWSGI
 from engineio import exceptions as eio_exceptions
 from engineio import packet as eio_packet
@@ -22,7 +23,7 @@ from wsproto.events import CloseConnection
 from .controls import LIMITS
 
 log = logging.getLogger(__name__)
-PROTOCOL_ERROR, POLICY_VIOLATION = 1002, 1008
+PROTOCOL_ERROR, POLICY_VIOLATION, MESSAGE_TOO_BIG = 1002, 1008, 1009
 MAX_UNREAD = 2 * LIMITS.message_burst  # messages received and not yet handled: more is a flood, closed at once
 MAX_BACKLOG = 1024  # Engine.IO packets queued for one client (frames are at most 2 of them) before it is closed
 
@@ -184,12 +185,40 @@ def engineio_problem(message) -> str | None:
     return None
 
 
+class BoundedServer(simple_websocket.Server):
+    """simple-websocket's server end, closing a message that announces more than ``max_message_size`` bytes as
+    soon as its frame header arrives (simple-websocket counts what has come in, so it reads up to the limit)."""
+
+    def _handle_events(self):
+        keep_going = super()._handle_events()
+        if keep_going and self.max_message_size and self._announced() > self.max_message_size:
+            try:
+                self.sock.send(self.ws.send(CloseConnection(MESSAGE_TOO_BIG, "Message is too big")))
+            except Exception:  # noqa: BLE001 - the connection is going anyway
+                pass
+            self.event.set()
+            return False
+        return keep_going
+
+    def _announced(self) -> int:
+        """Bytes of the message being received: what has come in plus what the current frame still announces
+        (0 when between frames, or if wsproto's decoder is not where 1.x keeps it)."""
+        decoder = getattr(getattr(getattr(self.ws, "connection", None), "_proto", None), "_frame_decoder", None)
+        header = getattr(decoder, "header", None)
+        if header is None:
+            return 0
+        return self.incoming_message_len + header.payload_len - decoder.payload_consumed
+
+
 class BoundedWebSocket(SimpleWebSocketWSGI):
     """Engine.IO's simple-websocket wrapper, with what its defaults leave open:
 
     - ``max_message_size``: simple-websocket buffers a message whole before Engine.IO compares its size with
-      ``max_http_buffer_size`` (and then closes with 1000); with it, a message is cut off as it grows past the
-      limit and the close code is 1009, as the protocol says;
+      ``max_http_buffer_size`` (and then closes with 1000); with it (and BoundedServer), a message is refused
+      as soon as its frame header announces more than the limit, or as it grows past it, with close code 1009;
+    - no permessage-deflate: compressing is per connection (each client's copy of every frame deflated on its
+      own, and every ack inflated), the one per-viewer cost that grows with the frame; frames are mostly
+      float32 that deflate little, on a LAN where the CPU, not the bandwidth, is what runs out;
     - a frame that is not an Engine.IO packet (Engine.IO would raise out of its handler: a traceback, an HTTP
       500, and the disconnect handlers never run) closes the connection with 1002 and one short log line;
     - more than ``MAX_UNREAD`` messages received and not yet handled (simple-websocket reads ahead into an
@@ -209,7 +238,15 @@ class BoundedWebSocket(SimpleWebSocketWSGI):
     def __call__(self, environ, start_response):
         if self.eio_sid is not None:
             BoundedWebSocket.registry[self.eio_sid] = self
-        return super().__call__(environ, start_response)
+        # SimpleWebSocketWSGI.__call__, with BoundedServer and without the client's offer of extensions.
+        environ = {k: v for k, v in environ.items() if k != "HTTP_SEC_WEBSOCKET_EXTENSIONS"}
+        self.ws = BoundedServer(environ, **self.server_args)
+        ret = self.app(self)
+        if self.ws.mode == "gunicorn":
+            raise StopIteration()
+        if self.ws.mode == "werkzeug":
+            raise ConnectionError()
+        return ret
 
     def wait(self):
         if self.closing is not None:

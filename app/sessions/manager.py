@@ -45,6 +45,8 @@ class SessionManager:
         self.lock = threading.Lock()
         self.stream = FrameStream(server, ack_timeout=config["ACK_TIMEOUT"])
         self.scheduler = Scheduler(self)
+        self._states_due: dict[Session, frozenset] = {}  # session → the sids that already have its newest state
+        self._states_lock = threading.Lock()
 
     @staticmethod
     def lab_list() -> list[dict]:
@@ -52,10 +54,23 @@ class SessionManager:
         return lab_list()
 
     def broadcast_state(self, session: Session, skip_sid: str | None = None) -> None:
-        """``session``'s state to all its viewers (the room named by its token)."""
-        with session.lock:
-            state = session.state()
-        self.server.emit("state", state, to=session.token, namespace="/", skip_sid=skip_sid)
+        """``session``'s state to all its viewers (but ``skip_sid``, which has just been sent it) at the
+        scheduler's next tick: however many changes come in a burst, each viewer gets one state a tick, the
+        newest (send_states)."""
+        with self._states_lock:
+            self._states_due[session] = frozenset((skip_sid,) if skip_sid else ())  # only it has the newest
+        self.scheduler.ensure_running()
+        self.scheduler.wake()
+
+    def send_states(self) -> int:
+        """Send the states due (the scheduler, every tick): one per session to the room named by its token."""
+        with self._states_lock:
+            due, self._states_due = self._states_due, {}
+        for session, skip in due.items():
+            with session.lock:
+                state = session.state()
+            self.server.emit("state", state, to=session.token, namespace="/", skip_sid=list(skip) or None)
+        return len(due)
 
     # --- connections
     def connect(self, sid: str, token: str | None) -> tuple[Session, bool]:
@@ -196,10 +211,11 @@ class Scheduler:
 
     def tick(self, start: float) -> bool:
         """Train each running session its slice and publish the frames due. Returns whether anything ran."""
+        states = self.manager.send_states()
         sessions = self.manager.active()
         due = [s for s in sessions if s.frame_due()]
         if not due:
-            return False
+            return bool(states)
         self._turn = (self._turn + 1) % len(due)
         due = due[self._turn:] + due[:self._turn]  # who goes first rotates: nobody always gets the leftovers
         running = sum(1 for s in due if s.trains)
