@@ -111,6 +111,12 @@ async def measure_class(url, teacher, followers, args, own_sessions=None):
         commands.put((start, args.seconds))
     await asyncio.sleep(max(0.0, start - time.time()))
     t_count, t_step, cpu = teacher.frame_count, teacher.frame["step"], cpu_seconds(args.server_pid)
+    profiler = None
+    if args.py_spy:  # where the server's GIL goes during the window (py-spy from PyPI; not a dependency)
+        profiler = await asyncio.create_subprocess_exec(
+            str(Path(sys.executable).with_name("py-spy")), "record", "--gil", "--nonblocking", "-r", "100",
+            "-d", str(int(args.seconds)), "-f", "raw", "-o", f"{args.py_spy}.{followers}", "-p",
+            str(args.server_pid), stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
     await asyncio.sleep(args.seconds)
     teacher_fps = (teacher.frame_count - t_count) / args.seconds
     teacher_steps = (teacher.frame["step"] - t_step) / args.seconds
@@ -122,16 +128,20 @@ async def measure_class(url, teacher, followers, args, own_sessions=None):
         leftovers += message[4]
     for process, _ in workers:
         process.join(60)
+    if profiler is not None:
+        await profiler.wait()
     fast = [r for r in rows if not r["slow"]]
     slow_rows = [r for r in rows if r["slow"]]
     fps = np.array([r["frames"] / args.seconds for r in fast])
+    delivered = teacher_fps + sum(r["frames"] for r in rows) / args.seconds
     latency = np.concatenate([r["latency"] for r in fast]) if fast else np.zeros(0)
     return {"followers": followers, "teacher_fps": teacher_fps, "teacher_steps": teacher_steps,
             "fps_min": fps.min(), "fps_median": np.median(fps), "fps_mean": fps.mean(),
             "p50": np.percentile(latency, 50) if latency.size else float("nan"),
             "p95": np.percentile(latency, 95) if latency.size else float("nan"),
             "slow_fps": np.mean([r["frames"] / args.seconds for r in slow_rows]) if slow_rows else float("nan"),
-            "server_cpu": server_cpu, "load": os.getloadavg()[0]}
+            "server_cpu": server_cpu, "cpu_per_frame": server_cpu * 10 / max(delivered, 1e-9),
+            "load": os.getloadavg()[0]}
 
 
 def cpu_seconds(pid: int) -> float:
@@ -179,13 +189,13 @@ async def main(args):
           f"Baseline (no followers, same run): teacher {base['teacher_fps']:.1f} frames/s, server CPU "
           f"{base['server_cpu']:.0f} %.\n")
     print("| followers | each fast follower: frames/s min / median | latency p50 / p95 ms | slow followers frames/s "
-          "| teacher frames/s (÷ baseline) | teacher steps/s | server CPU | load |")
-    print("|---|---|---|---|---|---|---|---|")
+          "| teacher frames/s (÷ baseline) | teacher steps/s | server CPU | server CPU ms per frame sent | load |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for r in curve:
         print(f"| {r['followers']} | {r['fps_min']:.1f} / {r['fps_median']:.1f} | {r['p50'] * 1e3:.0f} / "
               f"{r['p95'] * 1e3:.0f} | {r['slow_fps']:.1f} | {r['teacher_fps']:.1f} "
               f"({r['teacher_fps'] / max(base['teacher_fps'], 1e-9):.0%}) | {r['teacher_steps']:.0f} "
-              f"| {r['server_cpu']:.0f} % | {r['load']:.1f} |")
+              f"| {r['server_cpu']:.0f} % | {r['cpu_per_frame']:.2f} | {r['load']:.1f} |")
     if fair is not None:
         alone, shared = fair
         print(f"\nFairness: the teacher's session at speed 60,000 trains {alone['teacher_steps']:.0f} steps/s alone; "
@@ -211,5 +221,6 @@ if __name__ == "__main__":
     parser.add_argument("--seconds", type=float, default=5.0, help="measuring window")
     parser.add_argument("--processes", type=int, default=2, help="client processes the followers are spread over")
     parser.add_argument("--students", type=int, default=30, help="students training their own sessions (0: skip)")
+    parser.add_argument("--py-spy", metavar="FILE", help="profile the server in each window (FILE.<followers>)")
     parser.add_argument("--no-deflate", action="store_true", help="followers do not offer permessage-deflate")
     asyncio.run(main(parser.parse_args()))

@@ -116,7 +116,7 @@ def on_event(event, *args):
     if schema is not None:  # the lab switched: every viewer rebuilds its controls and views for the lab now shown
         emit("schema", schema, to=session.token)
     emit("state", state)  # the sender at once; the other viewers at the next tick, one state for a burst
-    manager.broadcast_state(session, skip_sid=request.sid)
+    manager.controlled(session, request.sid)
     return {"ok": True, "config_version": state["config_version"]}
 
 

@@ -71,26 +71,34 @@ def atomic_packets(server, close=None) -> None:
     server._send_eio_packet = send_one
 
 
+STEPS_MARK = -7_777_777_777  # steps_this_frame while encoding: a number no frame carries, replaced per client
+
+
 class Encoded:
     """One event encoded once (JSON text and binary attachments) for any number of clients.
 
     Socket.IO v5 writes an event that wants an ack as ``<type>[<n>-]<ack id><JSON>`` followed by the ``n``
-    binary attachments: only the ack id differs from client to client, so ``for_ack(id)`` splices it in
-    instead of encoding the payload again (``json.dumps`` of a frame's header is the costly part)."""
+    binary attachments: only the ack id and a frame's ``steps_this_frame`` (the steps since THIS client's
+    previous frame) differ from client to client, so ``for_ack(id, steps)`` splices them in instead of
+    encoding the payload again (``json.dumps`` of a frame's header is the costly part)."""
 
     __slots__ = ("prefix", "body", "attachments", "size")
 
     def __init__(self, server, event: str, payload, namespace: str = "/"):
         from socketio import packet
 
+        if "steps_this_frame" in payload:
+            payload = {**payload, "steps_this_frame": STEPS_MARK}
         encoded = server.packet_class(packet.EVENT, namespace=namespace, data=[event, payload]).encode()
         head, *self.attachments = encoded if isinstance(encoded, list) else [encoded]
         cut = head.index("[")  # the JSON array starts the data; type, count and namespace come before it
-        self.prefix, self.body = head[:cut], head[cut:]
-        self.size = len(self.body) + sum(len(a) for a in self.attachments)
+        self.prefix = head[:cut]
+        self.body = head[cut:].split(f'"steps_this_frame":{STEPS_MARK}', 1)  # [before, after], or [all]
+        self.size = len(head) - cut + sum(len(a) for a in self.attachments)
 
-    def for_ack(self, ack_id: int) -> "_Packet":
-        return _Packet([f"{self.prefix}{ack_id}{self.body}", *self.attachments])
+    def for_ack(self, ack_id: int, steps: int = 0) -> "_Packet":
+        body = self.body[0] if len(self.body) == 1 else f'{self.body[0]}"steps_this_frame":{steps}{self.body[1]}'
+        return _Packet([f"{self.prefix}{ack_id}{body}", *self.attachments])
 
 
 class _Packet:
@@ -117,15 +125,16 @@ class PacketSender:
     def encode(self, event: str, payload) -> Encoded:
         return Encoded(self.server, event, payload, self.namespace)
 
-    def send(self, sid: str, encoded: Encoded, callback) -> bool:
-        """Queue ``encoded`` for ``sid``; ``callback()`` runs when it acks. False if ``sid`` is gone."""
+    def send(self, sid: str, encoded: Encoded, callback, steps: int = 0) -> bool:
+        """Queue ``encoded`` for ``sid`` with ``steps_this_frame`` = ``steps``; ``callback()`` runs when it acks.
+        False if ``sid`` is gone."""
         manager = self.server.manager
         eio_sid = manager.eio_sid_from_sid(sid, self.namespace)
         if eio_sid is None:
             return False
         ack_id = manager._generate_ack_id(sid, lambda *_: callback())
         # Looked up each time: Flask-SocketIO's test client replaces _send_packet after the app is built.
-        self.server._send_packet(eio_sid, encoded.for_ack(ack_id))
+        self.server._send_packet(eio_sid, encoded.for_ack(ack_id, steps))
         return True
 
     def alive(self, sid: str) -> bool:

@@ -29,9 +29,10 @@ HEADROOM = 0.001  # s of each tick left for the handlers and the socket threads
 
 
 class Connection:
-    def __init__(self, sid: str, session: Session):
+    def __init__(self, sid: str, session: Session, address: str = ""):
         self.sid = sid
         self.session = session
+        self.address = address  # the client's IP address: training time is shared per address (weights)
 
 
 class SessionManager:
@@ -62,6 +63,22 @@ class SessionManager:
         self.scheduler.ensure_running()
         self.scheduler.wake()
 
+    def controlled(self, session: Session, sid: str) -> None:
+        """``sid`` changed ``session`` (and was sent its new state): the others get the state at the next tick,
+        and ``sid`` drives the session now (``drive``)."""
+        self.broadcast_state(session, skip_sid=sid)
+        self.drive(session, sid)
+
+    def drive(self, session: Session, sid: str) -> None:
+        """Make ``sid`` the connection that drives ``session``: frames at the full FPS; every other viewer at
+        most FOLLOWER_FPS (a class's phones need fewer than the teacher's screen, and the CPU they leave keeps
+        the teacher's at full rate)."""
+        previous, session.driver = session.driver, sid
+        if previous != sid:
+            if previous is not None:
+                self.stream.cap(previous, self.config["FOLLOWER_FPS"])
+            self.stream.cap(sid, None)
+
     def send_states(self) -> int:
         """Send the states due (the scheduler, every tick): one per session to the room named by its token."""
         with self._states_lock:
@@ -88,7 +105,8 @@ class SessionManager:
                     initial = session.lab.settings_message().model_validate(self.config["INITIAL_SETTINGS"])
                     session.lab.apply_settings(initial.model_dump(exclude_unset=True))
                 self.sessions[session.token] = session
-            self.connections[sid] = Connection(sid, session)
+                session.driver = sid
+            self.connections[sid] = Connection(sid, session, self._address(sid))
         with session.lock:
             session.viewers.add(sid)  # counted in the state it is sent; frames start at watch()
         return session, created
@@ -99,7 +117,7 @@ class SessionManager:
         if connection is None:
             return
         session = connection.session
-        self.stream.open(sid)
+        self.stream.open(sid, None if session.driver == sid else self.config["FOLLOWER_FPS"])
         with session.lock:
             session.lab.dirty = True  # the newcomer needs a frame even if the session is paused
             others = len(session.viewers) > 1
@@ -119,6 +137,27 @@ class SessionManager:
                 remaining = bool(session.viewers)
             if remaining:  # the others' `viewers` count
                 self.broadcast_state(session)
+
+    def _address(self, sid: str) -> str:
+        get_environ = getattr(self.server, "get_environ", None)
+        environ = get_environ(sid, "/") if get_environ else None
+        return (environ or {}).get("REMOTE_ADDR", "")
+
+    def weights(self, sessions) -> dict[Session, float]:
+        """Each session's claim on the training time (docs/protocol.md, "Scheduling"): every client address
+        watching one of ``sessions`` weighs 1, split equally over the ones of them it watches. So a class
+        followed by 30 phones weighs 31, and a client that opens more sessions divides its share, it does not
+        multiply it."""
+        sessions = set(sessions)
+        watched: dict[str, set[Session]] = {}
+        for connection in list(self.connections.values()):
+            if connection.session in sessions:
+                watched.setdefault(connection.address, set()).add(connection.session)
+        weights = dict.fromkeys(sessions, 0.0)
+        for own in watched.values():
+            for session in own:
+                weights[session] += 1.0 / len(own)
+        return weights
 
     def connection(self, sid: str) -> Connection | None:
         return self.connections.get(sid)
@@ -218,26 +257,36 @@ class Scheduler:
             return bool(states)
         self._turn = (self._turn + 1) % len(due)
         due = due[self._turn:] + due[:self._turn]  # who goes first rotates: nobody always gets the leftovers
-        running = sum(1 for s in due if s.trains)
+        stream = self.manager.stream
+        # A frame only when a viewer can be sent it now (else it would be built to be replaced).
+        wanted = {s for s in due if stream.wants_frame(list(s.viewers))}
+        running = [s for s in due if s.trains]
+        weights = self.manager.weights(running)
         # Training gets what the tick leaves after the frames it must build, but never less than
         # MIN_TRAIN_SHARE of the time (of the tick, or of a longer round when many frames are due).
-        frames = sum(s.frame_cost for s in due)
+        frames = sum(s.frame_cost for s in wanted)
         floor = self.min_train_share * max(self.period, frames / (1.0 - self.min_train_share))
         budget = max(floor, self.period - frames - HEADROOM)
-        share = budget / max(1, running)
+        weight_left = sum(weights.values())
         for session in due:
             try:
                 status = session.status
                 if session.trains:
-                    session.train_slice(session.steps_due(), time.perf_counter() + share)
-                    if session.status == "diverged":  # the viewers' state must say so, not only the frames
-                        self.manager.broadcast_state(session)
-                began = time.perf_counter()
-                frame, viewers = session.build_frame()  # may find it diverged too (numbers beyond float32)
+                    # Its weight's part of the time left: what a session before it did not use (it reached its
+                    # speed) goes to those after it, and the turn rotates.
+                    weight = weights.get(session, 0.0)
+                    share = budget * weight / weight_left if weight_left > 0 else budget
+                    weight_left -= weight
+                    began = time.perf_counter()
+                    session.train_slice(session.steps_due(), began + share)
+                    budget -= time.perf_counter() - began
+                if session in wanted or stream.wants_frame(list(session.viewers)):
+                    began = time.perf_counter()
+                    frame, viewers = session.build_frame()  # may find it diverged too (numbers beyond float32)
+                    stream.publish(viewers, frame)
+                    session.frame_cost += 0.2 * (time.perf_counter() - began - session.frame_cost)
                 if session.status != status:  # diverged, or an epoch step done: the state says so, not only frames
                     self.manager.broadcast_state(session)
-                self.manager.stream.publish(viewers, frame)
-                session.frame_cost += 0.2 * (time.perf_counter() - began - session.frame_cost)
             except Exception:
                 log.exception("session %s failed a tick; pausing it", session.token[:6])
                 session.pause_after_failure()
