@@ -3,10 +3,13 @@
 Scheduling: every tick (1/FPS s) the scheduler visits each session that is watched and playing (or owes a
 frame), starting one further along each tick; a playing session trains the steps its ``speed`` (steps per
 second) owes it since its last turn (Session.steps_due) but no longer
-than its equal share of what the tick leaves after building the frames due (at least MIN_TRAIN_SHARE of
-the tick in all), then its frame is built and put in its viewers' slots (app.streaming: a sender thread sends it, so neither
-the number of viewers nor their speed costs the scheduler anything). Sessions nobody watches do not train and
-are reclaimed after SESSION_IDLE_TIMEOUT.
+than its share of what the tick leaves after building the frames due (at least MIN_TRAIN_SHARE of the tick in
+all): shares are per client address, not per session (``weights``), so a class followed by 30 keeps about half
+the CPU when 30 students train their own, and a client opening more sessions divides its share. Then its frame is
+built, if a viewer can take one now, and put in its viewers' slots (app.streaming: a sender thread sends it, so
+neither the number of viewers nor their speed costs the scheduler anything). States changed by a burst of
+controls go to the viewers once per tick (send_states). Sessions nobody watches do not train and are reclaimed
+after SESSION_IDLE_TIMEOUT.
 """
 
 from __future__ import annotations
@@ -60,7 +63,6 @@ class SessionManager:
         newest (send_states)."""
         with self._states_lock:
             self._states_due[session] = frozenset((skip_sid,) if skip_sid else ())  # only it has the newest
-        self.scheduler.ensure_running()
         self.scheduler.wake()
 
     def controlled(self, session: Session, sid: str) -> None:
@@ -90,8 +92,9 @@ class SessionManager:
         return len(due)
 
     # --- connections
-    def connect(self, sid: str, token: str | None) -> tuple[Session, bool]:
-        """Join the session of ``token`` or create one; raises ConnectionRefusedError when full."""
+    def connect(self, sid: str, token: str | None, address: str | None = None) -> tuple[Session, bool]:
+        """Join the session of ``token`` or create one; raises ConnectionRefusedError when full. ``address``:
+        the client's IP address (looked up from the connection if not given)."""
         with self.lock:
             session = self.sessions.get(token) if token else None
             created = session is None
@@ -106,7 +109,7 @@ class SessionManager:
                     session.lab.apply_settings(initial.model_dump(exclude_unset=True))
                 self.sessions[session.token] = session
                 session.driver = sid
-            self.connections[sid] = Connection(sid, session, self._address(sid))
+            self.connections[sid] = Connection(sid, session, self._address(sid) if address is None else address)
         with session.lock:
             session.viewers.add(sid)  # counted in the state it is sent; frames start at watch()
         return session, created

@@ -85,7 +85,7 @@ class Session:
         with self.lock:
             lab = self.lab
             shows = (lab, lab.model_version, self.config_version, lab.status)
-            if self._last_frame is not None and self._last_frame[0] == shows and not lab.dirty \
+            if self._last_frame is not None and self._last_frame[0] == shows and not lab.has_news() \
                     and not lab.steps_since_frame:
                 frame = self._last_frame[1].again()
                 lab.frame_built()

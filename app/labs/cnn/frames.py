@@ -134,6 +134,7 @@ class FrameBuilder:
         if self._evaluation is not None:
             self._evaluation[0].result(timeout)
             self._maybe_evaluate()
+        self.lab.dirty = True  # what it took is news to the next frame
 
     def _history_section(self) -> tuple[int, dict]:
         if self._history_wire is None:

@@ -16,7 +16,7 @@ import numpy as np
 
 from engine.inspect import activation_after, dead_units, grid_activations, linear_positions, mlp_records
 
-from app.server.bundle import Bundle, Frame, finite_or_none
+from app.server.bundle import Bundle, Frame, Lazy, finite_or_none
 
 from . import network
 from .backprop import output_layer_step
@@ -50,9 +50,9 @@ class History:
         if len(self.rows) > self.capacity:
             self.rows = self.rows[::2]
 
-    def bundle(self, version: int) -> dict:
+    def bundle(self, version: int, rows: list | None = None) -> dict:
         b = Bundle()
-        table = np.array(self.rows, dtype=np.float64).reshape(-1, len(HISTORY_FIELDS))
+        table = np.array(self.rows if rows is None else rows, dtype=np.float64).reshape(-1, len(HISTORY_FIELDS))
         for j, name in enumerate(HISTORY_FIELDS):
             b.add(f"history.{name}", table[:, j], nan_means_unknown=True)
         return b.to_wire(version=version)
@@ -202,8 +202,9 @@ class FrameBuilder:
             "hist_range": list(HIST_RANGE), "hist_bins": HIST_BINS, "backprop": self._backprop_meta,
             **b.to_wire(),
         }
-        if self._history_wire is None:
-            self._history_wire = self.history.bundle(self.history_version)
+        if self._history_wire is None:  # built only if a client lacks this version (from the rows as they are now)
+            rows, version = list(self.history.rows), self.history_version
+            self._history_wire = Lazy(lambda: self.history.bundle(version, rows))
         sections = {"dataset": self._dataset_section(), "history": (self.history_version, self._history_wire)}
         for name, section in (("evaluation", self._evaluation_section()),
                               ("landscape", s.landscape.section())):
