@@ -9,7 +9,9 @@ import re
 import numpy as np
 import pytest
 
-from app.labs.mlp import landscape, network
+from app.labs.mlp import network
+from engine import landscape
+from app.labs.mlp.landscape_path import LandscapePath, spans_with_path
 from app.labs.mlp.data import load
 from app.labs.mlp.schema import default_settings
 from app.labs.mlp.training import Trainer
@@ -188,15 +190,15 @@ def test_the_spans_follow_the_weight_and_the_path():
     assert landscape.default_span(0.2) == 1.0
     assert landscape.default_span(-1.2) == 3.0  # 2·1.2 = 2.4, rounded up to a nice step
     assert landscape.default_span(1e9) == landscape.MAX_SPAN
-    path = landscape.LandscapePath()
+    path = LandscapePath()
     path.record(0, 0.0, 0.0)
     path.record(1, 4.0, 0.1)
-    spans = landscape.spans_with_path(np.array([0.0, 0.0]), path)
+    spans = spans_with_path(np.array([0.0, 0.0]), path)
     assert spans[0] >= 4.4 and spans[1] == 1.0
 
 
 def test_the_path_stays_bounded_and_keeps_its_ends():
-    path = landscape.LandscapePath(capacity=100)
+    path = LandscapePath(capacity=100)
     for step in range(1, 5001):
         path.record(step, np.sin(step / 100), np.cos(step / 100))
     steps, values = path.arrays()

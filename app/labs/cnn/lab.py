@@ -15,7 +15,7 @@ import numpy as np
 from app.labs.base import Lab
 from app.labs.drawing import drawing_to_image
 from app.server.errors import ControlError
-from engine import Conv2d, Dropout, surgery
+from engine import Conv2d, Dropout, conv_surgery as surgery
 from engine.builders import sequential
 from engine.summary import summary
 

@@ -70,7 +70,7 @@ class MlpLab(DataEdits, NetworkEdits, Lab):
         self.rng = np.random.default_rng([s["seed"], self.resets])
         width, activation = datamod.output_layout(data.task, data.num_classes, s["loss"])
         sizes = [data.input_width] + list(s["hidden_sizes"]) + [width]
-        model = network.build(sizes, s["activation"], activation, s["dropout"], self.rng)
+        model = network.build(sizes, s["activation"], activation, s["dropout"], self.rng, s["init"])
         self.data = data
         self.trainer = Trainer(model, data, s, self.rng)
         self.note_drawn()
@@ -145,7 +145,7 @@ class MlpLab(DataEdits, NetworkEdits, Lab):
         old = dict(old)
         self.points = own
         self.settings.update(new)  # in place: the trainer reads this dict
-        if family_changed:
+        if family_changed or new["init"] != old["init"]:  # a new initialisation is a fresh draw of every weight
             self.build(data)
             self._changed()
             return

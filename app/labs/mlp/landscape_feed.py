@@ -1,6 +1,6 @@
 """A session's loss landscape on the wire: which two weights, their path, and the `landscape` bundle.
 
-The landscape costs a few hundred network passes over the training set (app/landscape.py), so it is built
+The landscape costs a few hundred network passes over the training set (engine/landscape.py), so it is built
 only while some viewer shows it (the `landscape` event's ``show``), only when the weights moved, at most
 ``MAX_PER_SECOND`` times a second and at most ~10 % of the time (the next waits 9× the last one's duration).
 It is computed off the session's lock, on a snapshot of the weights, by one worker thread shared by every
@@ -21,7 +21,10 @@ import numpy as np
 from app.server.bundle import Bundle, finite_or_none
 from app.server.errors import ControlError
 
-from . import landscape, network
+from engine import landscape
+
+from . import network
+from .landscape_path import LandscapePath, spans_with_path
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +71,7 @@ class LandscapeFeed:
         self.showing: set[str] = set()  # sids whose page shows the landscape
         self.chosen: tuple | None = None  # the two WeightRefs a viewer chose; None: the steepest pair
         self.version = 0
-        self.path = landscape.LandscapePath(PATH_CAPACITY)
+        self.path = LandscapePath(PATH_CAPACITY)
         self._finished = None  # (generation, wire) from the worker, taken by the next section()
         self._reminder: threading.Timer | None = None  # asks for a frame when a rate-limited landscape is due
         self._generation = 0  # +1 whenever what is shown changes meaning: stale results are dropped
@@ -174,7 +177,7 @@ class LandscapeFeed:
                 "auto": self.chosen is None, "cost": s.trainer.cost_name, "layer_sizes": network.layer_sizes(model)}
         centre = np.array([r.value(model) for r in self.refs])
         job = (landscape.snapshot(model), s.data.X_train, t.T_train, self.refs,
-               landscape.spans_with_path(centre, self.path), steps, values, meta, self._generation)
+               spans_with_path(centre, self.path), steps, values, meta, self._generation)
         _submit(self._compute, *job)
 
     def _compute(self, model, X, T, refs, spans, steps, values, meta, generation) -> None:

@@ -17,10 +17,12 @@ from engine.inspect import activation_after, linear_positions
 
 
 def build(sizes: list[int], hidden_activation: str, output_activation: str, dropout: float,
-          rng: np.random.Generator) -> Sequential:
-    """A fresh MLP with ``sizes`` [in, h1, ..., out]; ``output_activation`` "linear"/"softmax" = logits."""
+          rng: np.random.Generator, init: str = "default") -> Sequential:
+    """A fresh MLP with ``sizes`` [in, h1, ..., out]; ``output_activation`` "linear"/"softmax" = logits; weights
+    drawn by ``init`` (engine.init.INIT_SCHEMES, each layer with the gain of the activation after it)."""
     out = None if output_activation in ("linear", "softmax") else output_activation
-    return builders.mlp(sizes, activation=hidden_activation, output_activation=out, dropout=dropout, rng=rng)
+    return builders.mlp(sizes, activation=hidden_activation, output_activation=out, dropout=dropout, init=init,
+                        rng=rng)
 
 
 def linears(model: Sequential) -> list[Linear]:

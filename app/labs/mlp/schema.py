@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from app.server.controls import LIMITS, Control
 from app.server.controls import default_settings as _defaults
+from engine.init import INIT_SCHEMES
 
 from .previews import dataset_previews
 
@@ -64,6 +65,11 @@ CONTROLS: tuple[Control, ...] = (
             minimum=1, maximum=LIMITS.max_neurons_per_layer, min_items=0, max_items=LIMITS.max_hidden_layers),
     Control("activation", "choice", "tanh", "Activation", "network",
             "Activation of every hidden layer (set_activation changes one layer).", choices=HIDDEN_ACTIVATIONS),
+    Control("init", "choice", "default", "Weight initialisation", "network",
+            "How the weights are drawn (torch.nn.init). default: PyTorch's nn.Linear, U(±1/√fan_in) — too small for "
+            "deep ReLU nets; xavier (Glorot): variance 2/(fan_in + fan_out) times the activation's gain², for tanh "
+            "and sigmoid; kaiming (He): variance 2/fan_in, for ReLU. Xavier and He start the biases at 0. "
+            "Changing it draws fresh weights: training starts over.", choices=INIT_SCHEMES),
     Control("loss", "choice", "mse", "Cost", "network",
             "mse: squared error summed over the outputs, averaged over the examples (3Blue1Brown's cost). "
             "cross_entropy: softmax over the outputs (classification only).", choices=LOSSES),
