@@ -110,8 +110,9 @@ def test_a_frame_is_encoded_once_for_all_its_viewers_and_a_follower_that_never_a
             stream.sender.encode, stream.publish = encode, publish
         assert stuck.frames <= 2  # it acked nothing: at most two frames ever went to it
         # Every viewer had its 30 frames although one never acked, and each frame published was encoded once
-        # for all of them (all had the bundles by then: one variant a frame).
-        assert counts["encoded"] <= counts["published"], counts
+        # for all of them (all had the bundles by then: one variant a frame; + 1: the frame published just
+        # before counting began may be encoded just after).
+        assert counts["encoded"] <= counts["published"] + 1, counts
         assert counts["published"] >= 30
         stuck.close()
         for v in everyone:
