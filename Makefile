@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 # Debian's Chromium, driven by Playwright through executable_path (tests/browser/conftest.py).
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: setup run test chromium bench clean
+.PHONY: setup run test chromium redis bench clean
 .DEFAULT_GOAL := run
 
 setup: $(VENV)/.installed node_modules/.installed
@@ -27,10 +27,19 @@ chromium:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-dejavu-core >/dev/null; \
 	else echo "No Chromium at $(CHROMIUM): install Debian's chromium, or set CHROMIUM=/path/to/chrome" >&2; exit 1; fi
 
+# Redis for the search's distributed storage tests (tests/search start their own on a free port): Debian's
+# redis-server, installed with apt-get when root.
+REDIS_SERVER ?= redis-server
+redis:
+	@if command -v $(REDIS_SERVER) >/dev/null; then echo "redis-server: $$(command -v $(REDIS_SERVER))"; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null; \
+	else echo "No redis-server: install Debian's redis-server, or set REDIS_SERVER=/path/to/redis-server" >&2; exit 1; fi
+
 run: setup
 	$(PY) -m app
 
-test: setup chromium
+test: setup chromium redis
 	CHROMIUM=$(CHROMIUM) $(PY) -m pytest
 
 bench: setup

@@ -11,6 +11,7 @@ import webbrowser
 
 from . import create_app, socketio
 from .server.live import RequestHandler, free_port
+from .server.security import lan_address
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -18,6 +19,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--host", default="127.0.0.1", help="interface to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=5000,
                         help="port (default 5000; if busy, the next free one is used and printed)")
+    parser.add_argument("--lan", action="store_true",
+                        help="run a class on the local network: listen on every interface (as --host 0.0.0.0) and "
+                             "print the address students open; join links and QR codes use it")
     parser.add_argument("--no-browser", action="store_true", help="do not open a browser")
     parser.add_argument("--fps", type=float, default=60, help="frames per second per session, at most (default 60)")
     parser.add_argument("--allow-host", action="append", default=[], metavar="NAME",
@@ -34,7 +38,11 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 # ``nnplayground NAME ...`` runs another tool than the server: NAME -> "module:function", called with the rest of
 # the arguments. Each area registers its own line here; the server stays the default.
-SUBCOMMANDS: dict[str, str] = {}
+SUBCOMMANDS: dict[str, str] = {
+    "search": "app.search.cli:search",                # hyperparameter search (docs/search.md)
+    "search-worker": "app.search.cli:search_worker",  # join a search's study from another machine
+    "lessons": "app.lessons.cli:main",  # list lessons; --check runs them headless (docs/lessons.md)
+}
 
 
 def main(argv=None) -> None:
@@ -53,20 +61,27 @@ def serve(argv=None) -> None:
     logging.getLogger("app").setLevel(logging.INFO)
     if not 1 <= args.fps <= 240:
         raise SystemExit("nnplayground: --fps must be in [1, 240]")
+    host = "0.0.0.0" if args.lan else args.host
+    port = free_port(host, args.port)
+    # Students reach a --lan server at this machine's LAN address (not 127.0.0.1): the URL printed and opened,
+    # and the base of join links and QR codes.
+    shown = lan_address() if args.lan else "127.0.0.1" if host in ("0.0.0.0", "::") else host
+    url = f"http://{f'[{shown}]' if ':' in shown else shown}:{port}/"
     try:
-        app = create_app({"FPS": args.fps, "SESSION_IDLE_TIMEOUT": args.idle_timeout, "BIND_HOST": args.host,
-                          "ALLOWED_HOSTS": args.allow_host, "MNIST_DIR": args.mnist})
+        app = create_app({"FPS": args.fps, "SESSION_IDLE_TIMEOUT": args.idle_timeout, "BIND_HOST": host,
+                          "ALLOWED_HOSTS": args.allow_host, "MNIST_DIR": args.mnist,
+                          "PUBLIC_URL": url.rstrip("/") if args.lan else None})
     except ValueError as error:
         raise SystemExit(f"nnplayground: --mnist {args.mnist}: {error}") from None
-    port = free_port(args.host, args.port)
-    shown = "127.0.0.1" if args.host in ("0.0.0.0", "::") else args.host
-    url = f"http://{shown}:{port}/"
     note = f" (port {args.port} is busy)" if port != args.port else ""
     print(f"nnplayground: serving on {url}{note} — Ctrl+C to stop", flush=True)
+    if args.lan:
+        print(f"nnplayground: students on this network open {url}join (Start a class shows the code and a QR code)",
+              flush=True)
     if not args.no_browser:
         # ?play=1: the page starts its fresh session training, so the first thing a teacher sees is learning.
         threading.Timer(0.8, webbrowser.open, args=(url + "?play=1",)).start()
-    socketio.run(app, host=args.host, port=port, allow_unsafe_werkzeug=True, request_handler=RequestHandler)
+    socketio.run(app, host=host, port=port, allow_unsafe_werkzeug=True, request_handler=RequestHandler)
 
 
 if __name__ == "__main__":

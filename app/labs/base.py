@@ -67,6 +67,8 @@ class Lab:
         self._owed_steps = 0.0  # fraction of a step carried between slices (speed is in steps per second)
         self._last_paced: float | None = None
         self.epoch_step_ends: int | None = None  # during a `step {unit: "epoch"}`: the epoch count that ends it
+        # A lesson's run (app.lessons.runner.LiveRun): steps_allowed(lab) caps each slice, finished(lab) ends it.
+        self.run_plan = None
 
     # --- what a lab defines
     def build(self) -> None:
@@ -148,9 +150,17 @@ class Lab:
         stepping = self.epoch_step_ends is not None
         if stepping:  # at the session's `speed`, like play: two students stepping epochs cost what two playing do
             max_steps = min(max_steps, self.trainer.steps_left_in_epoch())
+        plan = self.run_plan
+        if plan is not None:
+            max_steps = min(max_steps, plan.steps_allowed(self))
         done = self._run_steps(max_steps, deadline)
         if done:
             self.model_version += 1
+        if plan is not None and self.run_plan is plan and plan.finished(self):
+            self.run_plan = None
+            if self.status == "running":
+                self.status = "paused"
+                self._changed(weights=False)
         if stepping and self.status == "running" and self.trainer.epoch >= self.epoch_step_ends:
             self.status = "paused"
             self._changed(weights=False)
@@ -198,12 +208,14 @@ class Lab:
             self._last_paced, self._owed_steps = None, 0.0
         self.status = "running"
         self.epoch_step_ends = None
+        self.run_plan = None
         self._changed(weights=False)
 
     def pause(self) -> None:
         if self.status == "running":
             self.status = "paused"
         self.epoch_step_ends = None
+        self.run_plan = None
         self._changed(weights=False)
 
     def step(self, unit: str = "batch") -> None:
@@ -211,6 +223,7 @@ class Lab:
         slices like a play that pauses itself at the epoch's end (an epoch can take seconds: under the
         session's lock it would hold the one scheduler, and every other session's frames, that long)."""
         self._require_finite_to_continue("step")
+        self.run_plan = None
         if unit == "batch":
             self.status = "paused"
             self.epoch_step_ends = None
@@ -232,6 +245,7 @@ class Lab:
         """Called by ``build``: counters and divergence start over with a fresh model."""
         self.divergence = None
         self.epoch_step_ends = None
+        self.run_plan = None
         self.batch_loss = None
         if self.status == "diverged":
             self.status = "paused"

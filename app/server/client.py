@@ -28,16 +28,19 @@ class Viewer:
     ``frames``: the last ``keep`` of them; ``dataset``/``history``/``evaluation``: the latest bundles, decoded;
     ``states``, ``errors``: every state and error event; ``token``: the session's token.
     ``decode=False`` keeps only the fields (cheaper, for benchmarks); ``ack_delay`` makes a slow client;
-    ``on_payload(payload)`` sees every raw frame payload (for measurements). ``source``: the local address to
+    ``on_payload(payload)`` sees every raw frame payload (for measurements). ``join``: a class's code — connect
+    as its follower (``auth: {join}``; ``classes`` records the `class` events); ``auth`` replaces the auth sent.
+    ``log``: every event received, raw, as (name, payload) in ``received``. ``source``: the local address to
     connect from (any 127.x.y.z on Linux: many clients, each with its own address, as on a school network);
     ``deflate``: offer permessage-deflate, as browsers do.
     """
 
     def __init__(self, url: str, token: str | None = None, *, headers: dict | None = None, keep: int = 200,
-                 decode: bool = True, ack_delay: float = 0.0, on_payload=None, source: str | None = None,
-                 deflate: bool = False):
+                 decode: bool = True, ack_delay: float = 0.0, on_payload=None, join: str | None = None,
+                 auth: dict | None = None, log: bool = False, source: str | None = None, deflate: bool = False):
         self.url = url
         self.token = token
+        self.auth = auth if auth is not None else {"join": join} if join else None
         self.headers = headers or {}
         self.decode = decode
         self.ack_delay = ack_delay
@@ -61,17 +64,20 @@ class Viewer:
         self.sections: dict[str, dict] = {}
         self.created: bool | None = None
         self.disconnected = False
+        self.classes: list = []
+        self.received: list[tuple[str, object]] | None = [] if log else None
         self._updated = asyncio.Event()
         self.sio.on("frame", self._on_frame)
-        self.sio.on("state", self._record(self.states))
-        self.sio.on("error", self._record(self.errors))
+        self.sio.on("state", self._record("state", self.states))
+        self.sio.on("error", self._record("error", self.errors))
         self.sio.on("schema", self._set("schema"))
         self.sio.on("session", self._on_session)
         self.sio.on("disconnect", self._on_disconnect)
+        self.sio.on("class", self._record("class", self.classes))
 
     # --- connection
     async def connect(self, transports=("websocket",), wait: bool = True) -> "Viewer":
-        auth = {"token": self.token} if self.token else None
+        auth = self.auth if self.auth is not None else {"token": self.token} if self.token else None
         await self.sio.connect(self.url, auth=auth, headers=self.headers, transports=list(transports),
                                wait_timeout=10)
         if wait:
@@ -113,23 +119,35 @@ class Viewer:
     def state(self) -> dict | None:
         return self.states[-1] if self.states else None
 
+    @property
+    def classroom(self) -> dict | None:
+        """The newest `class` event's payload (None before one, or after the class ended for a teacher)."""
+        return self.classes[-1] if self.classes else None
+
     # --- handlers
     def _touch(self) -> None:
         self._updated.set()
 
-    def _record(self, into: list):
-        async def handler(payload):
+    def _log(self, name: str, payload) -> None:
+        if self.received is not None:
+            self.received.append((name, payload))
+
+    def _record(self, name: str, into: list):
+        async def handler(payload=None):  # (an event sent with no data, e.g. `class` after a class ended)
             into.append(payload)
+            self._log(name, payload)
             self._touch()
         return handler
 
     def _set(self, name: str):
         async def handler(payload):
             setattr(self, name, payload)
+            self._log(name, payload)
             self._touch()
         return handler
 
     async def _on_session(self, payload):
+        self._log("session", payload)
         self.session = payload
         self.token = payload["token"]
         self.created = payload["created"]
@@ -140,6 +158,7 @@ class Viewer:
         self._touch()
 
     async def _on_frame(self, payload):
+        self._log("frame", payload)
         self.frame_count += 1
         if self.on_payload is not None:
             self.on_payload(payload)

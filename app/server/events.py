@@ -8,6 +8,8 @@ import re
 from flask import current_app, request
 from flask_socketio import emit, join_room
 
+from app.sessions import classroom
+
 from . import messages
 from .errors import ControlError
 from .factory import socketio
@@ -20,8 +22,14 @@ def _manager():
     return current_app.extensions["nnplayground"]
 
 
+def _classrooms():
+    return current_app.extensions["classrooms"]
+
+
 @socketio.on("connect")
 def on_connect(auth=None):
+    if isinstance(auth, dict) and "join" in auth:
+        return _join(auth)
     token, problem = None, None
     if isinstance(auth, dict) and set(auth) <= {"token"} and (auth.get("token") is None or (
             isinstance(auth["token"], str) and TOKEN.fullmatch(auth["token"]))):
@@ -32,6 +40,7 @@ def on_connect(auth=None):
                                event="connect")
     manager = _manager()
     session, created = manager.connect(request.sid, token)
+    manager.drive(session, request.sid)  # its token gives it control: its screen gets the full frame rate
     join_room(session.token)
     emit("session", {"token": session.token, "created": created})
     if problem is not None:
@@ -40,12 +49,45 @@ def on_connect(auth=None):
         schema, state = session.schema(), session.state()
     emit("schema", schema)
     emit("state", state)
+    classroom = _classrooms().of_session(session)
+    if classroom is not None:  # the teacher's refresh: the class it runs
+        emit("class", _classrooms().teacher_state(classroom))
     manager.watch(request.sid)  # frames start only now, after session/schema/state
+
+
+def _join(auth: dict):
+    """A student with ``auth: {join: CODE, fork?: token}``: a follower of that class (or back on its own copy).
+    It is sent `class`, `schema`, `state` and frames — never the teacher's token. A bad code: `error`, closed."""
+    classrooms = _classrooms()
+    classroom = classrooms.by_join_code(auth.get("join"))
+    fork = auth.get("fork")
+    if set(auth) - {"join", "fork"} or (fork is not None and not (isinstance(fork, str) and TOKEN.fullmatch(fork))):
+        classroom, field, received = None, "auth", auth
+    else:
+        field, received = "auth.join", auth.get("join")
+    if classroom is None:
+        emit("error", ControlError(field, received, "the code of a class in progress (6 letters and digits, on the "
+                                   "teacher's screen); a changed or ended class's code no longer works",
+                                   event="connect").to_wire())
+        return False
+    session = classrooms.join(request.sid, classroom, fork)
+    forked = request.sid in classroom.forks
+    if forked:  # a refresh on its own copy: its token is its own
+        emit("session", {"token": session.token, "created": False})
+    emit("class", classrooms.follower_state(classroom, forked))
+    with session.lock:
+        schema, state = session.schema(), session.state()
+    emit("schema", schema)
+    emit("state", state)
+    _manager().watch(request.sid)
+    classrooms.joined(request.sid)
+    return True
 
 
 @socketio.on("disconnect")
 def on_disconnect(reason=None):
     _manager().disconnect(request.sid)
+    _classrooms().left(request.sid)
 
 
 # The events every lab answers, on the lab shown: (lab, message). A lab's own events are its Lab.events.
@@ -100,6 +142,13 @@ def on_event(event, *args):
     if connection is None:
         return None
     session = connection.session
+    refusal = _classrooms().refusal(request.sid, event)  # a follower's controls, for every lab: refused here
+    if refusal is not None:
+        wire = refusal.to_wire(event)
+        emit("error", wire)
+        return {"ok": False, "error": wire}
+    if event in classroom.EVENTS:
+        return class_event(event, args)
     try:
         state, schema = dispatch(session, event, args, request.sid)
     except ControlError as error:
@@ -118,6 +167,31 @@ def on_event(event, *args):
     emit("state", state)  # the sender at once; the other viewers at the next tick, one state for a burst
     manager.controlled(session, request.sid)
     return {"ok": True, "config_version": state["config_version"]}
+
+
+def class_event(event: str, args: tuple) -> dict:
+    """A classroom event (app.sessions.classroom), its sender's role already checked: do it, reply."""
+    classrooms, sid = _classrooms(), request.sid
+    try:
+        messages.validate(event, args, classroom.EVENTS)
+        if event == "class_start":
+            return {"ok": True, "class": classrooms.teacher_state(classrooms.start(sid, request.host_url))}
+        if event == "class_rotate":
+            return {"ok": True, "class": classrooms.teacher_state(classrooms.rotate(sid))}
+        if event == "class_end":
+            classrooms.end(sid)
+            return {"ok": True, "class": None}
+        if event == "bring_back":
+            return {"ok": True, "brought_back": classrooms.bring_back(sid)}
+        if event == "fork":
+            classrooms.fork(sid)
+        else:
+            classrooms.follow_again(sid)
+        return {"ok": True}
+    except ControlError as error:
+        wire = error.to_wire(event)
+        emit("error", wire)
+        return {"ok": False, "error": wire}
 
 
 def broadcast_state(session) -> None:

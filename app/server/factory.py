@@ -36,6 +36,7 @@ DEFAULT_CONFIG = {
     "ALLOWED_HOSTS": (),             # more Host names to answer (--allow-host); loopback names always are
     "CONNECTS_PER_SECOND": 2.0,      # new Socket.IO connections per client address, refill rate ...
     "CONNECT_BURST": 30,             # ... and how many at once (0 rate: no limit)
+    "PUBLIC_URL": None,              # where students reach the server (join links, QR codes): --lan sets the LAN URL
     "INITIAL_SETTINGS": None,        # overrides of the controls' defaults for new sessions
     "MNIST_DIR": None,               # a folder of MNIST's four IDX files: "mnist" is then the full set
     "NODE_MODULES": ROOT / "node_modules",
@@ -50,6 +51,7 @@ def create_app(config: dict | None = None) -> Flask:
 
     One app serves at a time per process: ``socketio`` is module-level, and each call re-initialises it.
     Raises ValueError (one line) when ``MNIST_DIR`` is set but does not hold readable MNIST IDX files."""
+    from app.sessions.classroom import Classrooms
     from app.sessions.manager import SessionManager
 
     from .routes import bp
@@ -79,15 +81,19 @@ def create_app(config: dict | None = None) -> Flask:
     PacketGuard(socketio.server, protocol_events(), close)
     app.wsgi_app = no_delay(host_guard(connection_rate(app.wsgi_app, app.config), app.config))
     app.extensions["nnplayground"] = SessionManager(app.config, socketio.server)
+    app.extensions["classrooms"] = Classrooms(app.extensions["nnplayground"], app.config["PUBLIC_URL"])
     app.register_blueprint(bp)
+    app.register_blueprint(lessons_bp)  # the lesson panel's routes (app/lessons/routes.py)
     return app
 
 
 def protocol_events() -> set[str]:
     """Every event name a client may send: `set`, the common events, and every registered lab's own."""
     from app.labs import LABS
+    from app.sessions.classroom import EVENTS as CLASS_EVENTS
 
-    return {"set", *COMMON_EVENTS, *(name for lab in LABS.values() for name in lab.events)}
+    return {"set", *COMMON_EVENTS, *CLASS_EVENTS, *(name for lab in LABS.values() for name in lab.events)}
 
 
+from app.lessons.routes import bp as lessons_bp  # noqa: E402
 from . import events  # noqa: E402,F401  (registers the handlers on `socketio` before any init_app)

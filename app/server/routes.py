@@ -5,7 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import plotly
-from flask import Blueprint, Response, abort, current_app, jsonify, render_template, request, send_file
+from flask import (Blueprint, Response, abort, current_app, jsonify, redirect, render_template, request, send_file,
+                   url_for)
+
+from app.sessions.classroom import qr_svg
 
 from .errors import ControlError
 
@@ -14,7 +17,46 @@ bp = Blueprint("playground", __name__)
 
 @bp.get("/")
 def index():
-    return render_template("index.html", labs=current_app.extensions["nnplayground"].lab_list())
+    return render_template("index.html", labs=current_app.extensions["nnplayground"].lab_list(),
+                           public_url=current_app.config["PUBLIC_URL"])
+
+
+# --- classes (app.sessions.classroom): the join form, a follower's page, the QR code of a join URL
+@bp.get("/join")
+def join_form():
+    code = request.args.get("code")
+    if code is not None:  # the form's submission: to the class's page, or the form again saying why not
+        classroom = current_app.extensions["classrooms"].by_join_code(code)
+        if classroom is not None:
+            return redirect(url_for("playground.join", code=classroom.code))
+        return render_template("join.html", code=code, problem=_no_class(code)), 404
+    return render_template("join.html", code="", problem=None)
+
+
+def _no_class(code: str) -> str:
+    return (f"No class has the code {code.strip()[:32]!r} now: check it on the teacher's screen (codes change when "
+            "the teacher makes a new one, and stop when the class ends).")
+
+
+@bp.get("/join/<code>")
+def join(code):
+    """A follower's page: the playground, read-only, watching the class of ``code``."""
+    classroom = current_app.extensions["classrooms"].by_join_code(code)
+    if classroom is None:
+        return render_template("join.html", code=code, problem=_no_class(code)), 404
+    if classroom.code != code:  # typed in lower case, with a dash...: the canonical link
+        return redirect(url_for("playground.join", code=classroom.code))
+    return render_template("index.html", labs=current_app.extensions["nnplayground"].lab_list(),
+                           public_url=current_app.config["PUBLIC_URL"], join_code=classroom.code)
+
+
+@bp.get("/join/<code>/qr.svg")
+def join_qr(code):
+    """The QR code of the class's join URL (only while ``code`` is the class's code)."""
+    classroom = current_app.extensions["classrooms"].by_join_code(code)
+    if classroom is None or classroom.code != code:
+        abort(404, description="no class has this code now")
+    return Response(qr_svg(classroom.join_url), mimetype="image/svg+xml", headers={"Cache-Control": "no-store"})
 
 
 @bp.get("/healthz")

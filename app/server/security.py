@@ -41,14 +41,37 @@ def local_addresses() -> set[str]:
             names |= {info[4][0] for info in socket.getaddrinfo(name, None)}
         except OSError:
             pass
-    for family, probe in ((socket.AF_INET, "192.0.2.1"), (socket.AF_INET6, "2001:db8::1")):
-        try:  # the address a LAN peer reaches us at: the source of a route out (UDP connect sends nothing)
-            with socket.socket(family, socket.SOCK_DGRAM) as s:
-                s.connect((probe, 9))
-                names.add(s.getsockname()[0])
-        except OSError:
-            pass
+    names |= {address for address in map(_route_source, ROUTE_PROBES) if address}
     return {n.split("%", 1)[0] for n in names if n}
+
+
+ROUTE_PROBES = ((socket.AF_INET, "192.0.2.1"), (socket.AF_INET6, "2001:db8::1"))  # documentation addresses
+
+
+def _route_source(probe) -> str | None:
+    """The address a LAN peer reaches us at: the source of a route out (a UDP connect sends no packet)."""
+    family, address = probe
+    try:
+        with socket.socket(family, socket.SOCK_DGRAM) as s:
+            s.connect((address, 9))
+            return s.getsockname()[0]
+    except OSError:
+        return None
+
+
+def lan_address() -> str:
+    """This machine's address on the local network (IPv4 if it has one), for ``--lan``'s URL. No packet is sent;
+    without a route out, the first non-loopback address of its host name, else 127.0.0.1."""
+    source = _route_source(ROUTE_PROBES[0])
+    if source and not source.startswith("127."):
+        return source
+    try:
+        for info in socket.getaddrinfo(socket.gethostname(), None, socket.AF_INET):
+            if not info[4][0].startswith("127."):
+                return info[4][0]
+    except OSError:
+        pass
+    return "127.0.0.1"
 
 
 def allowed_hosts(bound_host: str | None = None, extra=()) -> frozenset[str]:

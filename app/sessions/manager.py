@@ -120,6 +120,8 @@ class SessionManager:
         if connection is None:
             return
         session = connection.session
+        if session.driver is None:  # a session made for it (a class's copy)
+            session.driver = sid
         self.stream.open(sid, None if session.driver == sid else self.config["FOLLOWER_FPS"])
         with session.lock:
             session.lab.dirty = True  # the newcomer needs a frame even if the session is paused

@@ -19,6 +19,12 @@ from app.server.errors import ControlError
 class Session:
     """State of one session. ``viewers`` is the set of Socket.IO sids watching it; ``lab`` the lab shown."""
 
+    # A class (app.sessions.classroom): the Classroom this session is the teacher's of, the one it is a
+    # student's copy from, and the lesson step it shows ({"name", "step"}: set_lesson_step), for the followers.
+    classroom = None
+    forked_from = None
+    lesson: dict | None = None
+
     def __init__(self, token: str, config: dict, lab: str = DEFAULT_LAB):
         self.token = token
         self.config = config

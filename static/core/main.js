@@ -12,9 +12,11 @@ import { pageValues, readUrl, settingsToApply, writeUrl } from './url-state.js';
 import { setupTools, toast, updateModelLinks } from './tools.js';
 import { ChartScheduler } from './scheduler.js';
 import { DrawCanvas } from './draw-canvas.js';
+import { setupClassroom } from '../classroom/classroom.js';
 
 const $ = (id) => document.getElementById(id);
 const url = readUrl();
+const joinCode = document.body.dataset.joinCode || null; // a follower's page (/join/CODE): see classroom.js
 
 const nnp = { redraws: 0, framesReceived: 0, drawMs: {}, schema: null, state: null, frame: null, errors: [], views: {},
   lab: null };
@@ -22,7 +24,7 @@ window.__nnp = nnp;
 
 let schema = null;
 let state = null;
-let urlApplied = false;
+let urlApplied = Boolean(joinCode); // a follower takes the teacher's settings, not the link's
 let pending = null; // the newest frame not drawn yet, with its ack
 let early = []; // frames of the lab shown that came before its views were ready: [{raw, ack}], not acked yet
 let drawScheduled = false;
@@ -119,6 +121,7 @@ async function showLab(s) {
   $('export-pytorch').hidden = !s.model_export;
   if (state && state.lab === s.lab) takeState(state);
   takeEarlyFrames();
+  classroom.lock();
 }
 
 /** Frames that came while the lab's module loaded: their bundles are sent once, so none may be lost. */
@@ -148,11 +151,14 @@ $('lab').addEventListener('change', (event) => send('set_lab', { lab: event.targ
 labFor(url.lab ?? 'mlp').catch(() => {}); // build the likely lab's views while the socket connects
 
 // ---------------- the connection ----------------
+const classroom = setupClassroom({ send: (event, payload) => send(event, payload), joinCode });
 const server = connect({
-  onConnection: (status) => {
+  onConnection: (status, reason) => {
     $('connection').dataset.state = status;
     $('connection').textContent = status;
+    if (status === 'disconnected') classroom.onDisconnect(reason);
   },
+  onClass: (s) => classroom.takeClass(s),
   onSession: () => updateModelLinks(),
   onSchema: (s) => {
     schema = s;
@@ -171,8 +177,9 @@ const server = connect({
     else takeFrame(raw, ack);
   },
   onError: (error) => showError(error),
-});
+}, { join: joinCode });
 nnp.send = (event, payload) => send(event, payload);
+nnp.socketSend = (event, payload) => server.send(event, payload); // past the page's own checks (tests)
 
 function takeState(s) {
   showPlaying(s.status === 'running');
@@ -186,14 +193,17 @@ function takeState(s) {
   }
   if (!urlApplied) applyUrl();
   else rewriteUrl();
+  classroom.lock();
 }
 
 function rewriteUrl() {
+  if (joinCode) return; // a follower's address is the class's
   if (schema && state && lab && schema.lab === state.lab) writeUrl(schema, state.settings, lab.page);
 }
 
 /** Send a control; its reply clears the errors it fixes or shows why it was refused. */
 async function send(event, payload) {
+  if (classroom.refuse(event, payload)) return { ok: false }; // following a class: the teacher's controls only
   const reply = await server.send(event, payload);
   if (reply && reply.ok === false && reply.error) showError(reply.error);
   else if (event === 'set' && payload) Object.keys(payload).forEach((name) => controls.clearError(name));

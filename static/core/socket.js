@@ -5,33 +5,38 @@
 import { io } from '/vendor/socket.io.esm.min.js';
 
 const TOKEN_KEY = 'nnplayground.token';
+let tokenKey = TOKEN_KEY;
 
 /**
  * Connect and wire the server's events to `handlers`:
  *   onSession({token, created}), onSchema(schema), onState(state), onFrame(frame, ack), onError(error),
- *   onConnection('connecting' | 'connected' | 'disconnected').
- * Returns {send(event, payload) -> Promise<reply>, socket}.
+ *   onClass(class state | null), onConnection('connecting' | 'connected' | 'disconnected', reason).
+ * `options.join`: a class's code — connect as its follower (auth {join, fork?}: `fork` is the token of the copy
+ * this tab took of the class, kept under its own key). Returns {send(event, payload) -> Promise<reply>, socket}.
  */
-export function connect(handlers) {
+export function connect(handlers, options = {}) {
+  if (options.join) tokenKey = `nnplayground.copy.${options.join}`;
   const socket = io({
     // A function, so every reconnect presents the newest token and lands in the same session.
     auth: (cb) => {
-      const token = sessionStorage.getItem(TOKEN_KEY);
-      cb(token ? { token } : {});
+      const token = sessionStorage.getItem(tokenKey);
+      if (options.join) cb(token ? { join: options.join, fork: token } : { join: options.join });
+      else cb(token ? { token } : {});
     },
     transports: ['websocket', 'polling'],
   });
 
   socket.on('connect', () => handlers.onConnection?.('connected'));
-  socket.on('disconnect', () => handlers.onConnection?.('disconnected'));
+  socket.on('disconnect', (reason) => handlers.onConnection?.('disconnected', reason));
   socket.io.on('reconnect_attempt', () => handlers.onConnection?.('connecting'));
   socket.on('session', (session) => {
-    sessionStorage.setItem(TOKEN_KEY, session.token);
+    sessionStorage.setItem(tokenKey, session.token);
     handlers.onSession?.(session);
   });
   socket.on('schema', (schema) => handlers.onSchema?.(schema));
   socket.on('state', (state) => handlers.onState?.(state));
   socket.on('error', (error) => handlers.onError?.(error));
+  socket.on('class', (state) => handlers.onClass?.(state));
   socket.on('frame', (frame, ack) => handlers.onFrame?.(frame, typeof ack === 'function' ? ack : () => {}));
 
   /** Emit an event with an ack; resolves with the server's reply ({ok, config_version} or {ok: false, error}). */
@@ -46,6 +51,12 @@ export function connect(handlers) {
   return { send, socket };
 }
 
+/** The token of the session this tab controls (null for a follower: it controls none). */
 export function sessionToken() {
-  return sessionStorage.getItem(TOKEN_KEY);
+  return sessionStorage.getItem(tokenKey);
+}
+
+/** Forget the session this tab controlled (a follower back from its copy). */
+export function forgetSession() {
+  sessionStorage.removeItem(tokenKey);
 }

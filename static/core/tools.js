@@ -25,6 +25,24 @@ export function updateModelLinks() {
   $('export-pytorch').href = `/api/session/${token}/model.py`;
 }
 
+/** ``url`` on the address the server gave for others to reach it (the LAN's, with --lan), if it gave one. */
+export function shareable(url) {
+  const base = document.body.dataset.publicUrl;
+  if (!base) return url;
+  const { pathname, search, hash } = new URL(url, window.location.href);
+  return `${base}${pathname}${search}${hash}`;
+}
+
+/** Copy ``text`` to the clipboard (or show it to copy by hand where the page may not). */
+export async function copyText(text, done) {
+  try {
+    await navigator.clipboard.writeText(text);
+    toast(done);
+  } catch {
+    window.prompt('Copy this link:', text);
+  }
+}
+
 const isPresenting = () => document.documentElement.classList.contains('presenter');
 
 /**
@@ -61,14 +79,7 @@ export function setupTools(hooks, { presenter = false, controls = null } = {}) {
   $('controls-strip').addEventListener('click', toggleControls);
   $('error-toast').addEventListener('click', () => { $('error-toast').hidden = true; });
 
-  $('share').addEventListener('click', async () => {
-    try {
-      await navigator.clipboard.writeText(window.location.href);
-      toast('Link copied: it reproduces this setup.');
-    } catch {
-      window.prompt('Copy this link:', window.location.href);
-    }
-  });
+  $('share').addEventListener('click', () => copyText(shareable(window.location.href), 'Link copied: it reproduces this setup.'));
 
   $('load-model').addEventListener('change', async (event) => {
     const file = event.target.files[0];

@@ -5,11 +5,12 @@
 //   &hide=noise,features,presenter                              controls (or tools) to hide from the class
 //   &presenter=1                                                 start in presenter mode
 //   &controls=0                                                  the controls tucked into a slim strip (1: shown)
+//   &lesson=NAME&step=k                                          the lesson open in the panel (static/lessons/)
 //   &play=1                                                      start training a new session on opening
 //                                                                (what `make run` opens; dropped once used)
 // Values are parsed by the control's kind from the schema; the server still validates them.
 
-const KEEP_KEYS = ['hide', 'presenter', 'controls'];
+const KEEP_KEYS = ['hide', 'presenter', 'controls', 'lesson', 'step'];
 const ONE_SHOT_KEYS = ['play'];
 
 /**

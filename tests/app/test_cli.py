@@ -23,3 +23,30 @@ def test_busy_port_falls_back_to_the_next_free_one():
 def test_allow_host_is_repeatable():
     args = parse_args(["--allow-host", "classroom.lan", "--allow-host", "10.0.0.5"])
     assert args.allow_host == ["classroom.lan", "10.0.0.5"]
+
+
+def test_lan_serves_the_network_and_prints_the_address_students_open():
+    """`--lan`: every interface, the LAN address printed (not 127.0.0.1), answered, and the base of join links."""
+    import subprocess
+    import sys
+    import urllib.request
+
+    from app.server.security import lan_address
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen([sys.executable, "-m", "app", "--lan", "--no-browser", "--port", str(port)],
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        line = server.stdout.readline()
+        address = lan_address()
+        url = f"http://{address}:{port}/"
+        assert f"serving on {url}" in line and ("127.0.0.1" not in line or address == "127.0.0.1")
+        assert f"{url}join" in server.stdout.readline()
+        # Reached on the LAN address (the Host allow-list admits it), and the page knows it for its links.
+        page = urllib.request.urlopen(urllib.request.Request(url, headers={"Host": f"{address}:{port}"}), timeout=10)
+        assert f'data-public-url="http://{address}:{port}"' in page.read().decode()
+    finally:
+        server.terminate()
+        server.wait(timeout=10)

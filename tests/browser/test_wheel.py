@@ -29,6 +29,7 @@ def test_the_installed_wheel_serves_the_page_offline(page: Page, tmp_path: Path)
                              check=True).stdout.split()
     assert tracked and all(f"app/_web/{path}" in names for path in tracked)  # every page file, subfolders too
     assert "app/_web/node_modules/socket.io-client/dist/socket.io.esm.min.js" in names
+    assert "app/_web/node_modules/katex/dist/katex.min.js" in names and "app/_web/lessons/a-neuron.yaml" in names
 
     venv.create(tmp_path / "venv", with_pip=True)
     bin_dir = tmp_path / "venv" / "bin"
@@ -56,6 +57,9 @@ def test_the_installed_wheel_serves_the_page_offline(page: Page, tmp_path: Path)
         page.goto(f"http://127.0.0.1:{port}/?play=1")
         page.wait_for_function("() => window.__nnp && window.__nnp.frame && window.__nnp.frame.step > 0",
                                timeout=TIMEOUT)
+        # The lessons and their formulas come from the wheel too (lessons/, KaTeX from npm).
+        page.goto(f"http://127.0.0.1:{port}/?lesson=a-neuron")
+        page.wait_for_selector("#lesson-text .katex", timeout=TIMEOUT)
         assert outside == [] and errors == []
     finally:
         server.terminate()
