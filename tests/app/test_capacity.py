@@ -151,19 +151,22 @@ def test_every_viewer_but_the_driver_is_capped_at_follower_fps(monkeypatch):
     assert len(sender.to("phone")) - before == 10
 
 
-def test_the_driver_is_whoever_sent_the_last_control(live, run):
+def test_the_driver_is_the_last_to_connect_with_the_token_or_control_and_never_a_follower(live, run):
     manager = live.app.extensions["nnplayground"]
 
     async def go():
         teacher = await Viewer(live.url, decode=False).connect()
-        other = await Viewer(live.url, teacher.token, decode=False).connect()
-        session = manager.get(teacher.token)
-        interval = lambda v: manager.stream.channels[v.sio.get_sid()].interval  # noqa: E731
-        assert session.driver == teacher.sio.get_sid() and interval(teacher) == 0 and interval(other) > 0
-        await other.call("pause")
-        assert interval(other) == 0 and interval(teacher) > 0
-        await teacher.disconnect()
-        await other.disconnect()
+        code = (await teacher.call("class_start"))["class"]["code"]
+        follower = await Viewer(live.url, join=code, decode=False).connect()
+        capped = lambda v: manager.stream.channels[v.sio.get_sid()].interval > 0  # noqa: E731
+        assert not capped(teacher) and capped(follower)
+        second_tab = await Viewer(live.url, teacher.token, decode=False).connect()  # the token: it drives
+        assert not capped(second_tab) and capped(teacher) and capped(follower)
+        await teacher.call("pause")  # a control: the teacher's screen drives again
+        assert not capped(teacher) and capped(second_tab) and capped(follower)
+        assert not (await follower.call("pause"))["ok"] and capped(follower)  # refused: it never drives
+        for v in (teacher, follower, second_tab):
+            await v.disconnect()
 
     run(go())
 
