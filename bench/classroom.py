@@ -1,7 +1,7 @@
 """Classroom capacity: one teacher's session followed by 25, 50, 100, 200 real socket clients.
 
-The server runs as its own process (``python -m app``). The teacher's page is a Viewer in this process; the
-followers are python-socketio AsyncClients, many to an asyncio loop, in ``--processes`` worker processes (so
+The server runs as its own process (``python -m app``). The teacher's page is a Viewer in this process that
+starts a class; the followers join it with its code (``auth: {join: CODE}``), python-socketio AsyncClients, many to an asyncio loop, in ``--processes`` worker processes (so
 neither the server nor the teacher shares a GIL with them). Each follower connects from its own loopback
 address (127.0.1.x, …: on a school network every phone has its own, and the server limits new connections per
 address) and, like a browser, offers permessage-deflate. ``--slow`` of them ack each frame only after
@@ -43,18 +43,19 @@ def address(k: int) -> str:
     return f"127.{1 + k // 250 // 250}.{1 + k // 250 % 250}.{1 + k % 250}"
 
 
-def follower(url, token, source, ack_delay=0.0, deflate=True) -> Viewer:
-    """A follower's page, as lean as a Viewer can be; ``received`` holds (receive time, frame time) pairs."""
+def follower(url, code, source, ack_delay=0.0, deflate=True) -> Viewer:
+    """A follower's page (joined with the class's code), as lean as a Viewer can be; ``arrivals`` holds
+    (receive time, frame time) pairs."""
     received = []
-    viewer = Viewer(url, token, decode=False, keep=1, ack_delay=ack_delay, source=source, deflate=deflate,
+    viewer = Viewer(url, join=code, decode=False, keep=1, ack_delay=ack_delay, source=source, deflate=deflate,
                     on_payload=lambda payload: received.append((time.time(), payload.get("time", 0.0))))
-    viewer.received = received
+    viewer.arrivals = received
     return viewer
 
 
-async def _follow(url, token, first, count, slow, slow_ack, deflate, commands, results, own_sessions):
+async def _follow(url, code, first, count, slow, slow_ack, deflate, commands, results, own_sessions):
     leftovers = quiet_disconnect_leftovers(asyncio.get_running_loop())
-    followers = [follower(url, token, address(k), slow_ack if k - first < slow else 0.0, deflate)
+    followers = [follower(url, code, address(k), slow_ack if k - first < slow else 0.0, deflate)
                  for k in range(first, first + count)]
     for batch in range(0, count, 10):  # a few at a time: a class arriving, not one burst
         await asyncio.gather(*(f.connect() for f in followers[batch:batch + 10]))
@@ -71,7 +72,7 @@ async def _follow(url, token, first, count, slow, slow_ack, deflate, commands, r
     end = start + seconds
     out = []
     for k, f in enumerate(followers):
-        inside = [(r, t) for r, t in f.received if start <= r < end]
+        inside = [(r, t) for r, t in f.arrivals if start <= r < end]
         out.append({"slow": k < slow, "frames": len(inside), "latency": [r - t for r, t in inside]})
     student_steps = [s.frame["step"] for s in students]
     results.put(("done", first, out, student_steps, len(leftovers)))
@@ -95,7 +96,7 @@ async def measure_class(url, teacher, followers, args, own_sessions=None):
         if not per[p]:
             continue
         commands = context.Queue()
-        process = context.Process(target=_worker, args=(url, teacher.token, first, per[p], min(slow[p], per[p]),
+        process = context.Process(target=_worker, args=(url, args.code, first, per[p], min(slow[p], per[p]),
                                                         args.slow_ack, not args.no_deflate, commands, results,
                                                         own_sessions))
         process.start()
@@ -165,6 +166,7 @@ async def main(args):
     args.server_pid = server.pid
     try:
         teacher = await Viewer(url, decode=False).connect()
+        args.code = (await teacher.call("class_start"))["class"]["code"]  # followers join with it
         await teacher.call("play")
         base = await teacher_alone(teacher, args.seconds, server.pid)
         curve = []
