@@ -261,7 +261,7 @@ async def main(args) -> None:
     context = multiprocessing.get_context("spawn")
     rows = []
     try:
-        for _ in range(100):
+        for _ in range(600):  # a minute: a loaded machine starts the server slowly
             try:
                 viewer = await Viewer(url, decode=False).connect()
                 break

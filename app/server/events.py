@@ -40,7 +40,6 @@ def on_connect(auth=None):
                                event="connect")
     manager = _manager()
     session, created = manager.connect(request.sid, token)
-    manager.drive(session, request.sid)  # its token gives it control: its screen gets the full frame rate
     join_room(session.token)
     emit("session", {"token": session.token, "created": created})
     if problem is not None:
@@ -165,7 +164,7 @@ def on_event(event, *args):
     if schema is not None:  # the lab switched: every viewer rebuilds its controls and views for the lab now shown
         emit("schema", schema, to=session.token)
     emit("state", state)  # the sender at once; the other viewers at the next tick, one state for a burst
-    manager.controlled(session, request.sid)
+    manager.broadcast_state(session, skip_sid=request.sid)
     return {"ok": True, "config_version": state["config_version"]}
 
 

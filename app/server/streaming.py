@@ -96,15 +96,15 @@ class FrameStream:
 
     # --- the scheduler's side: cheap, never sends
     def wants_frame(self, sids) -> bool:
-        """Whether a frame built now would be sent at once to one of ``sids``: one of them has nothing in
-        flight and nothing waiting (a new viewer, or one that acked its last frame). Else building it would be
-        wasted: it could only replace the one waiting, or wait itself until an ack (then this says yes)."""
+        """Whether a frame built now would be sent at once to one of ``sids``: one of them has nothing waiting
+        and may be sent one (it acked its last frame and its cap allows, or its ack is overdue: _may_send).
+        Else building it would be wasted: it could only replace the one waiting, or wait itself until an ack
+        (then this says yes)."""
         now = time.monotonic()
         with self.lock:
             for sid in sids:
                 channel = self.channels.get(sid)
-                if channel is not None and channel.in_flight == 0 and channel.pending is None \
-                        and now - channel.sent_at >= channel.interval:
+                if channel is not None and channel.pending is None and self._may_send(channel, now, True):
                     return True
         return False
 
@@ -125,8 +125,9 @@ class FrameStream:
         self._wake.set()
 
     # --- the sender's side
-    def _may_send(self, channel: Channel, now: float) -> bool:
-        if channel.pending is None or channel.in_flight >= MAX_IN_FLIGHT:
+    def _may_send(self, channel: Channel, now: float, frame_or_not: bool = False) -> bool:
+        """Whether ``channel``'s waiting frame (any frame, with ``frame_or_not``) may be sent to it now."""
+        if (channel.pending is None and not frame_or_not) or channel.in_flight >= MAX_IN_FLIGHT:
             return False
         if channel.in_flight == 0:
             return now - channel.sent_at >= channel.interval

@@ -65,22 +65,6 @@ class SessionManager:
             self._states_due[session] = frozenset((skip_sid,) if skip_sid else ())  # only it has the newest
         self.scheduler.wake()
 
-    def controlled(self, session: Session, sid: str) -> None:
-        """``sid`` changed ``session`` (and was sent its new state): the others get the state at the next tick,
-        and ``sid`` drives the session now (``drive``)."""
-        self.broadcast_state(session, skip_sid=sid)
-        self.drive(session, sid)
-
-    def drive(self, session: Session, sid: str) -> None:
-        """Make ``sid`` the connection that drives ``session``: frames at the full FPS; every other viewer at
-        most FOLLOWER_FPS (a class's phones need fewer than the teacher's screen, and the CPU they leave keeps
-        the teacher's at full rate)."""
-        previous, session.driver = session.driver, sid
-        if previous != sid:
-            if previous is not None:
-                self.stream.cap(previous, self.config["FOLLOWER_FPS"])
-            self.stream.cap(sid, None)
-
     def send_states(self) -> int:
         """Send the states due (the scheduler, every tick): one per session to the room named by its token."""
         with self._states_lock:
@@ -108,7 +92,6 @@ class SessionManager:
                     initial = session.lab.settings_message().model_validate(self.config["INITIAL_SETTINGS"])
                     session.lab.apply_settings(initial.model_dump(exclude_unset=True))
                 self.sessions[session.token] = session
-                session.driver = sid
             self.connections[sid] = Connection(sid, session, self._address(sid) if address is None else address)
         with session.lock:
             session.viewers.add(sid)  # counted in the state it is sent; frames start at watch()
@@ -120,9 +103,7 @@ class SessionManager:
         if connection is None:
             return
         session = connection.session
-        if session.driver is None:  # a session made for it (a class's copy)
-            session.driver = sid
-        self.stream.open(sid, None if session.driver == sid else self.config["FOLLOWER_FPS"])
+        self.stream.open(sid, self.config["FOLLOWER_FPS"] if self.follows(session, sid) else None)
         with session.lock:
             session.lab.dirty = True  # the newcomer needs a frame even if the session is paused
             others = len(session.viewers) > 1
@@ -142,6 +123,14 @@ class SessionManager:
                 remaining = bool(session.viewers)
             if remaining:  # the others' `viewers` count
                 self.broadcast_state(session)
+
+    @staticmethod
+    def follows(session: Session, sid: str) -> bool:
+        """Whether ``sid`` watches ``session`` as a follower of its class (app.sessions.classroom): its frames
+        come at most FOLLOWER_FPS a second — a class's phones need fewer than the teacher's screen, and the CPU
+        they leave keeps the teacher's at the full FPS."""
+        classroom = getattr(session, "classroom", None)
+        return classroom is not None and sid in classroom.followers
 
     def _address(self, sid: str) -> str:
         get_environ = getattr(self.server, "get_environ", None)

@@ -35,7 +35,6 @@ class Session:
         self.left_at = time.monotonic()
         self.config_version = 0
         self.frame_cost = 0.005  # s to build and publish a frame (running average; the scheduler's budget)
-        self.driver: str | None = None  # the connection that last controlled it (or created it): full frame rate
         self._last_frame = None  # (what it showed, Frame): reused while nothing changed
         self.labs: dict[str, Lab] = {}
         self.lab: Lab = self._open(lab)

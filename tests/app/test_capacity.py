@@ -121,7 +121,7 @@ def test_a_frame_is_encoded_once_for_all_its_viewers_and_a_follower_that_never_a
     run(go())
 
 
-def test_every_viewer_but_the_driver_is_capped_at_follower_fps(monkeypatch):
+def test_a_capped_viewer_gets_at_most_its_frames_a_second_and_the_others_every_frame(monkeypatch):
     from test_streaming import FakeSender, frame
 
     import app.server.streaming as streaming
@@ -140,7 +140,7 @@ def test_every_viewer_but_the_driver_is_capped_at_follower_fps(monkeypatch):
         now[0] += 1 / 60
     assert len(sender.to("teacher")) == 60
     assert 18 <= len(sender.to("phone")) <= 20  # at most 20 a second, and not far below
-    stream.cap("phone", None)  # the phone drives now (it sent a control): full rate
+    stream.cap("phone", None)  # uncapped (a copy of its own): full rate
     before = len(sender.to("phone"))
     for seq in range(61, 71):
         stream.publish(["teacher", "phone"], frame(seq))
@@ -151,21 +151,21 @@ def test_every_viewer_but_the_driver_is_capped_at_follower_fps(monkeypatch):
     assert len(sender.to("phone")) - before == 10
 
 
-def test_the_driver_is_the_last_to_connect_with_the_token_or_control_and_never_a_follower(live, run):
+def test_a_class_s_followers_are_capped_at_follower_fps_and_the_teacher_s_screens_are_not(live, run):
     manager = live.app.extensions["nnplayground"]
 
     async def go():
         teacher = await Viewer(live.url, decode=False).connect()
         code = (await teacher.call("class_start"))["class"]["code"]
         follower = await Viewer(live.url, join=code, decode=False).connect()
+        second_screen = await Viewer(live.url, teacher.token, decode=False).connect()
         capped = lambda v: manager.stream.channels[v.sio.get_sid()].interval > 0  # noqa: E731
-        assert not capped(teacher) and capped(follower)
-        second_tab = await Viewer(live.url, teacher.token, decode=False).connect()  # the token: it drives
-        assert not capped(second_tab) and capped(teacher) and capped(follower)
-        await teacher.call("pause")  # a control: the teacher's screen drives again
-        assert not capped(teacher) and capped(second_tab) and capped(follower)
-        assert not (await follower.call("pause"))["ok"] and capped(follower)  # refused: it never drives
-        for v in (teacher, follower, second_tab):
+        assert capped(follower) and not capped(teacher) and not capped(second_screen)
+        await follower.call("fork")  # its own copy: its own screen, at the full rate
+        await follower.wait_for(lambda v: not capped(v))
+        await follower.call("follow_again")
+        await follower.wait_for(lambda v: capped(v))
+        for v in (teacher, follower, second_screen):
             await v.disconnect()
 
     run(go())
