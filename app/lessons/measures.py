@@ -422,9 +422,10 @@ def _rnn_pass(lab):
     x = t.data.inputs(t.data.x_train[:n], rnn.batch_first)
     rnn.eval()
     try:
-        output, h_n = rnn(x)
+        output, state = rnn(x)
     finally:
         rnn.train()
+    h_n = state[0] if isinstance(state, tuple) else state  # an LSTM returns (h_n, c_n)
     if x.ndim == 2:  # characters: ids (·, ·) the engine reads as one-hot rows of the vocabulary
         x = x[..., None].repeat(rnn.input_size, axis=-1)
     return x, output, h_n

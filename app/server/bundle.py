@@ -90,21 +90,6 @@ def decode(bundle: dict) -> dict[str, np.ndarray]:
     return out
 
 
-class Lazy:
-    """A bundle's wire form built the first time a client needs it (most frames go to clients that have that
-    version already): ``Lazy(build)()`` calls ``build()`` once."""
-
-    __slots__ = ("build", "wire")
-
-    def __init__(self, build):
-        self.build, self.wire = build, None
-
-    def __call__(self) -> dict:
-        if self.wire is None:
-            self.wire = self.build()
-        return self.wire
-
-
 class Frame:
     """One built frame: its fields (with the per-frame bundle) and the versioned bundles a client may lack."""
 
@@ -131,5 +116,4 @@ class Frame:
 
     def payload(self, sections: tuple[str, ...] = ()) -> dict:
         """The fields with the bundles ``sections`` (names from ``sections_for``)."""
-        wires = {name: self.sections[name][1] for name in sections}
-        return {**self.fields, **{name: wire() if callable(wire) else wire for name, wire in wires.items()}}
+        return {**self.fields, **{name: self.sections[name][1] for name in sections}}

@@ -9,6 +9,7 @@ from flask import current_app, request
 from flask_socketio import emit, join_room
 
 from app.sessions import classroom
+from app.sessions.classroom import TooManyWrongCodes
 
 from . import messages
 from .errors import ControlError
@@ -58,16 +59,18 @@ def _join(auth: dict):
     """A student with ``auth: {join: CODE, fork?: token}``: a follower of that class (or back on its own copy).
     It is sent `class`, `schema`, `state` and frames — never the teacher's token. A bad code: `error`, closed."""
     classrooms = _classrooms()
-    classroom = classrooms.by_join_code(auth.get("join"))
     fork = auth.get("fork")
+    allowed = ("the code of a class in progress (6 letters and digits, on the teacher's screen); a changed or "
+               "ended class's code no longer works")
+    field, received = "auth.join", auth.get("join")
+    try:
+        classroom = classrooms.by_join_code(received, request.remote_addr or "")
+    except TooManyWrongCodes as error:
+        classroom, allowed = None, f"{allowed}; {error}"
     if set(auth) - {"join", "fork"} or (fork is not None and not (isinstance(fork, str) and TOKEN.fullmatch(fork))):
         classroom, field, received = None, "auth", auth
-    else:
-        field, received = "auth.join", auth.get("join")
     if classroom is None:
-        emit("error", ControlError(field, received, "the code of a class in progress (6 letters and digits, on the "
-                                   "teacher's screen); a changed or ended class's code no longer works",
-                                   event="connect").to_wire())
+        emit("error", ControlError(field, received, allowed, event="connect").to_wire())
         return False
     session = classrooms.join(request.sid, classroom, fork)
     forked = request.sid in classroom.forks
@@ -118,7 +121,9 @@ def apply(session, event: str, message, sid: str, lab) -> None:
 def prepare(lab, event: str, message):
     """Work done before taking the session's lock (it can take a while): its result is what the event gets."""
     handler = lab.events.get(event)
-    return handler.prepare(message) if handler is not None and handler.prepare else message
+    if handler is None or handler.prepare is None:
+        return message
+    return handler.prepare(lab, message) if handler.prepare_with_lab else handler.prepare(message)
 
 
 def dispatch(session, event: str, args: tuple, sid: str) -> tuple[dict, dict | None]:

@@ -8,7 +8,7 @@ import plotly
 from flask import (Blueprint, Response, abort, current_app, jsonify, redirect, render_template, request, send_file,
                    url_for)
 
-from app.sessions.classroom import qr_svg
+from app.sessions.classroom import TooManyWrongCodes, qr_svg
 
 from .errors import ControlError
 
@@ -26,24 +26,32 @@ def index():
 def join_form():
     code = request.args.get("code")
     if code is not None:  # the form's submission: to the class's page, or the form again saying why not
-        classroom = current_app.extensions["classrooms"].by_join_code(code)
-        if classroom is not None:
-            return redirect(url_for("playground.join", code=classroom.code))
-        return render_template("join.html", code=code, problem=_no_class(code)), 404
+        classroom, refusal = _class_of(code)
+        return refusal or redirect(url_for("playground.join", code=classroom.code))
     return render_template("join.html", code="", problem=None)
 
 
-def _no_class(code: str) -> str:
-    return (f"No class has the code {code.strip()[:32]!r} now: check it on the teacher's screen (codes change when "
-            "the teacher makes a new one, and stop when the class ends).")
+def _class_of(code: str):
+    """(the class of ``code``, None), or (None, the join form saying why not: 404, or 429 after many wrong codes
+    from this address)."""
+    try:
+        classroom = current_app.extensions["classrooms"].by_join_code(code, request.remote_addr or "")
+    except TooManyWrongCodes as error:
+        return None, (render_template("join.html", code=code, problem=f"Too many wrong codes from this device: "
+                                      f"wait {error.wait:.0f} seconds, then try again."), 429)
+    if classroom is None:
+        return None, (render_template("join.html", code=code, problem=(
+            f"No class has the code {code.strip()[:32]!r} now: check it on the teacher's screen (codes change when "
+            "the teacher makes a new one, and stop when the class ends).")), 404)
+    return classroom, None
 
 
 @bp.get("/join/<code>")
 def join(code):
     """A follower's page: the playground, read-only, watching the class of ``code``."""
-    classroom = current_app.extensions["classrooms"].by_join_code(code)
-    if classroom is None:
-        return render_template("join.html", code=code, problem=_no_class(code)), 404
+    classroom, refusal = _class_of(code)
+    if refusal:
+        return refusal
     if classroom.code != code:  # typed in lower case, with a dash...: the canonical link
         return redirect(url_for("playground.join", code=classroom.code))
     return render_template("index.html", labs=current_app.extensions["nnplayground"].lab_list(),
@@ -53,9 +61,9 @@ def join(code):
 @bp.get("/join/<code>/qr.svg")
 def join_qr(code):
     """The QR code of the class's join URL (only while ``code`` is the class's code)."""
-    classroom = current_app.extensions["classrooms"].by_join_code(code)
-    if classroom is None or classroom.code != code:
-        abort(404, description="no class has this code now")
+    classroom, refusal = _class_of(code)
+    if refusal or classroom.code != code:
+        abort(refusal[1] if refusal else 404, description="no class has this code now")
     return Response(qr_svg(classroom.join_url), mimetype="image/svg+xml", headers={"Cache-Control": "no-store"})
 
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 import io
 import secrets
 import threading
+import time
 
 import segno
 
@@ -34,6 +35,9 @@ from .session import Session
 
 CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I/L: read off a projector, typed on a phone
 CODE_LENGTH = 6
+# Wrong codes from one address: WRONG_CODE_BURST at once, then one every 1/WRONG_CODES_PER_SECOND s (a class
+# mistyping behind one school router is fine; trying the 31**6 codes is not).
+WRONG_CODE_BURST, WRONG_CODES_PER_SECOND = 20, 0.5
 FOLLOWING = "following the class: only the teacher can change this"
 
 # The classroom's events: what each role may send (everything else a follower sends is refused).
@@ -58,6 +62,39 @@ def qr_svg(url: str) -> bytes:
     segno.make(url, error="m").save(out, kind="svg", border=2, omitsize=True, xmldecl=False, dark="#000",
                                     light="#fff")
     return out.getvalue()
+
+
+class TooManyWrongCodes(Exception):
+    """This address has tried too many wrong codes lately; ``wait`` seconds until the next try counts."""
+
+    def __init__(self, wait: float):
+        super().__init__(f"too many wrong class codes from this address: try again in {wait:.0f} s")
+        self.wait = wait
+
+
+class WrongCodes:
+    """Per client address, a bucket of wrong join codes (WRONG_CODE_BURST, refilled at WRONG_CODES_PER_SECOND)."""
+
+    def __init__(self):
+        self.buckets: dict[str, tuple[float, float]] = {}  # address → (wrong codes left, when counted)
+        self.lock = threading.Lock()
+
+    def _left(self, address: str, now: float) -> float:
+        left, stamp = self.buckets.get(address, (WRONG_CODE_BURST, now))
+        return min(WRONG_CODE_BURST, left + (now - stamp) * WRONG_CODES_PER_SECOND)
+
+    def check(self, address: str) -> None:
+        with self.lock:
+            left = self._left(address, time.monotonic())
+        if left < 1:
+            raise TooManyWrongCodes((1 - left) / WRONG_CODES_PER_SECOND)
+
+    def count(self, address: str) -> None:
+        now = time.monotonic()
+        with self.lock:
+            if len(self.buckets) > 10_000:  # forget the addresses whose buckets are full again
+                self.buckets = {a: b for a, b in self.buckets.items() if self._left(a, now) < WRONG_CODE_BURST}
+            self.buckets[address] = (self._left(address, now) - 1, now)
 
 
 class Classroom:
@@ -91,16 +128,28 @@ class Classrooms:
         self.by_code: dict[str, Classroom] = {}
         self.members: dict[str, Classroom] = {}  # sid → the class it follows (or took a copy from)
         self.lock = threading.RLock()
+        self._wrong_codes = WrongCodes()
 
     # --- lookups
     def of_session(self, session: Session) -> Classroom | None:
         classroom = getattr(session, "classroom", None)
         return classroom if classroom is not None and self.by_code.get(classroom.code) is classroom else None
 
-    def by_join_code(self, text) -> Classroom | None:
+    def by_join_code(self, text, address: str | None = None) -> Classroom | None:
+        """The class whose code ``text`` is, or None. With the client's ``address``, a wrong code counts against it
+        and, past the limit (WRONG_CODE_BURST...), raises TooManyWrongCodes before looking at the code."""
+        if address is not None:
+            self._wrong_codes.check(address)
         code = normalize_code(text)
         classroom = self.by_code.get(code) if code else None
-        if classroom is None or self.manager.get(classroom.session.token) is not classroom.session:
+        if classroom is not None and self.manager.get(classroom.session.token) is not classroom.session:
+            with self.lock:  # the teacher's session was reclaimed (nobody watched it): the class is over
+                if self.by_code.get(code) is classroom:
+                    del self.by_code[code]
+            classroom = None
+        if classroom is None:
+            if address is not None:
+                self._wrong_codes.count(address)
             return None  # no such code, or the teacher's session is gone
         return classroom
 
@@ -212,11 +261,9 @@ class Classrooms:
     def bring_back(self, sid: str) -> int:
         """Every connection working on a copy follows the class again. Returns how many."""
         classroom = self.of_session(self.manager.connection(sid).session)
-        forked = list(classroom.forks)
-        for member in forked:
-            self._follow(classroom, member)
+        brought = sum(self._follow(classroom, member) for member in list(classroom.forks))
         self.tell_teachers(classroom)
-        return len(forked)
+        return brought
 
     # --- the follower's side
     def join(self, sid: str, classroom: Classroom, fork_token: str | None = None) -> Session:
@@ -287,11 +334,15 @@ class Classrooms:
         self._follow(classroom, sid)
         self.tell_teachers(classroom)
 
-    def _follow(self, classroom: Classroom, sid: str) -> None:
-        """``sid`` (on a copy) follows the teacher's session again; its copy is left to expire like any session."""
+    def _follow(self, classroom: Classroom, sid: str) -> bool:
+        """``sid`` (on a copy) follows the teacher's session again; its copy is left to expire like any session.
+        False if it is on no copy of this class, or already gone."""
         with self.lock:
             if classroom.forks.pop(sid, None) is None:
-                return
+                return False
+            if self.manager.connection(sid) is None:  # closed: its disconnect is on its way
+                self.members.pop(sid, None)
+                return False
             classroom.followers.add(sid)
         self.server.leave_room(sid, f"{classroom.room}-forked", namespace="/")
         self.server.enter_room(sid, f"{classroom.room}-following", namespace="/")
@@ -299,12 +350,15 @@ class Classrooms:
         self.server.emit("class", self.follower_state(classroom, False), to=sid, namespace="/")
         self._send_views(sid, classroom.session)
         self.manager.watch(sid)
+        return True
 
     # --- moving a connection between sessions
     def _move(self, sid: str, target: Session) -> None:
         """``sid`` stops watching its session and watches ``target``; its frame channel starts afresh, so the
         first frame it gets brings every bundle of ``target`` (dataset, history, evaluation)."""
         connection = self.manager.connection(sid)
+        if connection is None:  # it closed meanwhile: nothing to move
+            return
         old = connection.session
         with old.lock:
             old.viewer_left(sid)

@@ -8,7 +8,7 @@ found by walking the lab's objects first:
   and each lab's ``data`` (a lab replaces its data object on a change, never edits it in place — the caches of
   ``app/labs/*/data.py`` already share them between sessions), so a copy costs its weights, not its data;
 - work in flight (a Future of an evaluation or a landscape) becomes a cancelled Future: the copy computes its own;
-- threads, timers and executors are not copied (None: "none running"); locks are fresh ones.
+- threads and timers are not copied (None: "none running"); executors and locks are fresh ones.
 
 A lab that still cannot be copied (it holds a socket or a process) is opened fresh with the source's settings.
 """
@@ -26,6 +26,14 @@ import numpy as np
 log = logging.getLogger(__name__)
 ATOMS = (str, bytes, int, float, complex, bool, type(None), type, np.generic)
 LOCKS = (type(threading.Lock()), type(threading.RLock()))
+
+
+def _fresh_executor(executor: Executor) -> Executor | None:
+    """An idle executor like ``executor`` (same kind, same number of workers) for the copy, or None."""
+    try:
+        return type(executor)(max_workers=getattr(executor, "_max_workers", None))
+    except (TypeError, ValueError):
+        return None
 
 
 def _cancelled() -> Future:
@@ -77,7 +85,9 @@ def _memo_for(lab, host) -> dict:
             memo[id(obj)] = obj if not obj.flags.writeable else arrays.copy(obj)
         elif isinstance(obj, Future):
             memo[id(obj)] = _cancelled()
-        elif isinstance(obj, (threading.Thread, Executor)):
+        elif isinstance(obj, Executor):
+            memo[id(obj)] = _fresh_executor(obj)
+        elif isinstance(obj, threading.Thread):
             memo[id(obj)] = None
         elif isinstance(obj, LOCKS):
             memo[id(obj)] = type(obj)()

@@ -10,8 +10,8 @@ import pytest
 from app.labs import LABS
 from app.server.client import Viewer
 from app.server.messages import COMMON_EVENTS
-from app.sessions.classroom import (CODE_ALPHABET, CODE_LENGTH, FOLLOWING, TEACHER_EVENTS, Classrooms,
-                                    normalize_code, qr_svg, set_lesson_step)
+from app.sessions.classroom import (CODE_ALPHABET, CODE_LENGTH, FOLLOWING, TEACHER_EVENTS, WRONG_CODE_BURST,
+                                    Classrooms, normalize_code, qr_svg, set_lesson_step)
 
 
 async def start_class(url):
@@ -143,7 +143,9 @@ def test_a_rotated_code_stops_working_and_followers_stay(live, run):
         assert get(f"{live.url}/join?code={new.lower()}")[0] == 200  # the form: to the class's page
         joined = await Viewer(live.url, join=new).connect()
         assert joined.classroom["code"] == new
-        for viewer in (joined, follower, teacher):
+        refreshed = await Viewer(live.url, teacher.token).connect()  # the teacher's refresh: still the class's
+        assert refreshed.classroom["role"] == "teacher" and refreshed.classroom["code"] == new
+        for viewer in (refreshed, joined, follower, teacher):
             await viewer.disconnect()
 
     run(scenario())
@@ -180,14 +182,25 @@ def test_fork_gives_a_private_copy_and_bring_back_returns_it(live, run):
         # The copy is the student's: it trains and changes, the teacher's session does not.
         assert (await follower.call("set", {"learning_rate": 1.0}))["ok"]
         assert (await follower.call("play"))["ok"]
-        await follower.wait_for(lambda v: v.frame["step"] > paused["step"] + 300)
+        trained = await follower.wait_for(lambda v: v.frame["step"] > paused["step"] + 300 and v.frame)
+        assert not np.array_equal(trained["arrays"]["weight.0"], paused["arrays"]["weight.0"])  # its own weights
         assert (await follower.call("set_lab", {"lab": "rnn"}))["ok"]
         assert (await follower.wait_for(lambda v: v.state["lab"] == "rnn" and v.state))["hidden_size"] == 7
-        await follower.call("set", {"hidden_size": 3})
+        assert (await follower.call("set", {"hidden_size": 3}))["ok"]
         assert teacher.state["settings"]["learning_rate"] == 0.2 and teacher.state["lab"] == "mlp"
+        assert teacher.frame["step"] == paused["step"]
+        assert all(np.array_equal(teacher.frame["arrays"][name], paused["arrays"][name]) for name in paused["arrays"]
+                   if name.startswith(("weight.", "bias.")))
         await teacher.call("step")
         after = await teacher.wait_for(lambda v: v.frame["step"] == paused["step"] + 1 and v.frame)
         assert after["status"] == "paused" and after["learning_rate"] == 0.2
+
+        # A refresh of the student's page comes back to its copy (the page keeps the copy's token).
+        again = await Viewer(live.url, auth={"join": code, "fork": copy["token"]}).connect()
+        assert again.created is False and again.token == copy["token"] and again.classroom["forked"] is True
+        assert again.state["lab"] == "rnn" and again.state["hidden_size"] == 3
+        await again.disconnect()
+        await teacher.wait_for(lambda v: v.classroom["forked"] == 1)
 
         # Bring everyone back: the student follows the teacher again, and may change nothing again.
         assert (await teacher.call("bring_back"))["brought_back"] == 1
@@ -255,5 +268,22 @@ def test_ending_the_class_tells_the_followers_and_copies_stay(live, run):
         assert (await teacher.call("play"))["ok"]
         for viewer in (student, teacher):
             await viewer.disconnect()
+
+    run(scenario())
+
+
+def test_guessing_codes_is_slowed_down(live, run):
+    async def scenario():
+        teacher, code = await start_class(live.url)
+        wrong = [c for c in ("ABCDEF", "BCDEFG", "CDEFGH", "DEFGHJ") if c != code]
+        statuses = [get(f"{live.url}/join/{wrong[i % len(wrong)]}")[0] for i in range(WRONG_CODE_BURST + 1)]
+        assert statuses[:WRONG_CODE_BURST] == [404] * WRONG_CODE_BURST and statuses[-1] == 429
+        status, page = get(f"{live.url}/join/{code}")  # even the right code waits now (it would be a lucky guess)
+        assert status == 429 and b"Too many wrong codes" in page
+        late = Viewer(live.url, join=code)
+        await late.connect(wait=False)
+        error = await late.wait_for(lambda v: v.errors and v.disconnected and v.errors[0])
+        assert error["field"] == "auth.join" and "too many wrong class codes" in error["allowed"]
+        await teacher.disconnect()
 
     run(scenario())

@@ -29,6 +29,8 @@ def test_lan_serves_the_network_and_prints_the_address_students_open():
     """`--lan`: every interface, the LAN address printed (not 127.0.0.1), answered, and the base of join links."""
     import subprocess
     import sys
+    import time
+    import urllib.error
     import urllib.request
 
     from app.server.security import lan_address
@@ -44,9 +46,18 @@ def test_lan_serves_the_network_and_prints_the_address_students_open():
         url = f"http://{address}:{port}/"
         assert f"serving on {url}" in line and ("127.0.0.1" not in line or address == "127.0.0.1")
         assert f"{url}join" in server.stdout.readline()
-        # Reached on the LAN address (the Host allow-list admits it), and the page knows it for its links.
-        page = urllib.request.urlopen(urllib.request.Request(url, headers={"Host": f"{address}:{port}"}), timeout=10)
-        assert f'data-public-url="http://{address}:{port}"' in page.read().decode()
+        # Reached on the LAN address (the Host allow-list admits it), and the page knows it for its links. (The
+        # line is printed just before the server listens: wait for it to answer.)
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                page = urllib.request.urlopen(url, timeout=10).read().decode()
+                break
+            except urllib.error.URLError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
+        assert f'data-public-url="http://{address}:{port}"' in page
     finally:
         server.terminate()
         server.wait(timeout=10)

@@ -61,21 +61,22 @@ def test_a_student_follows_the_class_read_only_takes_a_copy_and_trains_it(browse
                                   timeout=TIMEOUT)
         teacher.wait_for_function("() => document.getElementById('class-following').textContent === '1'",
                                   timeout=TIMEOUT)
-        # Every control is disabled (and greyed); a control sent anyway is refused by the server.
+        # Every control is disabled (and greyed).
         student.wait_for_function("() => document.getElementById('learning-rate')", timeout=TIMEOUT)
         assert enabled_controls(student) == []
         assert student.locator(CONTROLS).count() > 20
         assert student.locator("#learning-rate").evaluate("el => getComputedStyle(el).opacity") == "0.45"
-        reply = student.evaluate("() => window.__nnp.socketSend('set', {learning_rate: 0.5})")
-        assert reply["ok"] is False and reply["error"]["field"] == "role"
         assert no_sideways_scroll(student)
         student.wait_for_timeout(300)  # let the views settle before the picture (not a condition: a screenshot)
-        student.screenshot(path=str(screenshots / "classroom-follower-390x844.png"), full_page=True)
+        student.screenshot(path=str(screenshots / "classroom-follower-390x844.png"))
         student.set_viewport_size(TABLET)
         student.wait_for_function("() => window.innerWidth === 768", timeout=TIMEOUT)
         assert no_sideways_scroll(student)
         student.wait_for_timeout(300)
-        student.screenshot(path=str(screenshots / "classroom-follower-768x1024.png"), full_page=True)
+        student.screenshot(path=str(screenshots / "classroom-follower-768x1024.png"))
+        # A control sent anyway (past the page's own check) is refused by the server.
+        reply = student.evaluate("() => window.__nnp.socketSend('set', {learning_rate: 0.5})")
+        assert reply["ok"] is False and reply["error"]["field"] == "role"
 
         # A copy of one's own: the controls come alive, and it trains without touching the teacher's run.
         student.click("#fork")
@@ -102,6 +103,15 @@ def test_a_student_follows_the_class_read_only_takes_a_copy_and_trains_it(browse
         expect(student.locator("#follower-badge")).to_contain_text("Following the class", timeout=TIMEOUT)
         wait_for_frame(student, "s.settings.learning_rate === 0.03")
         student.wait_for_function("() => document.getElementById('learning-rate').disabled", timeout=TIMEOUT)
+
+        # End the class: the student's page says so, keeping the last picture; the teacher's is its own again.
+        teacher.on("dialog", lambda dialog: dialog.accept())
+        teacher.click("#class-end")
+        expect(student.locator("#class-ended")).to_be_visible(timeout=TIMEOUT)
+        expect(student.locator("#follower-badge")).to_contain_text("The class has ended")
+        assert enabled_controls(student) == []
+        expect(teacher.locator("#class-start")).to_be_visible(timeout=TIMEOUT)
+        expect(teacher.locator("#join-code")).to_be_hidden()
     finally:
         student_context.close()
         teacher_context.close()

@@ -128,6 +128,10 @@ def test_rnn_shapes_follow_torch(layers, bidirectional, batch_first):
     assert tuple(read(session, "h_n_shape", a) for a in range(3)) == (D * layers, N, H)  # never batch first
     per_direction = [H * 1 + H * H + 2 * H] + [H * D * H + H * H + 2 * H] * (layers - 1)
     assert read(session, "rnn_parameters") == D * sum(per_direction)
+    for cell, gates in (("LSTM", 4), ("GRU", 3)):  # the same shapes; h_n without c_n
+        session.lab.apply_settings({"cell_type": cell})
+        assert tuple(read(session, "h_n_shape", a) for a in range(3)) == (D * layers, N, H)
+        assert read(session, "rnn_parameters") == gates * D * sum(per_direction)
 
 
 def test_gradient_through_time_is_the_frames():
