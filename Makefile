@@ -50,6 +50,7 @@ bench: setup
 	$(PY) bench/first_minute.py
 	$(PY) bench/cnn.py
 	$(PY) bench/rnn_lab.py
+	$(PY) bench/search.py
 
 clean:
 	rm -rf $(VENV) node_modules

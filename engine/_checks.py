@@ -8,6 +8,20 @@ import numbers
 import numpy as np
 
 
+def all_finite(x: np.ndarray) -> bool:
+    """Whether every value of the float array ``x`` is finite. For a contiguous array one BLAS dot product of ``x``
+    with itself proves it when finite (a NaN or an infinity makes it non-finite) — several times faster than
+    testing value by value; only a non-finite result (a bad value, or finite values whose squares overflow) and
+    strided arrays take the value-by-value check."""
+    if x.flags.c_contiguous:
+        flat = x.reshape(-1)
+        with np.errstate(over="ignore", invalid="ignore"):
+            square_sum = np.dot(flat, flat)
+        if np.isfinite(square_sum):
+            return True
+    return bool(np.isfinite(x).all())
+
+
 def positive_int(where: str, field: str, value, minimum: int = 1) -> int:
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
         raise ValueError(f"{where}: {field} must be an integer >= {minimum}, got {value!r}")
@@ -60,6 +74,6 @@ def array(where: str, x, ndim: int | tuple[int, ...], last_dim: int | None = Non
         raise ValueError(f"{where}: {name} has shape {x.shape}; expected last dimension {last_dim} {shape_text}")
     if any(s == 0 for s in x.shape):
         raise ValueError(f"{where}: {name} has shape {x.shape}; expected no empty dimension")
-    if not np.isfinite(x).all():
+    if not all_finite(x):
         raise ValueError(f"{where}: {name} contains NaN or infinite values; expected finite numbers")
     return x

@@ -12,6 +12,7 @@ from collections import OrderedDict
 
 import numpy as np
 
+from . import _checks
 from .module import Module
 
 
@@ -95,7 +96,7 @@ class Sequential(Module):
     # --- maths
     def forward(self, x: np.ndarray) -> np.ndarray:
         """Run every child in order; ``x`` is the first child's input (e.g. (N, in_features))."""
-        if x.__class__ is not np.ndarray or x.dtype.kind != "f" or x.size == 0 or not np.isfinite(x).all():
+        if x.__class__ is not np.ndarray or x.dtype.kind != "f" or x.size == 0 or not _checks.all_finite(x):
             self._reject(x)
         d = self.__dict__
         d["input"] = x

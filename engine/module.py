@@ -12,6 +12,7 @@ from typing import Iterator
 
 import numpy as np
 
+from . import _checks
 from .parameter import DEFAULT_DTYPE, Parameter, check_dtype
 
 
@@ -52,7 +53,7 @@ class Module:
         # checked (Sequential.forward calls children's forward directly), so a diverging network's inf
         # activations reach the loss, which reports them, instead of failing halfway through.
         x = args[0] if args else None
-        if x.__class__ is np.ndarray and x.dtype.kind == "f" and not np.isfinite(x).all():
+        if x.__class__ is np.ndarray and x.dtype.kind == "f" and not _checks.all_finite(x):
             raise ValueError(f"{self!r}: input contains NaN or infinite values; expected finite numbers")
         return self.forward(*args, **kwargs)
 

@@ -10,7 +10,7 @@ import importlib
 
 from .base import Lab
 
-LAB_NAMES = ("mlp", "cnn", "rnn")
+LAB_NAMES = ("mlp", "cnn", "rnn", "search")
 DEFAULT_LAB = "mlp"
 
 LABS: dict[str, type[Lab]] = {name: importlib.import_module(f"{__name__}.{name}").Lab for name in LAB_NAMES}

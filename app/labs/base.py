@@ -34,11 +34,15 @@ class LabEvent:
     """One event of a lab's own: its strict payload model, and what it does.
 
     ``apply(lab, message, sid)`` runs under the session's lock; ``prepare(message)`` (optional) runs before
-    the lock is taken, for slow work such as parsing an upload, and what it returns is what ``apply`` gets."""
+    the lock is taken, for slow work such as parsing an upload, and what it returns is what ``apply`` gets.
+    ``prepare_with_lab``: it is called ``prepare(lab, message)`` instead, for slow work on what the lab already
+    holds (it must only read what the scheduler does not change under the lock, and ``apply`` check it still
+    holds)."""
 
     model: type[Message]
     apply: Callable[[Any, Any, str], None]
-    prepare: Callable[[Any], Any] | None = None
+    prepare: Callable[..., Any] | None = None
+    prepare_with_lab: bool = False
 
 
 class Lab:
@@ -93,6 +97,13 @@ class Lab:
 
     def viewer_left(self, sid: str) -> None:
         """A connection closed: forget whatever the lab kept for it."""
+
+    def leave(self) -> None:
+        """The session shows another lab now: a training run pauses (only the lab shown trains)."""
+        self.pause()
+
+    def close(self) -> None:
+        """The session is closed: end whatever the lab runs beside the scheduler (processes, threads)."""
 
     # --- validation: the lab's events and their models
     @classmethod

@@ -133,7 +133,7 @@ class Condition:
         values = []
         for side in self.sides:
             value = side.value(lab, measured)
-            if not side.is_measure and not isinstance(side.node, (ast.Constant, ast.UnaryOp)):
+            if not side.is_measure and side.measures():  # a compound side (a ratio): its value too
                 measured[side.text] = value
             values.append(value)
         return values

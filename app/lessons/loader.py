@@ -85,6 +85,7 @@ class LoadedLesson:
     lesson: Lesson
     steps: list[LoadedStep]
     lines: dict = field(repr=False, default_factory=dict)
+    source: str = field(repr=False, default="")  # the file's text (a worker process loads it again)
 
     @property
     def title(self) -> str:
@@ -162,7 +163,7 @@ def load_text(data: bytes | str, name: str, file: str) -> LoadedLesson:
         lesson = Lesson.model_validate(document)
     except ValidationError as error:
         raise LessonError([_shape_problem(file, lines, document, e) for e in error.errors()]) from None
-    loaded = LoadedLesson(name, file, lesson, [], lines)
+    loaded = LoadedLesson(name, file, lesson, [], lines, text)
     problems = _check_steps(loaded)
     if problems:
         raise LessonError(problems)

@@ -22,6 +22,7 @@ from pathlib import Path
 from flask import Blueprint, abort, current_app, jsonify, request, send_file
 
 from app.server.routes import _session
+from app.sessions.classroom import set_lesson_step
 
 from .loader import MAX_FILE_BYTES, NAME, LessonError, LoadedLesson, load_all, load_text
 from .runner import LiveRun, OverBudget, StepError, catch_up, check_step, open_step
@@ -29,10 +30,30 @@ from .runner import LiveRun, OverBudget, StepError, catch_up, check_step, open_s
 bp = Blueprint("lessons", __name__)
 
 MAX_UPLOADS = 8  # a session keeps its newest uploaded lessons
-# Checks over seeds train fresh headless runs in the request: one such check at a time on the server, each given
-# at most this long, so an uploaded lesson asking for 9 seeds of long runs cannot take the CPU from the others.
+# Checks over seeds train fresh headless runs: in a worker process (training in a request thread would hold the
+# GIL the scheduler needs for every session's frames), one such check at a time, each given at most this long, so
+# an uploaded lesson asking for 9 seeds of long runs cannot take the server from the others.
 SEEDED_SECONDS = 60.0
 _seeded = threading.Semaphore(1)
+_seeded_worker: list = []  # the one ProcessPoolExecutor, started on first use
+
+
+def _seeded_checks(source: str, name: str, file: str, index: int, seconds: float) -> list:
+    """In the worker process: the lesson's step ``index`` checks over seeds, within ``seconds``."""
+    from .loader import load_text as load
+
+    return check_step(None, load(source, name, file), index, seeded=True, deadline=time.perf_counter() + seconds)
+
+
+def _over_seeds(lesson: LoadedLesson, index: int) -> list:
+    import concurrent.futures
+    import multiprocessing
+
+    if not _seeded_worker:
+        _seeded_worker.append(concurrent.futures.ProcessPoolExecutor(
+            max_workers=1, mp_context=multiprocessing.get_context("spawn")))  # never fork a threaded server
+    future = _seeded_worker[0].submit(_seeded_checks, lesson.source, lesson.name, lesson.file, index, SEEDED_SECONDS)
+    return future.result(timeout=SEEDED_SECONDS + 60)  # + starting the worker
 # The browser libraries the panel loads (npm's, from node_modules: no CDN). Only these may be served.
 VENDOR_PREFIXES = ("katex/dist/", "markdown-it/dist/markdown-it.min.js", "markdown-it-texmath/texmath.js",
                    "markdown-it-texmath/css/texmath.css")
@@ -112,10 +133,17 @@ def lessons_menu():
     return jsonify({"lessons": lessons, "problems": problems})
 
 
+def _class_session(code):
+    """The teacher's session of the class with join code ``code`` (a follower's page asks with it), or None."""
+    classrooms = current_app.extensions.get("classrooms")
+    classroom = classrooms.by_join_code(code) if classrooms is not None and code else None
+    return classroom.session if classroom is not None else None
+
+
 @bp.get("/api/lessons/<name>")
 def lesson(name):
     token = request.args.get("token")
-    session = current_app.extensions["nnplayground"].get(token) if token else None
+    session = current_app.extensions["nnplayground"].get(token) if token else _class_session(request.args.get("join"))
     found = _lesson(name, session)
     with _lock:
         uploaded = session is not None and found is _uploads.get(session, {}).get(name)
@@ -194,10 +222,18 @@ def open_lesson_step(token, name, k):
         return jsonify({"ok": False, "error": str(error)}), 400
     with _lock:
         _runs[session] = (name, index, None)
+    set_lesson_step(session, name, k)  # a class following this session shows the same step
     if schema is not None:  # the step switched labs: every viewer rebuilds its controls, as after set_lab
         current_app.extensions["nnplayground"].server.emit("schema", schema, to=session.token, namespace="/")
     _changed(session)
     return jsonify({"ok": True, "config_version": version, "replayed": [j + 1 for j in replayed]})
+
+
+@bp.post("/api/session/<token>/lesson-closed")
+def lesson_closed(token):
+    """The teacher closed the lesson panel: so does a class following the session."""
+    set_lesson_step(_session(token), None, None)
+    return jsonify({"ok": True})
 
 
 def _elsewhere(session, step, k: int):
@@ -246,7 +282,7 @@ def check_lesson_step(token, name, k):
         if not _seeded.acquire(timeout=SEEDED_SECONDS):
             return jsonify({"ok": False, "error": "the server is busy with another check over seeds; try again"}), 429
         try:
-            over_seeds = check_step(None, lesson, index, seeded=True, deadline=time.perf_counter() + SEEDED_SECONDS)
+            over_seeds = _over_seeds(lesson, index)
         finally:
             _seeded.release()
     results = [(over_seeds if c.seeds else live).pop(0) for c in lesson.steps[index].spec.check]

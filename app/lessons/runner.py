@@ -18,11 +18,11 @@ import time
 
 import numpy as np
 
-from app.labs import LABS
 from app.server import events as server_events
 from app.server import messages
-from app.server.controls import default_settings
 from app.server.errors import ControlError
+
+from app.sessions.headless import build_lab
 
 from .conditions import Condition, Outcome
 from .loader import LoadedLesson, LoadedStep, Problem
@@ -117,23 +117,13 @@ def restart(lab, settings: dict) -> None:
     sets it: it changes how fast the class watches, not what happens."""
     if "speed" in lab.settings and "speed" not in settings:
         settings = {**settings, "speed": lab.settings["speed"]}
-    scratch = type(lab)(_ScratchHost(lab.host.config))
-    scratch.apply_settings(settings)
+    scratch = build_lab(lab.name, settings, lab.host.config)  # app.sessions.headless: the schema, then the lab
     lab.settings.clear()
     lab.settings.update(scratch.settings)
     lab.resets = 0
     lab.status = "paused"
     lab.build()
     lab._changed()
-
-
-class _ScratchHost:
-    """Enough of a Session for a scratch lab that only checks settings."""
-
-    def __init__(self, config: dict):
-        self.config = config
-        self.config_version = 0
-        self.control_waiting = False
 
 
 # --- 2. the run
@@ -270,7 +260,8 @@ def _median_check(loaded, k, check, condition: Condition, seed_runs: dict | None
 
 # --- whole lessons, headless
 def headless_session(lab: str | None = None):
-    from app import DEFAULT_CONFIG
+    """A session nobody watches, for a whole lesson (its steps may switch labs: build_lab makes one lab)."""
+    from app.server.factory import DEFAULT_CONFIG
     from app.sessions.session import Session
 
     return Session("lesson-" + "0" * 17, dict(DEFAULT_CONFIG), **({"lab": lab} if lab else {}))

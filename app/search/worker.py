@@ -1,7 +1,8 @@
 """A search worker: a process that takes trials from a shared study until its budget is spent.
 
-Each trial builds the lab from the trial's settings and trains it headless (app.sessions.headless), reporting the
-objective after every epoch (Optuna's intermediate values: the pruner reads them, the page draws them). A trial
+Each trial builds the lab from the trial's settings and trains it headless (app.sessions.headless), sending the
+objective after every epoch as an event (the page draws it) and, with pruning on, reporting it to Optuna (the
+pruner reads it from the storage). A trial
 that diverges — a non-finite loss, gradient, weight or test loss — is told FAIL with its reason and the worker
 goes on. Workers on one machine are processes started by app.search.run; a worker on another machine is
 ``nnplayground search-worker`` on the same storage URL: the study itself carries the spec (its user attribute
@@ -108,9 +109,10 @@ def run_trial(spec: SearchSpec, trial: optuna.Trial, emit: Emit, stopping: Calla
         if value is None or not math.isfinite(value):
             raise _Failed(f"the test loss became {value} after epoch {result.epoch}: training diverged")
         last["value"] = value
-        trial.report(value, result.epoch)
-        if trial.should_prune():
-            raise optuna.TrialPruned()
+        if spec.pruning:  # a write to the shared storage each epoch: only when the pruner reads it (the page's
+            trial.report(value, result.epoch)  # curves come by the events)
+            if trial.should_prune():
+                raise optuna.TrialPruned()
         if stopping():
             raise _Stopped()
 

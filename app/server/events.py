@@ -121,7 +121,9 @@ def apply(session, event: str, message, sid: str, lab) -> None:
 def prepare(lab, event: str, message):
     """Work done before taking the session's lock (it can take a while): its result is what the event gets."""
     handler = lab.events.get(event)
-    return handler.prepare(message) if handler is not None and handler.prepare else message
+    if handler is None or handler.prepare is None:
+        return message
+    return handler.prepare(lab, message) if handler.prepare_with_lab else handler.prepare(message)
 
 
 def dispatch(session, event: str, args: tuple, sid: str) -> tuple[dict, dict | None]:

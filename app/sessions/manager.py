@@ -131,8 +131,8 @@ class SessionManager:
         now = time.monotonic()
         timeout = 0.0 if force else self.config["SESSION_IDLE_TIMEOUT"]
         idle = [t for t, s in self.sessions.items() if not s.viewers and now - s.left_at >= timeout]
-        for token in idle:
-            del self.sessions[token]
+        for token in idle:  # closed on a thread: ending a lab's processes must not hold up connects
+            threading.Thread(target=self.sessions.pop(token).close, name="nnplayground-close", daemon=True).start()
         return len(idle)
 
     def active(self) -> list[Session]:
@@ -142,6 +142,10 @@ class SessionManager:
     def shutdown(self) -> None:
         self.scheduler.stop()
         self.stream.stop()
+        with self.lock:
+            sessions = list(self.sessions.values())
+        for session in sessions:
+            session.close()
 
 
 class Scheduler:

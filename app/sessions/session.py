@@ -36,7 +36,7 @@ class Session:
         self.config_version = 0
         self.frame_cost = 0.005  # s to build and publish a frame (running average; the scheduler's budget)
         self.labs: dict[str, Lab] = {}
-        self.lab: Lab = self._open(lab)
+        self.lab: Lab = self.open_lab(lab)
 
     # --- locking
     @contextmanager
@@ -54,7 +54,8 @@ class Session:
         return bool(self._waiting)
 
     # --- labs
-    def _open(self, name: str) -> Lab:
+    def open_lab(self, name: str) -> Lab:
+        """The session's lab ``name``, opened fresh the first time (not shown by this)."""
         if name not in self.labs:
             self.labs[name] = LABS[name](self)
         return self.labs[name]
@@ -65,8 +66,8 @@ class Session:
             raise ControlError("lab", name, "one of " + ", ".join(f'"{n}"' for n in LABS))
         if name == self.lab.name:
             return
-        self.lab.pause()
-        self.lab = self._open(name)
+        self.lab.leave()
+        self.lab = self.open_lab(name)
         self.lab.dirty = True
         self.config_version += 1
 
@@ -113,6 +114,12 @@ class Session:
         """A tick failed on this session (a bug): pause it rather than fail every tick."""
         with self.lock:
             self.lab.status = "paused"
+
+    def close(self) -> None:
+        """The session is over (reaped, or the server stops): every lab ends what it runs beside the scheduler."""
+        with self.lock:
+            for lab in self.labs.values():
+                lab.close()
 
     # --- connections
     def viewer_left(self, sid: str) -> None:

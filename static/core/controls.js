@@ -62,7 +62,8 @@ export class Controls {
     this.widgets.clear();
     this.relevantWhen = relevantWhen;
     this.customWidgets = widgets; // name -> (control, send) => {body, set}: a lab's own editor for a control
-    for (const [group, title] of GROUPS) {
+    const groups = schema.groups ?? GROUPS; // a lab may name its own sections (the search lab's "Search space")
+    for (const [group, title] of groups) {
       const controls = schema.controls.filter((c) => c.group === group);
       const options = pageOptions.filter((o) => o.group === group);
       if (!controls.length && !options.length) continue;
@@ -72,7 +73,7 @@ export class Controls {
       this.root.append(section);
     }
     // Controls the server knows but that no group above lists still get a widget.
-    const known = new Set(GROUPS.map(([g]) => g));
+    const known = new Set(groups.map(([g]) => g));
     for (const control of schema.controls.filter((c) => !known.has(c.group))) this.root.append(this.widget(control));
   }
 

@@ -84,7 +84,8 @@ async function labFor(name) {
   const page = name === url.lab || (!url.lab && name === 'mlp') ? pageValues(url, module.URL_KEYS ?? []) : {};
   const ctx = {
     name, root, page, controls, charts, inSight, drawing, nnp,
-    send: (event, payload) => send(event, payload),
+    // A lab not shown has nothing to ask the server (it would refuse the event: another lab is shown).
+    send: (event, payload) => (lab?.name === name ? send(event, payload) : Promise.resolve(null)),
     guarded, drawView,
     redrawLast: () => redrawLast(),
     framePending: () => pending !== null,
@@ -112,7 +113,7 @@ async function showLab(s) {
   controls.build(s, lab.page, lab.controlOptions ?? {});
   controls.hide(url.hide);
   // The speed control lives on the first screen, beside play, whatever the controls panel shows.
-  const speed = document.getElementById('speed')?.closest('.control');
+  const speed = $('controls').querySelector('#speed')?.closest('.control'); // this lab's, if it has one
   $('speed-slot').replaceChildren(...(speed ? [speed] : []));
   lab.takeSchema?.(s);
   showLabChoices(s);
@@ -159,7 +160,10 @@ const server = connect({
     $('connection').title = `Connection to the server: ${status}`;
     if (status === 'disconnected') classroom.onDisconnect(reason);
   },
-  onClass: (s) => classroom.takeClass(s),
+  onClass: (s) => {
+    classroom.takeClass(s);
+    window.dispatchEvent(new CustomEvent('nnp:class', { detail: s })); // static/lessons: the teacher's lesson step
+  },
   onSession: () => updateModelLinks(),
   onSchema: (s) => {
     schema = s;

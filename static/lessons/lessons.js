@@ -198,8 +198,10 @@ async function showStep(index, { open = true } = {}) {
   const n = lesson.steps.length;
   $('lesson-progress').textContent = `Step ${index + 1} of ${n}`;
   $('lesson-progress-fill').style.width = `${(100 * (index + 1)) / n}%`;
-  $('lesson-prev').disabled = index === 0 || view.readOnly;
-  $('lesson-next').disabled = index === n - 1 || view.readOnly;
+  $('lesson-prev').disabled = index === 0;
+  $('lesson-next').disabled = index === n - 1;
+  $('lesson-prev').hidden = view.readOnly; // a follower's steps are the teacher's
+  $('lesson-next').hidden = view.readOnly;
   $('lesson-step-title').textContent = step.title;
   $('lesson-verdict').hidden = true;
   $('lesson-error').hidden = true;
@@ -274,7 +276,8 @@ function showRunButton(step) {
   const waiting = step.predict && view.answer === null && !again;
   button.disabled = !(view.phase === 'ready' || again) || waiting;
   button.title = waiting ? 'Answer the prediction first' : '';
-  if (waiting && view.phase === 'ready') $('lesson-run-status').textContent = 'Predict first, then run.';
+  if (view.readOnly) $('lesson-run-status').textContent = step.run ? 'The teacher runs this step.' : '';
+  else if (waiting && view.phase === 'ready') $('lesson-run-status').textContent = 'Predict first, then run.';
   else if (view.phase === 'ready') $('lesson-run-status').textContent = '';
 }
 
@@ -379,9 +382,12 @@ async function showVerdict(reply) {
     head.innerHTML = `<span class="mark">${c.passed ? '✓' : '✗'}</span> <span>${await renderInline(c.text)}</span>`;
     const numbers = document.createElement('div');
     numbers.className = 'lesson-measured';
-    numbers.textContent = Object.entries(c.measured).map(([k, v]) => `${k} = ${formatNumber(v)}`).join(' · ')
-      + (c.seeds ? ` (median over seeds ${c.seeds.join(', ')})` : '');
-    const rule = Object.assign(document.createElement('code'), { className: 'lesson-rule', textContent: readable(c.that) });
+    numbers.append(Object.assign(document.createElement('span'), { className: 'lesson-key', textContent: 'measured ' }),
+      Object.entries(c.measured).map(([k, v]) => `${k} = ${formatNumber(v)}`).join(' · ')
+      + (c.seeds ? ` (median over seeds ${c.seeds.join(', ')})` : ''));
+    const rule = Object.assign(document.createElement('code'), { className: 'lesson-rule' });
+    rule.append(Object.assign(document.createElement('span'), { className: 'lesson-key', textContent: 'condition ' }),
+      readable(c.that));
     item.append(head, numbers, rule);
     if (c.error) item.append(Object.assign(document.createElement('div'), { className: 'lesson-error', textContent: c.error }));
     if (c.explain) item.append(Object.assign(document.createElement('div'), { className: 'lesson-explain', innerHTML: await renderMarkdown(c.explain) }));
@@ -410,7 +416,11 @@ function closeLesson() {
   writeUrl();
 }
 
-$('lesson-close').addEventListener('click', () => closeLesson());
+$('lesson-close').addEventListener('click', async () => {
+  const teaching = view.lesson && !view.readOnly;
+  closeLesson();
+  if (teaching) await request('POST', `/api/session/${await session()}/lesson-closed`); // the class's panel too
+});
 
 /**
  * A follower of a class: the teacher's lesson step ({name, step} or null), read-only — the teacher's page opens,
@@ -425,7 +435,8 @@ async function follow(lesson) {
     return;
   }
   if (view.lesson?.name !== lesson.name) {
-    const reply = await request('GET', `/api/lessons/${encodeURIComponent(lesson.name)}`);
+    const code = encodeURIComponent(document.body.dataset.joinCode ?? '');
+    const reply = await request('GET', `/api/lessons/${encodeURIComponent(lesson.name)}?join=${code}`);
     if (!reply.steps) return; // a teacher's own file: not shown to followers
     view.lesson = reply;
     showPanel(true);
@@ -435,6 +446,22 @@ async function follow(lesson) {
   if (view.phase === 'idle' || view.index !== lesson.step - 1) showStep(lesson.step - 1, { open: false });
 }
 view.follow = follow;
+
+// A class (static/classroom/): a follower shows the teacher's lesson step; with a copy of its own, or when the
+// class ends, the panel is the student's again.
+window.addEventListener('nnp:class', (event) => {
+  const state = event.detail;
+  if (state && state.role === 'follower' && !state.forked && !state.ended) {
+    follow(state.lesson ?? null);
+  } else if (view.readOnly) {
+    view.readOnly = false;
+    $('lesson-follow').hidden = true;
+    $('lesson-close').hidden = false;
+    $('lesson-prev').hidden = false;
+    $('lesson-next').hidden = false;
+    if (view.lesson) showStep(view.index, { open: false });
+  }
+});
 
 // ?lesson=NAME&step=k opens it at once (after the session is there).
 {

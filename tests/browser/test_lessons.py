@@ -121,8 +121,8 @@ def test_the_lessons_menu_and_a_teachers_own_file(page, live, console_errors):
     expect(error).to_contain_text("50 is too large")
     shot(page, "upload-error-1920")
     page.locator("#lesson-file").set_input_files(files=[{"name": "mine.yaml", "mimeType": "text/yaml", "buffer": MINE}])
-    expect(page.locator("#lesson-title")).to_have_text("My own lesson")
-    expect(page.locator("#lesson-text strong")).to_have_text("8")
+    expect(page.locator("#lesson-title")).to_have_text("My own lesson", timeout=15_000)
+    expect(page.locator("#lesson-text strong")).to_have_text("8", timeout=15_000)  # the Markdown libraries load
     verdict = run_step(page)  # no prediction: the run may start at once
     expect(verdict.locator(".lesson-check.passed")).to_contain_text("Better than chance")
     page.locator("#lessons").click()
@@ -204,3 +204,34 @@ def test_every_lessons_text_and_formulas_typeset(page, live):
         return problems;
     }""")
     assert problems == []
+
+
+def test_a_class_follows_the_teachers_lesson_step(browser, live):
+    teacher = browser.new_context(viewport={"width": 1366, "height": 768}).new_page()
+    student = browser.new_context(viewport={"width": 1366, "height": 768}).new_page()
+    try:
+        teacher.goto(f"{live.url}/?lesson=learning-rate&step=1")
+        expect(teacher.locator("#lesson-progress")).to_have_text("Step 1 of 3", timeout=15_000)
+        teacher.wait_for_function("window.__nnp_lessons.phase === 'ready'")
+        teacher.click("#class-start")
+        expect(teacher.locator("#join-code-text")).to_have_text(re.compile(r"^\w{6}$"), timeout=15_000)
+        code = teacher.locator("#join-code-text").inner_text()
+        teacher.click("#join-code-close")
+        student.goto(f"{live.url}/join/{code}")
+        # A late joiner sees the step the teacher shows, read-only.
+        expect(student.locator("#lesson-progress")).to_have_text("Step 1 of 3", timeout=15_000)
+        expect(student.locator("#lesson-step-title")).to_have_text("Downhill, one small step at a time")
+        expect(student.locator("#lesson-follow")).to_be_visible()
+        expect(student.locator("#lesson-run")).to_be_hidden()
+        expect(student.locator("#lesson-choices input").first).to_be_disabled()
+        expect(student.locator("#lessons")).to_be_hidden()
+        expect(student.locator("figure.view.lesson-highlight figcaption .title")).to_have_text("Cost")
+        teacher.locator("#lesson-next").click()
+        expect(student.locator("#lesson-progress")).to_have_text("Step 2 of 3")
+        expect(student.locator("#lesson-step-title")).to_have_text("A hundred times larger")
+        shot(student, "follower-1366")
+        teacher.locator("#lesson-close").click()
+        expect(student.locator("#lesson-panel")).to_be_hidden()
+    finally:
+        teacher.context.close()
+        student.context.close()

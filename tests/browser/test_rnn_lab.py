@@ -50,6 +50,14 @@ def test_play_and_the_train_loss_falls(page, base_url, console_errors):
         f"() => {{ const v = parseFloat(document.querySelector('#train-loss').textContent);"
         f" return Number.isFinite(v) && v < {first} / 3; }}", timeout=TIMEOUT)
     page.click("#play")  # pause
+    # The loss curve shows it: the train and test losses over the steps, falling (the shared curves chart).
+    page.locator("#rnn-curves").scroll_into_view_if_needed()
+    page.wait_for_function("() => { const d = document.getElementById('rnn-curves').data;"
+                           " const train = d && d[0].y.filter(Number.isFinite);"
+                           " return train && train.length >= 3 && train.at(-1) < train[0] / 2"
+                           " && d[1].y.some(Number.isFinite); }", timeout=TIMEOUT)
+    names = page.evaluate("() => document.getElementById('rnn-curves').data.map((t) => t.name)")
+    assert names == ["train loss", "test loss"]  # no accuracy axis: the sine is a regression task
     assert not console_errors, console_errors
 
 

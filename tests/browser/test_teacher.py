@@ -7,6 +7,7 @@ Every wait is for a condition; nothing asserts wall-clock time.
 from __future__ import annotations
 
 import json
+from contextlib import contextmanager
 import subprocess
 import sys
 from pathlib import Path
@@ -87,6 +88,20 @@ def text_sizes_in_view(page: Page) -> dict:
     }""")
 
 
+@contextmanager
+def presenter_page(browser: Browser, size: dict, base_url: str, dataset: str):
+    """A page of its own at ``size`` in presenter mode on ``dataset``, and the console errors it logs."""
+    context = browser.new_context(viewport=size, base_url=base_url)
+    try:
+        page = context.new_page()
+        errors: list[str] = []
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        open_page(page, f"?presenter=1&dataset={dataset}")
+        yield page, errors
+    finally:
+        context.close()
+
+
 def wholly_in_view(page: Page, selector: str, size: dict) -> bool:
     box = page.locator(selector).bounding_box()
     return bool(box) and box["x"] >= 0 and box["y"] >= 0 and box["x"] + box["width"] <= size["width"] + 0.5 \
@@ -101,12 +116,7 @@ def wholly_in_view(page: Page, selector: str, size: dict) -> bool:
 def test_presenter_mode_fits_the_projector(browser: Browser, name: str, dataset: str, views: list[str],
                                           screenshots: Path, base_url: str) -> None:
     size = SHOTS[name]
-    context = browser.new_context(viewport=size, base_url=base_url)
-    try:
-        page = context.new_page()
-        errors: list[str] = []
-        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-        open_page(page, f"?presenter=1&dataset={dataset}")
+    with presenter_page(browser, size, base_url, dataset) as (page, errors):
         wait_for_frame(page, f"s.settings.dataset === '{dataset}' && f.step > 0 || s.settings.dataset === '{dataset}'")
         page.click("#play")
         wait_for_frame(page, "f.epoch >= 2", timeout=40_000)
@@ -128,8 +138,6 @@ def test_presenter_mode_fits_the_projector(browser: Browser, name: str, dataset:
         page.click("#hide-controls")
         page.wait_for_function("() => new URLSearchParams(location.search).get('controls') === '0'", timeout=TIMEOUT)
         assert errors == []
-    finally:
-        context.close()
 
 
 def test_hide_controls_outside_presenter_mode_is_kept_in_the_link(page: Page) -> None:
@@ -254,3 +262,51 @@ def test_regenerate_draws_new_data_and_keeps_the_weights(page: Page) -> None:
     assert page.evaluate("() => Array.from(window.__nnp.frame.weights[0])") == weights
     page.wait_for_function(f"() => JSON.stringify(Array.from(window.__nnp.frame.dataset.arrays['train.x'] || [])"
                            f".slice(0, 10)) !== '{json.dumps(points)}'", timeout=TIMEOUT)
+
+
+def boxes_overlap(a: list, b: list) -> bool:
+    """Whether two [x, y, width, height] boxes share any area."""
+    return a[0] < b[0] + b[2] and b[0] < a[0] + a[2] and a[1] < b[1] + b[3] and b[1] < a[1] + a[3]
+
+
+@pytest.mark.parametrize("name", list(SHOTS))
+def test_presenter_charts_keep_their_labels_clear(browser: Browser, name: str, screenshots: Path,
+                                                  base_url: str) -> None:
+    """In presenter mode the −∇C column's labels never sit under its bars, and the backprop nudges chart keeps
+    its tick labels inside the chart, also for a trained network's tiny nudges (ticks like 5×10⁻⁴)."""
+    with presenter_page(browser, SHOTS[name], base_url, "digits") as (page, errors):
+        wait_for_frame(page, "s.settings.dataset === 'digits'")
+        page.click("#step")
+        wait_for_frame(page, "f.step > 0 && f.backprop !== null && f.probeTarget !== null")
+        column = page.locator("#gradient-column")
+        column.scroll_into_view_if_needed()
+        # the column as drawn (any frame's layout will do): no wait for every other chart on a loaded machine
+        page.wait_for_function("() => window.__nnp.views.gradient.boxes?.labels.length > 0", timeout=60_000)
+        boxes = page.evaluate("() => window.__nnp.views.gradient.boxes")
+        width = page.evaluate("() => document.getElementById('gradient-column').clientWidth")
+        for label in boxes["labels"]:
+            assert label[0] + label[2] <= width, (label, width)  # the whole label inside the column
+            for bar in boxes["bars"]:
+                assert not boxes_overlap(label, bar), (label, bar, boxes["stacked"])
+        column.screenshot(path=screenshots / f"gradient-column-presenter-{name}.png")
+
+        page.locator(".view.backprop").scroll_into_view_if_needed()
+        page.wait_for_function("() => document.querySelector('.bp-chart .ytick')", timeout=60_000)
+        for shrink in (1, 1e-4):  # the live nudges, then as small as a trained network's
+            page.evaluate("""(shrink) => {
+                const view = window.__nnp.views.backprop, frame = view.last, arrays = {...frame.arrays};
+                for (const key of ['backprop.prev_activation_grad_parts', 'backprop.prev_activation_grad'])
+                    arrays[key] = arrays[key].map((v) => v * shrink);
+                view.render({...frame, arrays});
+            }""", shrink)
+            outside = page.evaluate("""() => {
+                const chart = document.querySelector('.bp-chart').getBoundingClientRect();
+                return [...document.querySelectorAll('.bp-chart .ytick text, .bp-chart .xtick text')]
+                    .map((t) => [t.textContent, t.getBoundingClientRect()])
+                    .filter(([, r]) => r.left < chart.left - 0.5 || r.right > chart.right + 0.5
+                                       || r.top < chart.top - 0.5 || r.bottom > chart.bottom + 0.5)
+                    .map(([text]) => text);
+            }""")
+            assert outside == [], (shrink, outside)
+        page.locator(".view.backprop").screenshot(path=screenshots / f"backprop-nudges-presenter-{name}.png")
+        assert errors == []

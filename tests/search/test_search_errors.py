@@ -154,3 +154,10 @@ def test_options_offer_what_the_spec_accepts():
     assert gp["available"] == gp_available() and (gp_available() or "pip install" in gp["reason"])
     assert offered["limits"]["max_trials"] == LIMITS.max_trials
     assert "redis" not in json.dumps(offered) and "storage" not in json.dumps(offered)
+
+
+def test_search_worker_on_a_study_that_is_not_there(tmp_path, capsys):
+    with pytest.raises(SystemExit) as stopped:
+        main(["search-worker", "--storage", str(tmp_path / "none.journal"), "--study", "nobody"])
+    assert "study" in str(stopped.value) and "no study named 'nobody'" in str(stopped.value)
+    assert capsys.readouterr().out == ""

@@ -137,3 +137,30 @@ def test_the_cnn_and_rnn_labs_search_too(lab, dataset, params, base):
     assert [t["state"] for t in summary["trials"]] == ["COMPLETE", "COMPLETE"]
     assert summary["best_value"] > 0 and data is None  # these labs have no model files to load
     assert all(settings[name] == value for name, value in summary["best_params"].items())
+
+
+def test_pruning_stops_trials_worse_than_the_median():
+    spec = SearchSpec.from_dict(tiny(trials=14, epochs=6, pruning=True,
+                                     params={"learning_rate": {"low": 1e-5, "high": 3.0, "log": True}}))
+    with SearchRun(spec) as run:
+        run.start()
+        events = drain(run)
+    summary = events[-1]["summary"]
+    pruned = [t for t in summary["trials"] if t["state"] == "PRUNED"]
+    assert pruned and all(t["number"] >= 5 for t in pruned)  # MedianPruner: 5 trials before it judges
+    for t in pruned:
+        curve = [e for e in events if e["type"] == "trial_epoch" and e["number"] == t["number"]]
+        assert len(curve) < 6 and t["value"] == curve[-1]["value"] and t["reason"].startswith("pruned")
+    assert sum(t["state"] == "COMPLETE" for t in summary["trials"]) >= 5
+
+
+@pytest.mark.slow  # SQLAlchemy creates the schema (alembic): seconds on a loaded machine
+def test_a_sqlite_url_is_the_same_code_path(tmp_path):
+    url = f"sqlite:///{tmp_path / 'study.db'}"
+    spec = SearchSpec.from_dict(tiny(trials=2, epochs=2))
+    with SearchRun(spec, storage=url, study_name="on-sqlite") as run:
+        run.start()
+        summary = drain(run)[-1]["summary"]
+    assert [t["state"] for t in summary["trials"]] == ["COMPLETE", "COMPLETE"]
+    assert SearchRun.join(url, "on-sqlite").summary()["best_value"] == summary["best_value"]
+    assert str(tmp_path) not in json.dumps(summary)

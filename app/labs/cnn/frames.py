@@ -17,6 +17,7 @@ import numpy as np
 
 from engine import Conv2d, Dropout, Flatten, Linear
 
+from app.labs.history import History
 from app.server.bundle import Bundle, Frame, finite_or_none
 
 from .detail import add_detail
@@ -69,15 +70,13 @@ class FrameBuilder:
     def __init__(self, lab):
         self.lab = lab
         self.seq = 0
-        self.history_version = 0
+        self.history = History(HISTORY_FIELDS, HISTORY_CAPACITY)
         self.strip_version = 0
         self.restart()
 
     def restart(self) -> None:
         """Forget metrics and history (a fresh network or new data)."""
-        self.rows: list[tuple] = []
-        self.history_version += 1
-        self._history_wire = None
+        self.history.clear()
         self.metrics = {"train_loss": None, "test_loss": None, "train_accuracy": None, "test_accuracy": None,
                         "metrics_step": 0}
         self._metrics_model_version = None
@@ -106,11 +105,7 @@ class FrameBuilder:
             self._metrics_model_version = version
             self.metrics = {"train_loss": finite_or_none(train_loss), "test_loss": finite_or_none(test_loss),
                             "train_accuracy": train_accuracy, "test_accuracy": test_accuracy, "metrics_step": step}
-            row = (step, train_loss, test_loss, train_accuracy, test_accuracy, batch_loss)
-            self.rows.append(tuple(np.nan if v is None else v for v in row))
-            if len(self.rows) > HISTORY_CAPACITY:
-                self.rows = self.rows[::2]
-            self._history_wire = None
+            self.history.append((step, train_loss, test_loss, train_accuracy, test_accuracy, batch_loss))
         if self._metrics_model_version == lab.model_version:
             return
         if lab.status == "running" and time.perf_counter() - self._eval_end < EVAL_OVERHEAD * self._eval_duration:
@@ -134,16 +129,6 @@ class FrameBuilder:
         if self._evaluation is not None:
             self._evaluation[0].result(timeout)
             self._maybe_evaluate()
-
-    def _history_section(self) -> tuple[int, dict]:
-        if self._history_wire is None:
-            self.history_version += 1
-            b = Bundle()
-            table = np.array(self.rows, dtype=np.float64).reshape(-1, len(HISTORY_FIELDS))
-            for j, name in enumerate(HISTORY_FIELDS):
-                b.add(f"history.{name}", table[:, j])
-            self._history_wire = b.to_wire(version=self.history_version)
-        return self.history_version, self._history_wire
 
     def _strip_section(self) -> tuple[int, dict] | None:
         """A strip of the last minibatch's images as trained on (shifted), while augmentation is on."""
@@ -203,7 +188,7 @@ class FrameBuilder:
             **self.metrics, "probe_label": label, **detail,
             **b.to_wire(),
         }
-        sections = {"history": self._history_section()}
+        sections = {"history": self.history.section()}
         strip = self._strip_section()
         if strip is not None:
             sections["augmented"] = strip

@@ -16,6 +16,7 @@ import numpy as np
 
 from engine.inspect import activation_after, dead_units, grid_activations, linear_positions, mlp_records
 
+from app.labs.history import History
 from app.server.bundle import Bundle, Frame, finite_or_none
 
 from . import network
@@ -38,41 +39,20 @@ def softmax(z: np.ndarray) -> np.ndarray:
     return e / e.sum(axis=-1, keepdims=True)
 
 
-class History:
-    """The loss curve: one row per evaluation, thinned to every other row when over ``capacity``."""
-
-    def __init__(self, capacity: int = 1000):
-        self.capacity = capacity
-        self.rows: list[tuple] = []
-
-    def append(self, row: tuple) -> None:
-        self.rows.append(tuple(np.nan if v is None else v for v in row))
-        if len(self.rows) > self.capacity:
-            self.rows = self.rows[::2]
-
-    def bundle(self, version: int) -> dict:
-        b = Bundle()
-        table = np.array(self.rows, dtype=np.float64).reshape(-1, len(HISTORY_FIELDS))
-        for j, name in enumerate(HISTORY_FIELDS):
-            b.add(f"history.{name}", table[:, j], nan_means_unknown=True)
-        return b.to_wire(version=version)
-
-
 class FrameBuilder:
     """Builds a session's frames and caches what changes slowly. Call with the session's lock held."""
 
     def __init__(self, session):
         self.session = session
         self.seq = 0
-        self.history_version = 0
+        # the cost chart grows from each frame's metrics: the history is sent again only when it starts over
+        self.history = History(HISTORY_FIELDS, resend_on_change=False, nan_means_unknown=True)
         self._backprop_meta = None
         self.restart()
 
     def restart(self) -> None:
         """Forget metrics and history (a fresh network)."""
-        self.history = History()
-        self.history_version += 1
-        self._history_wire = None
+        self.history.clear()
         self.metrics = {"train_loss": None, "test_loss": None, "train_accuracy": None, "test_accuracy": None,
                         "metrics_step": 0}
         self._metrics_model_version = None
@@ -103,7 +83,6 @@ class FrameBuilder:
         self.metrics = {"train_loss": finite_or_none(train_loss), "test_loss": finite_or_none(test_loss),
                         "train_accuracy": train_accuracy, "test_accuracy": test_accuracy, "metrics_step": t.step}
         self.history.append((t.step, train_loss, test_loss, train_accuracy, test_accuracy, s.batch_loss))
-        self._history_wire = None
         return True
 
     def _evaluation_section(self) -> tuple[int, dict] | None:
@@ -202,9 +181,7 @@ class FrameBuilder:
             "hist_range": list(HIST_RANGE), "hist_bins": HIST_BINS, "backprop": self._backprop_meta,
             **b.to_wire(),
         }
-        if self._history_wire is None:
-            self._history_wire = self.history.bundle(self.history_version)
-        sections = {"dataset": self._dataset_section(), "history": (self.history_version, self._history_wire)}
+        sections = {"dataset": self._dataset_section(), "history": self.history.section()}
         for name, section in (("evaluation", self._evaluation_section()),
                               ("landscape", s.landscape.section())):
             if section is not None:

@@ -12,6 +12,7 @@ import time
 
 import numpy as np
 
+from app.labs.history import History
 from app.server.bundle import Bundle, Frame, finite_or_none
 from engine.sequence import sample_text
 
@@ -20,26 +21,6 @@ EVAL_OVERHEAD = 9.0  # wait 9× the last evaluation's duration before the next: 
 SAMPLE_INTERVAL = 1.5  # s between two samples of text while training
 SAMPLE_LENGTH = 200
 PRIME_LENGTH = 12
-
-
-class History:
-    """The loss curve: one row per evaluation, thinned to every other row when over ``capacity``."""
-
-    def __init__(self, capacity: int = 1000):
-        self.capacity = capacity
-        self.rows: list[tuple] = []
-
-    def append(self, row: tuple) -> None:
-        self.rows.append(tuple(np.nan if v is None else v for v in row))
-        if len(self.rows) > self.capacity:
-            self.rows = self.rows[::2]
-
-    def bundle(self, version: int) -> dict:
-        b = Bundle()
-        table = np.array(self.rows, dtype=np.float64).reshape(-1, len(HISTORY_FIELDS))
-        for j, name in enumerate(HISTORY_FIELDS):
-            b.add(f"history.{name}", table[:, j])
-        return b.to_wire(version=version)
 
 
 def gradient_through_time(rnn) -> tuple[np.ndarray, np.ndarray] | None:
@@ -61,15 +42,13 @@ class FrameBuilder:
     def __init__(self, lab):
         self.lab = lab
         self.seq = 0
-        self.history_version = 0
+        self.history = History(HISTORY_FIELDS)
         self.sample_version = 0
         self.restart()
 
     def restart(self) -> None:
         """Forget metrics, history and samples (a fresh model)."""
-        self.history = History()
-        self.history_version += 1
-        self._history_wire = None
+        self.history.clear()
         self.metrics = {"train_loss": None, "test_loss": None, "train_accuracy": None, "test_accuracy": None,
                         "metrics_step": 0}
         self._metrics_model_version = None
@@ -96,7 +75,6 @@ class FrameBuilder:
         self.metrics = {"train_loss": finite_or_none(train_loss), "test_loss": finite_or_none(test_loss),
                         "train_accuracy": train_accuracy, "test_accuracy": test_accuracy, "metrics_step": t.step}
         self.history.append((t.step, train_loss, test_loss, lab.batch_loss))
-        self._history_wire = None
 
     # --- text
     def _sample_section(self) -> tuple[int, dict] | None:
@@ -149,9 +127,7 @@ class FrameBuilder:
             "grad_norm": finite_or_none(t.grad_norm), "probe_index": lab.probe_index,
             **b.to_wire(),
         }
-        if self._history_wire is None:
-            self._history_wire = self.history.bundle(self.history_version)
-        sections = {"history": (self.history_version, self._history_wire)}
+        sections = {"history": self.history.section()}
         sample = self._sample_section()  # last: sampling runs the model step by step
         if sample is not None:
             sections["sample"] = sample

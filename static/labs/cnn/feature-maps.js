@@ -68,11 +68,15 @@ function paintImage(values, c, h, w) {
 export function blit(canvas, image, maxWidth, maxCell = MAX_CELL) {
   const cell = Math.max(1, Math.min(maxCell, Math.floor(maxWidth / image.width)));
   const ctx = sizeCanvas(canvas, image.width * cell, image.height * cell);
-  canvas.style.width = `${image.width * cell}px`;
-  canvas.style.height = `${image.height * cell}px`;
+  const cssWidth = `${image.width * cell}px`;
+  const cssHeight = `${image.height * cell}px`;
+  if (canvas.style.width !== cssWidth) canvas.style.width = cssWidth; // unchanged most frames: no style work
+  if (canvas.style.height !== cssHeight) canvas.style.height = cssHeight;
   const off = blit.off ?? (blit.off = document.createElement('canvas'));
-  off.width = image.width;
-  off.height = image.height;
+  if (off.width !== image.width || off.height !== image.height) { // resizing reallocates (putImageData fills it all)
+    off.width = image.width;
+    off.height = image.height;
+  }
   off.getContext('2d').putImageData(image, 0, 0);
   ctx.imageSmoothingEnabled = false;
   ctx.clearRect(0, 0, image.width * cell, image.height * cell);

@@ -4,7 +4,7 @@
 // layer's gradient, ‖∂C/∂W‖ and bias together, on a log axis, so a layer whose gradient fades (or explodes) shows.
 // Reads frame.kernelGrads and frame.gradNorm (labs/cnn/frame.js) and the state's parameter_layers and rows.
 
-import { Plotly, fitToElement } from '../../core/plotly.js';
+import { Plotly, fitToElement, valueRange } from '../../core/plotly.js';
 import { colors, baseLayout, axis, chartConfig, fontSize } from '../../core/theme.js';
 import { el } from '../../core/dom.js';
 import { blit, paintMaps } from './feature-maps.js';
@@ -16,6 +16,8 @@ export class KernelGradients {
     this.key = '';
     this.cards = new Map();
     this.drawn = 0; // frames drawn (tests)
+    this.frame = null;
+    this.drawnFrame = null;
   }
 
   setStructure(state) {
@@ -35,6 +37,19 @@ export class KernelGradients {
       this.cards.set(k, canvas);
     }
     if (!layers.length) this.root.append(el('p', 'muted', 'No convolution layer.'));
+  }
+
+  /** Every frame: remember it. Drawing is the chart scheduler's call (a few times a second): the −∇C pictures
+   * change slowly, and repainting them on every frame cost the feature maps their frame rate. */
+  take(frame) {
+    this.frame = frame;
+  }
+
+  draw() {
+    const { frame } = this;
+    if (!frame || frame === this.drawnFrame) return;
+    this.drawnFrame = frame;
+    this.update(frame);
   }
 
   update(frame) {
@@ -81,16 +96,28 @@ export class GradientNorms {
     if (!norms || norms === this.drawnNorms) return;
     this.drawnNorms = norms;
     const y = Array.from(norms, (v) => (v > 0 && Number.isFinite(v) ? v : null));
+    const text = y.map((v) => (v === null ? '0' : v.toPrecision(2)));
+    const positive = y.filter((v) => v !== null);
+    // The log axis in whole half-decades, so that it rarely changes: most draws then only restyle the bars
+    // (a full Plotly.react with autorange cost this page its frame rate).
+    const range = valueRange(Math.min(...positive), Math.max(...positive), true);
+    const key = JSON.stringify([this.labels, range, fontSize(1)]);
+    if (key === this.drawnKey && this.el.data) {
+      Plotly.restyle(this.el, { y: [y], text: [text] });
+      return;
+    }
+    this.drawnKey = key;
     const trace = {
       type: 'bar', x: this.labels.slice(0, y.length), y, marker: { color: colors.positive },
-      text: y.map((v) => (v === null ? '0' : v.toPrecision(2))), textposition: 'outside',
+      text, textposition: 'outside',
       textfont: { size: fontSize(13), color: colors.text }, cliponaxis: false,
       hovertemplate: '%{x}: ‖∇C‖ = %{y:.3g}<extra></extra>',
     };
     const layout = baseLayout({
       margin: { l: 60, r: 16, t: 30, b: 44 },
       xaxis: axis({ type: 'category' }),
-      yaxis: axis({ type: 'log', title: { text: '‖∂C/∂W‖ (log)', font: { size: fontSize(14) } } }),
+      yaxis: axis({ type: 'log', title: { text: '‖∂C/∂W‖ (log)', font: { size: fontSize(14) } },
+        ...(range ? { range, autorange: false } : {}), exponentformat: 'power', automargin: true }),
     });
     Plotly.react(this.el, [trace], layout, chartConfig);
   }

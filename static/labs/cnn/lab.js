@@ -8,7 +8,7 @@ import { decodeArrays } from '../../core/frame.js';
 import { decodeFrame } from './frame.js';
 import { FeatureMaps } from './feature-maps.js';
 import { ShapeTable } from './shape-table.js';
-import { Curves } from './curves.js';
+import { Curves } from '../../core/curves.js';
 import { AugmentedStrip } from './strip.js';
 import { layerEditor } from './layer-editor.js';
 import { DetailView } from './detail-view.js';
@@ -36,8 +36,9 @@ export function createLab(ctx) {
   const drawing = ctx.drawing;
   const kernelGrads = new KernelGradients($('cnn-kernel-grads'));
   const gradNorms = new GradientNorms($('cnn-grad-norms'));
-  const canvasViews = [maps, drawing, detail, kernelGrads];
+  const canvasViews = [maps, drawing, detail];
   charts.add('train and test curves', () => curves.draw(), 400, inSight($('cnn-curves')));
+  charts.add('kernel gradients', () => kernelGrads.draw(), 250, inSight($('cnn-kernel-grads')));
   charts.add('gradient norms', () => gradNorms.draw(), 400, inSight($('cnn-grad-norms')));
   Object.assign(nnp.views, { featureMaps: maps, shapeTable: table, curves, strip, detail, kernelGrads, gradNorms });
 
@@ -73,7 +74,7 @@ export function createLab(ctx) {
 
     draw(frame) {
       for (const view of canvasViews) ctx.drawView(view, frame);
-      gradNorms.take(frame);
+      for (const view of [kernelGrads, gradNorms]) ctx.guarded(view, () => view.take(frame));
       ctx.guarded(strip, () => strip.update(bundles.augmented, state?.settings?.augment_shift ?? 0));
     },
 

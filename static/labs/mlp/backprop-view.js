@@ -221,8 +221,10 @@ export class BackpropView {
       barmode: 'relative', bargap: 0.25,
       margin: { l: 56, r: 10, t: 8, b: 40 },
       xaxis: axis({ title: { text: 'neuron k of the previous layer', font: { size: fontSize(13) } }, dtick: H > 16 ? 2 : 1,
-        range: [-0.6, H - 0.4], fixedrange: true, showgrid: false }),
-      yaxis: axis({ zeroline: true, zerolinecolor: colors.muted, fixedrange: true, exponentformat: 'power' }),
+        range: [-0.6, H - 0.4], fixedrange: true, showgrid: false, automargin: true }),
+      // automargin: the margin grows to fit the tick labels (a trained network's nudges read 5×10⁻⁴, wide).
+      yaxis: axis({ zeroline: true, zerolinecolor: colors.muted, fixedrange: true, exponentformat: 'power',
+        automargin: true }),
       shapes: [{ type: 'rect', xref: 'x', yref: 'paper', x0: k - 0.5, x1: k + 0.5, y0: 0, y1: 1,
         fillcolor: 'rgba(255,255,0,0.08)', line: { color: colors.accent, width: 1, dash: 'dot' } }],
     });

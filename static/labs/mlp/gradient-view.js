@@ -81,6 +81,24 @@ export class GradientView {
     const { nudges, total } = largestNudges(frame, rows);
     const values = nudges.map((n) => n.nudge);
     const scale = Math.max(1e-12, ...values.map(Math.abs));
+    // 3Blue1Brown's column of numbers beside each name: ▲ the weight goes up, ▼ it goes down; then the bar.
+    let row = (height - top - 8) / rows;
+    const size = Math.max(fontSize(MIN_LABEL_PX), Math.min(fontSize(16), Math.floor(row * 0.8)));
+    const labelFont = `${size}px "DejaVu Sans Mono", monospace`;
+    ctx.font = labelFont;
+    let labels = nudges.map((n, i) => `${n.name} ${values[i] >= 0 ? '▲' : '▼'}${formatNudge(values[i]).padStart(7, '\u2007')}`);
+    const labelWidth = Math.max(...labels.map((t) => ctx.measureText(t).width)) + 16;
+    // Beside the bars when the labels fit in 60 % of the width; else (large presenter type in a narrow column)
+    // each label on its own line with its bar under it, the whole width: fewer rows, nothing drawn over a label.
+    const stacked = labelWidth > width * 0.6;
+    const barHeight = stacked ? Math.max(6, Math.round(size * 0.55)) : 0;
+    if (stacked) {
+      row = size * 1.2 + barHeight + 4;
+      const fit = Math.max(1, Math.floor((height - top - 8) / row));
+      nudges.splice(fit);
+      values.splice(fit);
+      labels = labels.slice(0, fit);
+    }
     ctx.textBaseline = 'middle';
     ctx.font = `${titleSize}px Inter, "DejaVu Sans", Arial, sans-serif`;
     ctx.fillStyle = colors.muted;
@@ -95,33 +113,43 @@ export class GradientView {
         (top + height) / 2);
       return;
     }
-    // 3Blue1Brown's column of numbers beside each name: ▲ the weight goes up, ▼ it goes down; then the bar.
-    const row = (height - top - 8) / rows;
-    const size = Math.max(fontSize(MIN_LABEL_PX), Math.min(fontSize(16), Math.floor(row * 0.8)));
-    ctx.font = `${size}px "DejaVu Sans Mono", monospace`;
-    const labels = nudges.map((n, i) => `${n.name} ${values[i] >= 0 ? '▲' : '▼'}${formatNudge(values[i]).padStart(7, '\u2007')}`);
-    const labelWidth = Math.max(...labels.map((t) => ctx.measureText(t).width)) + 16;
-    const left = Math.min(labelWidth, width * 0.6);
+    ctx.font = labelFont;
+    const left = stacked ? 6 : labelWidth;
     const half = (width - left - 12) / 2;
     const zero = left + half;
     ctx.strokeStyle = colors.muted;
     ctx.lineWidth = 1;
     ctx.beginPath();
-    ctx.moveTo(zero + 0.5, top);
-    ctx.lineTo(zero + 0.5, top + row * nudges.length);
+    if (stacked) { // the zero line only across the bars' strips, never through a label
+      nudges.forEach((_, i) => {
+        const y = top + row * i + size * 1.2;
+        ctx.moveTo(zero + 0.5, y - 2);
+        ctx.lineTo(zero + 0.5, y + barHeight + 2);
+      });
+    } else {
+      ctx.moveTo(zero + 0.5, top);
+      ctx.lineTo(zero + 0.5, top + row * nudges.length);
+    }
     ctx.stroke();
+    const boxes = { labels: [], bars: [], stacked };
     nudges.forEach((n, i) => {
       const y = top + row * i;
       const color = values[i] >= 0 ? colors.positive : colors.negative;
       const length = (values[i] / scale) * half * 0.96;
+      const textY = stacked ? y + size * 0.6 : y + row / 2;
+      const bar = stacked ? [Math.min(zero, zero + length), y + size * 1.2, Math.abs(length), barHeight]
+        : [Math.min(zero, zero + length), y + row * 0.125, Math.abs(length), row * 0.75];
       ctx.fillStyle = color;
-      ctx.fillRect(Math.min(zero, zero + length), y + row * 0.125, Math.abs(length), row * 0.75);
+      ctx.fillRect(...bar);
       ctx.textAlign = 'left';
       ctx.fillStyle = colors.text;
-      ctx.fillText(n.name, 6, y + row / 2);
+      ctx.fillText(n.name, 6, textY);
       ctx.fillStyle = color;
-      ctx.fillText(labels[i].slice(n.name.length), 6 + ctx.measureText(n.name).width, y + row / 2);
+      ctx.fillText(labels[i].slice(n.name.length), 6 + ctx.measureText(n.name).width, textY);
+      boxes.labels.push([6, textY - size / 2, ctx.measureText(labels[i]).width, size]);
+      boxes.bars.push(bar);
     });
+    this.boxes = boxes; // [x, y, width, height] in CSS pixels of the canvas, for tests
   }
 }
 

@@ -3,6 +3,8 @@
 // the model writes. The core (static/core/main.js) connects, builds the controls from the schema, runs the
 // transport and the readouts (#train-loss …) and hands this lab its schema, states and frames (docs/labs.md).
 
+import { decodeArrays } from '../../core/frame.js';
+import { Curves } from '../../core/curves.js';
 import { decodeFrame } from './frame.js';
 import { ShapesView } from './shapes-view.js';
 import { UnrolledView } from './unrolled-view.js';
@@ -32,13 +34,15 @@ export function createLab(ctx) {
   const prediction = new PredictionChart($('rnn-prediction'), $('rnn-prediction-title'), $('rnn-prediction-caption'));
   const heatmap = new HiddenHeatmap($('rnn-hidden-heatmap'), $('rnn-heatmap-layer'));
   const text = new TextView($('generated-text'), $('rnn-text-caption'));
+  const curves = new Curves($('rnn-curves'));
   const chars = () => state?.task === 'chars';
+  charts.add('loss curves', () => curves.draw(), 400, inSight($('rnn-curves')));
   charts.add('gradient through time', () => gradient.draw(), 300, inSight($('rnn-gradient-time')));
   charts.add('prediction', () => prediction.draw(), 300, inSight($('rnn-prediction')));
   charts.add('hidden heatmap', () => heatmap.draw(), 400, inSight($('rnn-hidden-heatmap')));
   const dataViews = [gradient, prediction, heatmap];
   Object.assign(nnp.views, { rnnUnrolled: unrolled, rnnGradient: gradient, rnnPrediction: prediction,
-    rnnHeatmap: heatmap, rnnText: text, rnnShapes: shapes });
+    rnnHeatmap: heatmap, rnnText: text, rnnShapes: shapes, rnnCurves: curves });
 
   // the text view's own temperature slider: the same control as the panel's
   const temperature = $('rnn-temperature');
@@ -63,6 +67,7 @@ export function createLab(ctx) {
     },
 
     takeBundles(raw) {
+      if (raw.history) curves.load(decodeArrays(raw.history));
       if (raw.sample) {
         const { arrays, data, ...meta } = raw.sample; // the text travels in the bundle's fields
         sample = meta;

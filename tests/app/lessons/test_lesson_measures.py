@@ -75,6 +75,8 @@ def test_conditions_compare_and_report_what_they_measured(trained):
     assert outcome.passed
     assert outcome.measured["grad_norm(0) / grad_norm(-1)"] == pytest.approx(ratio)
     assert set(outcome.measured) == {"grad_norm(0)", "grad_norm(-1)", "grad_norm(0) / grad_norm(-1)"}
+    flipped = Condition("1 / 1000 <= grad_norm(0) / grad_norm(-1)").evaluate(lab).measured
+    assert set(flipped) == set(outcome.measured)  # a side of numbers only is not a measurement
     assert not Condition(f"grad_norm(0) / grad_norm(-1) < {ratio / 2}").evaluate(lab).passed
     assert Condition("0 <= test_accuracy <= 1").evaluate(lab).passed
     assert not Condition("0.5 <= test_accuracy <= 0.5").evaluate(lab).passed or read(trained, "test_accuracy") == 0.5

@@ -6,7 +6,7 @@ import time
 import pytest
 
 from app import socketio
-from app.lessons.loader import load_file, LESSONS_DIR
+from app.lessons.loader import LESSONS_DIR, load_file, load_text
 from app.lessons.runner import check_lesson
 
 
@@ -166,3 +166,31 @@ def test_a_replay_past_its_budget_says_what_to_do(http, token, monkeypatch):
     assert http.post(f"/api/session/{token}/lessons?name=long.yaml", data=text).get_json()["ok"]
     reply = http.post(f"/api/session/{token}/lesson/long/2/open")
     assert reply.status_code == 400 and "open step 1 and run it first" in reply.get_json()["error"]
+
+
+def test_a_class_is_told_the_teachers_lesson_step(app, http, manager, received):
+    teacher = socketio.test_client(app)
+    token = received(teacher)["session"][0]["token"]
+    code = teacher.emit("class_start", callback=True)["class"]["code"]
+    assert http.post(f"/api/session/{token}/lesson/learning-rate/2/open").get_json()["ok"]
+    assert manager.get(token).lesson == {"name": "learning-rate", "step": 2}
+    assert received(teacher)["class"][-1]["lesson"] == {"name": "learning-rate", "step": 2}
+    # A teacher's own lesson reaches the followers' pages through the join code (they have no token).
+    mine = b"title: Mine\nconcept: Me\nsteps:\n  - title: One\n    text: x\n"
+    assert http.post(f"/api/session/{token}/lessons?name=mine.yaml", data=mine).get_json()["ok"]
+    assert http.get(f"/api/lessons/mine?join={code}").get_json()["title"] == "Mine"
+    assert http.get("/api/lessons/mine?join=ZZZZZZ").status_code == 404
+    assert http.post(f"/api/session/{token}/lesson-closed").get_json()["ok"]
+    assert manager.get(token).lesson is None and received(teacher)["class"][-1]["lesson"] is None
+    teacher.disconnect()
+
+
+def test_a_check_over_seeds_from_the_page_is_the_command_lines(http, token):
+    """Trained in the worker process, measured as `--check` measures: the same medians and per-seed numbers."""
+    text = (b"title: Seeds\nconcept: Me\nsteps:\n  - title: One\n    text: x\n"
+            b"    settings: {dataset: xor, hidden_sizes: [4]}\n    run: {steps: 40}\n"
+            b"    check:\n      - that: test_loss < 10\n        text: seeds\n        seeds: [3, 4, 5]\n")
+    assert http.post(f"/api/session/{token}/lessons?name=seeds.yaml", data=text).get_json()["ok"]
+    reply = http.post(f"/api/session/{token}/lesson/seeds/1/check").get_json()
+    expected = check_lesson(load_text(text, "seeds", "seeds.yaml")).steps[0].checks[0].to_wire()
+    assert reply["checks"] == [expected] and len(expected["per_seed"]) == 3
