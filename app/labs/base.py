@@ -148,6 +148,11 @@ class Lab:
     def frame_due(self) -> bool:
         return self.status == "running" or self.dirty
 
+    def has_news(self) -> bool:
+        """Whether a frame built now would show what the last one did not beyond new steps, controls and status
+        (those the session checks itself): e.g. a result from a worker thread. Else the last frame is sent again."""
+        return self.dirty
+
     def train_slice(self, max_steps: int, deadline: float) -> int:
         """Train up to ``max_steps`` minibatches, until ``deadline`` (perf_counter), or until a control waits.
         During a ``step {unit: "epoch"}``: no further than the epoch's end, then pause."""

@@ -99,11 +99,21 @@ class Frame:
         self.raw_f4_bytes = raw_f4_bytes
         self.nonfinite = nonfinite  # NaNs and infinities in its arrays (see Bundle.nonfinite)
 
-    def payload_for(self, sent_versions: dict) -> dict:
-        """The payload for a client that has been sent ``sent_versions``; updates it to what this one carries."""
-        payload = dict(self.fields)
-        for name, (version, wire) in self.sections.items():
+    def again(self) -> "Frame":
+        """The same frame to send once more (nothing changed): no new steps, a new time stamp."""
+        fields = {k: v for k, v in self.fields.items() if k != "time"}
+        fields["steps_this_frame"] = 0
+        return Frame(fields, self.sections, self.raw_f4_bytes, self.nonfinite)
+
+    def sections_for(self, sent_versions: dict) -> tuple[str, ...]:
+        """The bundles a client that has been sent ``sent_versions`` lacks; updates it to what this one carries."""
+        lacking = []
+        for name, (version, _) in self.sections.items():
             if sent_versions.get(name) != version:
-                payload[name] = wire
+                lacking.append(name)
                 sent_versions[name] = version
-        return payload
+        return tuple(lacking)
+
+    def payload(self, sections: tuple[str, ...] = ()) -> dict:
+        """The fields with the bundles ``sections`` (names from ``sections_for``)."""
+        return {**self.fields, **{name: self.sections[name][1] for name in sections}}

@@ -30,12 +30,14 @@ class Viewer:
     ``decode=False`` keeps only the fields (cheaper, for benchmarks); ``ack_delay`` makes a slow client;
     ``on_payload(payload)`` sees every raw frame payload (for measurements). ``join``: a class's code — connect
     as its follower (``auth: {join}``; ``classes`` records the `class` events); ``auth`` replaces the auth sent.
-    ``log``: every event received, raw, as (name, payload) in ``received``.
+    ``log``: every event received, raw, as (name, payload) in ``received``. ``source``: the local address to
+    connect from (any 127.x.y.z on Linux: many clients, each with its own address, as on a school network);
+    ``deflate``: offer permessage-deflate, as browsers do.
     """
 
     def __init__(self, url: str, token: str | None = None, *, headers: dict | None = None, keep: int = 200,
                  decode: bool = True, ack_delay: float = 0.0, on_payload=None, join: str | None = None,
-                 auth: dict | None = None, log: bool = False):
+                 auth: dict | None = None, log: bool = False, source: str | None = None, deflate: bool = False):
         self.url = url
         self.token = token
         self.auth = auth if auth is not None else {"join": join} if join else None
@@ -43,7 +45,13 @@ class Viewer:
         self.decode = decode
         self.ack_delay = ack_delay
         self.on_payload = on_payload
-        self.sio = socketio.AsyncClient(reconnection=False)
+        options = {"websocket_extra_options": {"compress": 15}} if deflate else {}
+        if source is not None:
+            import aiohttp
+
+            options["http_session"] = lambda: aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(local_addr=(source, 0)))
+        self.sio = socketio.AsyncClient(reconnection=False, **options)
         self.frame: dict | None = None
         self.frames: deque = deque(maxlen=keep)
         self.frame_count = 0

@@ -168,7 +168,8 @@ def on_event(event, *args):
     manager.scheduler.wake()
     if schema is not None:  # the lab switched: every viewer rebuilds its controls and views for the lab now shown
         emit("schema", schema, to=session.token)
-    emit("state", state, to=session.token)
+    emit("state", state)  # the sender at once; the other viewers at the next tick, one state for a burst
+    manager.broadcast_state(session, skip_sid=request.sid)
     return {"ok": True, "config_version": state["config_version"]}
 
 
@@ -199,6 +200,4 @@ def class_event(event: str, args: tuple) -> dict:
 
 def broadcast_state(session) -> None:
     """Send ``session``'s state to its viewers from outside a Socket.IO handler (e.g. an HTTP route)."""
-    with session.lock:
-        state = session.state()
-    _manager().server.emit("state", state, to=session.token)
+    _manager().broadcast_state(session)

@@ -1,8 +1,11 @@
 """Frames to clients with latest-frame-wins backpressure, sent by one thread that is not the trainer's.
 
 The scheduler only *publishes*: it puts a built frame in each viewer's one-frame slot (a newer frame replaces
-an unsent one) and returns. A sender thread takes the slots of the clients that may receive, encodes each
-distinct payload ONCE (app.transport.Encoded: viewers in step share one JSON encoding; only the ack id is
+an unsent one) and returns; and it builds a session's frame only when one of its viewers can take it now
+(``wants_frame``: a frame nobody can be sent yet would only be replaced). A sender thread takes the slots of
+the clients that may receive (only those a publish or an ack touched: its work grows with the frames sent,
+not with the viewers), encodes each distinct payload ONCE (app.transport.Encoded: a frame with the same
+bundles is one JSON encoding for every viewer; only the ack id and the viewer's ``steps_this_frame`` are
 spliced in per client) and queues it. So neither the number of viewers nor how fast they ack changes how long
 the trainer works on a frame.
 
@@ -25,14 +28,21 @@ log = logging.getLogger(__name__)
 MAX_IN_FLIGHT = 2
 
 
+def _interval(max_fps: float | None) -> float:
+    # 10 % short of 1/max_fps: frames leave on the scheduler's ticks, and a cap of 30 at 60 ticks a second
+    # must let every second tick through, not every third.
+    return 0.9 / max_fps if max_fps else 0.0
+
+
 class Channel:
     """One connection's frame slot."""
 
     __slots__ = ("sid", "in_flight", "sent_at", "pending", "steps", "sent_versions", "frames_sent",
-                 "frames_dropped")
+                 "frames_dropped", "interval")
 
-    def __init__(self, sid: str):
+    def __init__(self, sid: str, max_fps: float | None = None):
         self.sid = sid
+        self.interval = _interval(max_fps)  # s between two frames at least
         self.in_flight = 0      # frames sent and not acknowledged
         self.sent_at = 0.0      # monotonic time of the last send
         self.pending: Frame | None = None
@@ -57,15 +67,27 @@ class FrameStream:
         self.lock = threading.Lock()
         self._encoded: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # frame → {variant: Encoded}
         self._failed: set[str] = set()  # connections whose send raised (logged once)
+        self._touched: set[str] = set()  # channels a publish or an ack changed since the last flush
+        self._overdue_check = 0.0        # when flush last looked at every channel (for overdue acks)
+        self._next_due: float | None = None  # when the next capped channel's waiting frame may go
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
     # --- connections
-    def open(self, sid: str) -> None:
+    def open(self, sid: str, max_fps: float | None = None) -> None:
+        """Start a slot for ``sid``; ``max_fps``: at most that many frames a second to it (None: no cap)."""
         with self.lock:
-            self.channels[sid] = Channel(sid)
+            self.channels[sid] = Channel(sid, max_fps)
         self._ensure_running()
+
+    def cap(self, sid: str, max_fps: float | None) -> None:
+        """Change ``sid``'s frame-rate cap (None: none)."""
+        with self.lock:
+            channel = self.channels.get(sid)
+            if channel is not None:
+                channel.interval = _interval(max_fps)
+                self._touched.add(sid)
 
     def close(self, sid: str) -> None:
         with self.lock:
@@ -73,9 +95,23 @@ class FrameStream:
         self._failed.discard(sid)
 
     # --- the scheduler's side: cheap, never sends
+    def wants_frame(self, sids) -> bool:
+        """Whether a frame built now would be sent at once to one of ``sids``: one of them has nothing waiting
+        and may be sent one (it acked its last frame and its cap allows, or its ack is overdue: _may_send).
+        Else building it would be wasted: it could only replace the one waiting, or wait itself until an ack
+        (then this says yes)."""
+        now = time.monotonic()
+        with self.lock:
+            for sid in sids:
+                channel = self.channels.get(sid)
+                if channel is not None and channel.pending is None and self._may_send(channel, now, True):
+                    return True
+        return False
+
     def publish(self, sids, frame: Frame) -> None:
         """Offer ``frame`` to each of ``sids``: it replaces whatever frame was waiting for them."""
         steps = int(frame.fields.get("steps_this_frame", 0) or 0)
+        frame.fields.setdefault("time", time.time())  # when it was built, by the server's clock (latency)
         with self.lock:
             for sid in sids:
                 channel = self.channels.get(sid)
@@ -85,14 +121,16 @@ class FrameStream:
                     channel.frames_dropped += 1
                 channel.pending = frame
                 channel.steps += steps
+                self._touched.add(sid)
         self._wake.set()
 
     # --- the sender's side
-    def _may_send(self, channel: Channel, now: float) -> bool:
-        if channel.pending is None or channel.in_flight >= MAX_IN_FLIGHT:
+    def _may_send(self, channel: Channel, now: float, frame_or_not: bool = False) -> bool:
+        """Whether ``channel``'s waiting frame (any frame, with ``frame_or_not``) may be sent to it now."""
+        if (channel.pending is None and not frame_or_not) or channel.in_flight >= MAX_IN_FLIGHT:
             return False
         if channel.in_flight == 0:
-            return True
+            return now - channel.sent_at >= channel.interval
         return now - channel.sent_at >= self.ack_timeout and self.sender.alive(channel.sid)
 
     def flush(self) -> int:
@@ -100,27 +138,36 @@ class FrameStream:
         now = time.monotonic()
         batch = []
         with self.lock:
-            for channel in self.channels.values():
-                if not self._may_send(channel, now):
+            if now - self._overdue_check >= min(1.0, self.ack_timeout / 4):  # an overdue ack touches nothing
+                self._overdue_check = now
+                touched = list(self.channels)
+            else:
+                touched = self._touched
+            self._touched, self._next_due = set(), None
+            for sid in touched:
+                channel = self.channels.get(sid)
+                if channel is None or not self._may_send(channel, now):
+                    if channel is not None and channel.pending is not None and channel.in_flight == 0:
+                        due = channel.sent_at + channel.interval  # capped: looked at again when it may go
+                        self._touched.add(sid)
+                        self._next_due = due if self._next_due is None else min(self._next_due, due)
                     continue
                 frame, channel.pending = channel.pending, None
                 versions_before = dict(channel.sent_versions)
-                payload = frame.payload_for(channel.sent_versions)
-                payload["steps_this_frame"] = channel.steps
-                channel.steps = 0
+                sections = frame.sections_for(channel.sent_versions)
+                steps, channel.steps = channel.steps, 0
                 channel.in_flight += 1
                 channel.sent_at = now
                 channel.frames_sent += 1
-                batch.append((channel.sid, frame, payload, versions_before))
+                batch.append((sid, frame, sections, steps, versions_before))
         sent = 0
-        for sid, frame, payload, versions_before in batch:  # outside the lock: acks may come in meanwhile
-            variant = (tuple(name for name in frame.sections if name in payload), payload["steps_this_frame"])
+        for sid, frame, sections, steps, versions_before in batch:  # outside the lock: acks may come in meanwhile
             cache = self._encoded.setdefault(frame, {})
-            encoded = cache.get(variant)
+            encoded = cache.get(sections)
             if encoded is None:
-                encoded = cache[variant] = self.sender.encode(self.event, payload)
+                encoded = cache[sections] = self.sender.encode(self.event, frame.payload(sections))
             try:  # one connection's failure must not cost the others their frames
-                delivered = self.sender.send(sid, encoded, lambda sid=sid: self.acknowledged(sid))
+                delivered = self.sender.send(sid, encoded, lambda sid=sid: self.acknowledged(sid), steps)
             except Exception:  # noqa: BLE001 - whatever one client's send raises
                 if sid not in self._failed:  # once per connection: a broken one would fail 60 times a second
                     self._failed.add(sid)
@@ -149,6 +196,8 @@ class FrameStream:
                 return
             channel.in_flight = max(0, channel.in_flight - 1)
             wake = channel.pending is not None
+            if wake:
+                self._touched.add(sid)
         if wake:
             self._wake.set()
 
@@ -166,7 +215,8 @@ class FrameStream:
         # Woken by publish and by acks; otherwise it looks again often enough to notice an ack timeout.
         poll = min(1.0, max(0.05, self.ack_timeout / 4))
         while not self._stop.is_set():
-            self._wake.wait(poll)
+            due = self._next_due
+            self._wake.wait(poll if due is None else min(poll, max(0.001, due - time.monotonic())))
             self._wake.clear()
             try:
                 self.flush()

@@ -14,15 +14,16 @@ import threading
 import time
 import weakref
 
+import simple_websocket
 from engineio.async_drivers._websocket_wsgi import SimpleWebSocketWSGI
 from engineio import exceptions as eio_exceptions
 from engineio import packet as eio_packet
-from wsproto.events import CloseConnection
+from wsproto.events import BytesMessage, CloseConnection, TextMessage
 
 from .controls import LIMITS
 
 log = logging.getLogger(__name__)
-PROTOCOL_ERROR, POLICY_VIOLATION = 1002, 1008
+PROTOCOL_ERROR, POLICY_VIOLATION, MESSAGE_TOO_BIG = 1002, 1008, 1009
 MAX_UNREAD = 2 * LIMITS.message_burst  # messages received and not yet handled: more is a flood, closed at once
 MAX_BACKLOG = 1024  # Engine.IO packets queued for one client (frames are at most 2 of them) before it is closed
 
@@ -58,6 +59,11 @@ def atomic_packets(server, close=None) -> None:
 
     def send_packet(eio_sid, pkt):
         encoded = pkt.encode()
+        if isinstance(encoded, list) and BoundedWebSocket.registry.get(eio_sid) is not None:
+            client = server.eio.sockets.get(eio_sid)
+            if client is not None and client.upgraded:  # one queue item, written in one go (Together)
+                client.send(Together(encoded))
+                return
         with lock:
             for message in encoded if isinstance(encoded, list) else [encoded]:
                 server.eio.send(eio_sid, message)
@@ -70,26 +76,34 @@ def atomic_packets(server, close=None) -> None:
     server._send_eio_packet = send_one
 
 
+STEPS_MARK = -7_777_777_777  # steps_this_frame while encoding: a number no frame carries, replaced per client
+
+
 class Encoded:
     """One event encoded once (JSON text and binary attachments) for any number of clients.
 
     Socket.IO v5 writes an event that wants an ack as ``<type>[<n>-]<ack id><JSON>`` followed by the ``n``
-    binary attachments: only the ack id differs from client to client, so ``for_ack(id)`` splices it in
-    instead of encoding the payload again (``json.dumps`` of a frame's header is the costly part)."""
+    binary attachments: only the ack id and a frame's ``steps_this_frame`` (the steps since THIS client's
+    previous frame) differ from client to client, so ``for_ack(id, steps)`` splices them in instead of
+    encoding the payload again (``json.dumps`` of a frame's header is the costly part)."""
 
     __slots__ = ("prefix", "body", "attachments", "size")
 
     def __init__(self, server, event: str, payload, namespace: str = "/"):
         from socketio import packet
 
+        if "steps_this_frame" in payload:
+            payload = {**payload, "steps_this_frame": STEPS_MARK}
         encoded = server.packet_class(packet.EVENT, namespace=namespace, data=[event, payload]).encode()
         head, *self.attachments = encoded if isinstance(encoded, list) else [encoded]
         cut = head.index("[")  # the JSON array starts the data; type, count and namespace come before it
-        self.prefix, self.body = head[:cut], head[cut:]
-        self.size = len(self.body) + sum(len(a) for a in self.attachments)
+        self.prefix = head[:cut]
+        self.body = head[cut:].split(f'"steps_this_frame":{STEPS_MARK}', 1)  # [before, after], or [all]
+        self.size = len(head) - cut + sum(len(a) for a in self.attachments)
 
-    def for_ack(self, ack_id: int) -> "_Packet":
-        return _Packet([f"{self.prefix}{ack_id}{self.body}", *self.attachments])
+    def for_ack(self, ack_id: int, steps: int = 0) -> "_Packet":
+        body = self.body[0] if len(self.body) == 1 else f'{self.body[0]}"steps_this_frame":{steps}{self.body[1]}'
+        return _Packet([f"{self.prefix}{ack_id}{body}", *self.attachments])
 
 
 class _Packet:
@@ -116,15 +130,16 @@ class PacketSender:
     def encode(self, event: str, payload) -> Encoded:
         return Encoded(self.server, event, payload, self.namespace)
 
-    def send(self, sid: str, encoded: Encoded, callback) -> bool:
-        """Queue ``encoded`` for ``sid``; ``callback()`` runs when it acks. False if ``sid`` is gone."""
+    def send(self, sid: str, encoded: Encoded, callback, steps: int = 0) -> bool:
+        """Queue ``encoded`` for ``sid`` with ``steps_this_frame`` = ``steps``; ``callback()`` runs when it acks.
+        False if ``sid`` is gone."""
         manager = self.server.manager
         eio_sid = manager.eio_sid_from_sid(sid, self.namespace)
         if eio_sid is None:
             return False
         ack_id = manager._generate_ack_id(sid, lambda *_: callback())
         # Looked up each time: Flask-SocketIO's test client replaces _send_packet after the app is built.
-        self.server._send_packet(eio_sid, encoded.for_ack(ack_id))
+        self.server._send_packet(eio_sid, encoded.for_ack(ack_id, steps))
         return True
 
     def alive(self, sid: str) -> bool:
@@ -184,12 +199,53 @@ def engineio_problem(message) -> str | None:
     return None
 
 
+class Together(eio_packet.Packet):
+    """A Socket.IO packet's Engine.IO messages (an event and its attachments) as ONE item of a websocket
+    client's Engine.IO queue, written to the socket with one system call (BoundedWebSocket.send): per frame and
+    follower, one queue put, one wake-up of its writer thread and one write instead of two of each."""
+
+    def __init__(self, messages: list):
+        super().__init__(eio_packet.MESSAGE, data=b"")  # data: only for Engine.IO's log line
+        self.messages = messages
+
+    def encode(self, b64=False):
+        return self
+
+
+class BoundedServer(simple_websocket.Server):
+    """simple-websocket's server end, closing a message that announces more than ``max_message_size`` bytes as
+    soon as its frame header arrives (simple-websocket counts what has come in, so it reads up to the limit)."""
+
+    def _handle_events(self):
+        keep_going = super()._handle_events()
+        if keep_going and self.max_message_size and self._announced() > self.max_message_size:
+            try:
+                self.sock.send(self.ws.send(CloseConnection(MESSAGE_TOO_BIG, "Message is too big")))
+            except Exception:  # noqa: BLE001 - the connection is going anyway
+                pass
+            self.event.set()
+            return False
+        return keep_going
+
+    def _announced(self) -> int:
+        """Bytes of the message being received: what has come in plus what the current frame still announces
+        (0 when between frames, or if wsproto's decoder is not where 1.x keeps it)."""
+        decoder = getattr(getattr(getattr(self.ws, "connection", None), "_proto", None), "_frame_decoder", None)
+        header = getattr(decoder, "header", None)
+        if header is None:
+            return 0
+        return self.incoming_message_len + header.payload_len - decoder.payload_consumed
+
+
 class BoundedWebSocket(SimpleWebSocketWSGI):
     """Engine.IO's simple-websocket wrapper, with what its defaults leave open:
 
     - ``max_message_size``: simple-websocket buffers a message whole before Engine.IO compares its size with
-      ``max_http_buffer_size`` (and then closes with 1000); with it, a message is cut off as it grows past the
-      limit and the close code is 1009, as the protocol says;
+      ``max_http_buffer_size`` (and then closes with 1000); with it (and BoundedServer), a message is refused
+      as soon as its frame header announces more than the limit, or as it grows past it, with close code 1009;
+    - no permessage-deflate: compressing is per connection (each client's copy of every frame deflated on its
+      own, and every ack inflated), the one per-viewer cost that grows with the frame; frames are mostly
+      float32 that deflate little, on a LAN where the CPU, not the bandwidth, is what runs out;
     - a frame that is not an Engine.IO packet (Engine.IO would raise out of its handler: a traceback, an HTTP
       500, and the disconnect handlers never run) closes the connection with 1002 and one short log line;
     - more than ``MAX_UNREAD`` messages received and not yet handled (simple-websocket reads ahead into an
@@ -209,7 +265,15 @@ class BoundedWebSocket(SimpleWebSocketWSGI):
     def __call__(self, environ, start_response):
         if self.eio_sid is not None:
             BoundedWebSocket.registry[self.eio_sid] = self
-        return super().__call__(environ, start_response)
+        # SimpleWebSocketWSGI.__call__, with BoundedServer and without the client's offer of extensions.
+        environ = {k: v for k, v in environ.items() if k != "HTTP_SEC_WEBSOCKET_EXTENSIONS"}
+        self.ws = BoundedServer(environ, **self.server_args)
+        ret = self.app(self)
+        if self.ws.mode == "gunicorn":
+            raise StopIteration()
+        if self.ws.mode == "werkzeug":
+            raise ConnectionError()
+        return ret
 
     def wait(self):
         if self.closing is not None:
@@ -228,6 +292,17 @@ class BoundedWebSocket(SimpleWebSocketWSGI):
             self.shut(PROTOCOL_ERROR, "not an Engine.IO packet")
             return None
         return message
+
+    def send(self, message):
+        if not isinstance(message, Together):
+            return super().send(message)
+        ws = self.ws
+        if not ws.connected:
+            raise OSError("the websocket is closed")  # what SimpleWebSocketWSGI.send raises: the writer stops
+        # Engine.IO's text MESSAGE is "4" + the text; a binary one is the bytes as they are.
+        frames = b"".join(ws.ws.send(TextMessage(data="4" + m) if isinstance(m, str) else BytesMessage(data=m))
+                          for m in message.messages)
+        ws.sock.sendall(frames)
 
     def close(self):
         if self.closing is None:

@@ -3,10 +3,13 @@
 Scheduling: every tick (1/FPS s) the scheduler visits each session that is watched and playing (or owes a
 frame), starting one further along each tick; a playing session trains the steps its ``speed`` (steps per
 second) owes it since its last turn (Session.steps_due) but no longer
-than its equal share of what the tick leaves after building the frames due (at least MIN_TRAIN_SHARE of
-the tick in all), then its frame is built and put in its viewers' slots (app.streaming: a sender thread sends it, so neither
-the number of viewers nor their speed costs the scheduler anything). Sessions nobody watches do not train and
-are reclaimed after SESSION_IDLE_TIMEOUT.
+than its share of what the tick leaves after building the frames due (at least MIN_TRAIN_SHARE of the tick in
+all): shares are per client address, not per session (``weights``), so a class followed by 30 keeps about half
+the CPU when 30 students train their own, and a client opening more sessions divides its share. Then its frame is
+built, if a viewer can take one now, and put in its viewers' slots (app.streaming: a sender thread sends it, so
+neither the number of viewers nor their speed costs the scheduler anything). States changed by a burst of
+controls go to the viewers once per tick (send_states). Sessions nobody watches do not train and are reclaimed
+after SESSION_IDLE_TIMEOUT.
 """
 
 from __future__ import annotations
@@ -29,9 +32,10 @@ HEADROOM = 0.001  # s of each tick left for the handlers and the socket threads
 
 
 class Connection:
-    def __init__(self, sid: str, session: Session):
+    def __init__(self, sid: str, session: Session, address: str = ""):
         self.sid = sid
         self.session = session
+        self.address = address  # the client's IP address: training time is shared per address (weights)
 
 
 class SessionManager:
@@ -45,6 +49,8 @@ class SessionManager:
         self.lock = threading.Lock()
         self.stream = FrameStream(server, ack_timeout=config["ACK_TIMEOUT"])
         self.scheduler = Scheduler(self)
+        self._states_due: dict[Session, frozenset] = {}  # session → the sids that already have its newest state
+        self._states_lock = threading.Lock()
 
     @staticmethod
     def lab_list() -> list[dict]:
@@ -52,14 +58,27 @@ class SessionManager:
         return lab_list()
 
     def broadcast_state(self, session: Session, skip_sid: str | None = None) -> None:
-        """``session``'s state to all its viewers (the room named by its token)."""
-        with session.lock:
-            state = session.state()
-        self.server.emit("state", state, to=session.token, namespace="/", skip_sid=skip_sid)
+        """``session``'s state to all its viewers (but ``skip_sid``, which has just been sent it) at the
+        scheduler's next tick: however many changes come in a burst, each viewer gets one state a tick, the
+        newest (send_states)."""
+        with self._states_lock:
+            self._states_due[session] = frozenset((skip_sid,) if skip_sid else ())  # only it has the newest
+        self.scheduler.wake()
+
+    def send_states(self) -> int:
+        """Send the states due (the scheduler, every tick): one per session to the room named by its token."""
+        with self._states_lock:
+            due, self._states_due = self._states_due, {}
+        for session, skip in due.items():
+            with session.lock:
+                state = session.state()
+            self.server.emit("state", state, to=session.token, namespace="/", skip_sid=list(skip) or None)
+        return len(due)
 
     # --- connections
-    def connect(self, sid: str, token: str | None) -> tuple[Session, bool]:
-        """Join the session of ``token`` or create one; raises ConnectionRefusedError when full."""
+    def connect(self, sid: str, token: str | None, address: str | None = None) -> tuple[Session, bool]:
+        """Join the session of ``token`` or create one; raises ConnectionRefusedError when full. ``address``:
+        the client's IP address (looked up from the connection if not given)."""
         with self.lock:
             session = self.sessions.get(token) if token else None
             created = session is None
@@ -73,7 +92,7 @@ class SessionManager:
                     initial = session.lab.settings_message().model_validate(self.config["INITIAL_SETTINGS"])
                     session.lab.apply_settings(initial.model_dump(exclude_unset=True))
                 self.sessions[session.token] = session
-            self.connections[sid] = Connection(sid, session)
+            self.connections[sid] = Connection(sid, session, self._address(sid) if address is None else address)
         with session.lock:
             session.viewers.add(sid)  # counted in the state it is sent; frames start at watch()
         return session, created
@@ -84,7 +103,7 @@ class SessionManager:
         if connection is None:
             return
         session = connection.session
-        self.stream.open(sid)
+        self.stream.open(sid, self.config["FOLLOWER_FPS"] if self.follows(session, sid) else None)
         with session.lock:
             session.lab.dirty = True  # the newcomer needs a frame even if the session is paused
             others = len(session.viewers) > 1
@@ -104,6 +123,35 @@ class SessionManager:
                 remaining = bool(session.viewers)
             if remaining:  # the others' `viewers` count
                 self.broadcast_state(session)
+
+    @staticmethod
+    def follows(session: Session, sid: str) -> bool:
+        """Whether ``sid`` watches ``session`` as a follower of its class (app.sessions.classroom): its frames
+        come at most FOLLOWER_FPS a second — a class's phones need fewer than the teacher's screen, and the CPU
+        they leave keeps the teacher's at the full FPS."""
+        classroom = getattr(session, "classroom", None)
+        return classroom is not None and sid in classroom.followers
+
+    def _address(self, sid: str) -> str:
+        get_environ = getattr(self.server, "get_environ", None)
+        environ = get_environ(sid, "/") if get_environ else None
+        return (environ or {}).get("REMOTE_ADDR", "")
+
+    def weights(self, sessions) -> dict[Session, float]:
+        """Each session's claim on the training time (docs/protocol.md, "Scheduling"): every client address
+        watching one of ``sessions`` weighs 1, split equally over the ones of them it watches. So a class
+        followed by 30 phones weighs 31, and a client that opens more sessions divides its share, it does not
+        multiply it."""
+        sessions = set(sessions)
+        watched: dict[str, set[Session]] = {}
+        for connection in list(self.connections.values()):
+            if connection.session in sessions:
+                watched.setdefault(connection.address, set()).add(connection.session)
+        weights = dict.fromkeys(sessions, 0.0)
+        for own in watched.values():
+            for session in own:
+                weights[session] += 1.0 / len(own)
+        return weights
 
     def connection(self, sid: str) -> Connection | None:
         return self.connections.get(sid)
@@ -200,32 +248,43 @@ class Scheduler:
 
     def tick(self, start: float) -> bool:
         """Train each running session its slice and publish the frames due. Returns whether anything ran."""
+        states = self.manager.send_states()
         sessions = self.manager.active()
         due = [s for s in sessions if s.frame_due()]
         if not due:
-            return False
+            return bool(states)
         self._turn = (self._turn + 1) % len(due)
         due = due[self._turn:] + due[:self._turn]  # who goes first rotates: nobody always gets the leftovers
-        running = sum(1 for s in due if s.trains)
+        stream = self.manager.stream
+        # A frame only when a viewer can be sent it now (else it would be built to be replaced).
+        wanted = {s for s in due if stream.wants_frame(list(s.viewers))}
+        running = [s for s in due if s.trains]
+        weights = self.manager.weights(running)
         # Training gets what the tick leaves after the frames it must build, but never less than
         # MIN_TRAIN_SHARE of the time (of the tick, or of a longer round when many frames are due).
-        frames = sum(s.frame_cost for s in due)
+        frames = sum(s.frame_cost for s in wanted)
         floor = self.min_train_share * max(self.period, frames / (1.0 - self.min_train_share))
         budget = max(floor, self.period - frames - HEADROOM)
-        share = budget / max(1, running)
+        weight_left = sum(weights.values())
         for session in due:
             try:
                 status = session.status
                 if session.trains:
-                    session.train_slice(session.steps_due(), time.perf_counter() + share)
-                    if session.status == "diverged":  # the viewers' state must say so, not only the frames
-                        self.manager.broadcast_state(session)
-                began = time.perf_counter()
-                frame, viewers = session.build_frame()  # may find it diverged too (numbers beyond float32)
+                    # Its weight's part of the time left: what a session before it did not use (it reached its
+                    # speed) goes to those after it, and the turn rotates.
+                    weight = weights.get(session, 0.0)
+                    share = budget * weight / weight_left if weight_left > 0 else budget
+                    weight_left -= weight
+                    began = time.perf_counter()
+                    session.train_slice(session.steps_due(), began + share)
+                    budget -= time.perf_counter() - began
+                if session in wanted or stream.wants_frame(list(session.viewers)):
+                    began = time.perf_counter()
+                    frame, viewers = session.build_frame()  # may find it diverged too (numbers beyond float32)
+                    stream.publish(viewers, frame)
+                    session.frame_cost += 0.2 * (time.perf_counter() - began - session.frame_cost)
                 if session.status != status:  # diverged, or an epoch step done: the state says so, not only frames
                     self.manager.broadcast_state(session)
-                self.manager.stream.publish(viewers, frame)
-                session.frame_cost += 0.2 * (time.perf_counter() - began - session.frame_cost)
             except Exception:
                 log.exception("session %s failed a tick; pausing it", session.token[:6])
                 session.pause_after_failure()

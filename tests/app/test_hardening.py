@@ -108,10 +108,10 @@ def test_one_viewers_failing_send_does_not_touch_the_others():
     from test_streaming import FakeSender, frame, stream_of
 
     class Breaks(FakeSender):
-        def send(self, sid, encoded, callback):
+        def send(self, sid, encoded, callback, steps=0):
             if sid == "broken":
                 raise KeyError(0)  # what python-socketio raised once its ack counter was gone
-            return super().send(sid, encoded, callback)
+            return super().send(sid, encoded, callback, steps)
 
     sender = Breaks()
     stream = stream_of(sender, "broken", "a", "b")

@@ -152,6 +152,7 @@ def test_fair_scheduling_every_session_gets_frames_and_steps():
         session.lab.status = "running"
     for _ in range(20):
         manager.scheduler.tick(0.0)
+        manager.stream.flush()  # the sender takes each frame (a frame is built when a viewer can take it)
     assert all(s.lab.frames.seq >= 20 for s in sessions)
     assert all(s.lab.trainer.step >= 20 for s in sessions)
 

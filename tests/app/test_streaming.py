@@ -20,9 +20,9 @@ class FakeSender:
         self.encodings += 1
         return payload
 
-    def send(self, sid, encoded, callback):
+    def send(self, sid, encoded, callback, steps=0):
         with self.lock:
-            self.sent.append((sid, encoded, callback))
+            self.sent.append((sid, {**encoded, "steps_this_frame": steps}, callback))
         return True
 
     def alive(self, sid):

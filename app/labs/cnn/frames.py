@@ -129,6 +129,7 @@ class FrameBuilder:
         if self._evaluation is not None:
             self._evaluation[0].result(timeout)
             self._maybe_evaluate()
+        self.lab.dirty = True  # what it took is news to the next frame
 
     def _strip_section(self) -> tuple[int, dict] | None:
         """A strip of the last minibatch's images as trained on (shifted), while augmentation is on."""

@@ -249,6 +249,9 @@ class CnnLab(Lab):
     def frame_due(self) -> bool:
         return super().frame_due() or self.frames.evaluation_owed()
 
+    def has_news(self) -> bool:
+        return super().has_news() or self.frames.evaluation_owed()
+
     def build_frame(self):
         return self.frames.build()
 

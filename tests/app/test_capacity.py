@@ -1,0 +1,212 @@
+"""A class on one server: training time shared per client address, one encoding per frame for every follower,
+a follower that never acks costing the others nothing, followers' frame rate capped, bursts of controls
+coalesced into one state per viewer, oversized messages refused at their header. (bench/classroom.py measures.)"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import struct
+import time
+import types
+
+import pytest
+import socketio
+
+import app.labs.base
+import app.sessions.manager
+from app.server.client import Viewer
+from app.server.factory import DEFAULT_CONFIG
+from app.sessions.manager import SessionManager
+
+from rawsocket import RawSocket
+
+
+# --- fairness, counted in steps under a clock that advances a fixed amount per reading (no wall clock)
+@pytest.fixture
+def step_clock(monkeypatch):
+    """perf_counter advances 0.1 ms at each reading, so a slice of s seconds is about s / 0.1 ms steps."""
+    now = [0.0]
+
+    def perf_counter():
+        now[0] += 1e-4
+        return now[0]
+
+    clock = types.SimpleNamespace(perf_counter=perf_counter, monotonic=time.monotonic, time=time.time)
+    monkeypatch.setattr(app.labs.base, "time", clock)
+    monkeypatch.setattr(app.sessions.manager, "time", clock)
+
+
+def manager_with(clients):
+    """``clients``: [(address, token or None)]: one connection each (None: a session of its own). Returns the
+    manager (scheduler not started: ticked by hand) and the sessions in order of creation."""
+    manager = SessionManager(dict(DEFAULT_CONFIG, FPS=60), socketio.Server())
+    sessions = []
+    for k, (address, token) in enumerate(clients):
+        token = sessions[token].token if isinstance(token, int) else token
+        session, created = manager.connect(f"sid{k}", token, address=address)
+        if created:
+            session.lab.apply_settings({"speed": 60_000})
+            session.lab.status = "running"
+            sessions.append(session)
+    return manager, sessions
+
+
+def steps_over_ticks(manager, sessions, ticks=40):
+    before = [s.lab.trainer.step for s in sessions]
+    for _ in range(ticks):
+        manager.scheduler.tick(0.0)
+    return [s.lab.trainer.step - b for s, b in zip(sessions, before)]
+
+
+def test_a_class_followed_by_30_keeps_half_the_training_time_when_30_students_train_their_own(step_clock):
+    # The teacher's class, followed from 30 addresses; each of those 30 students also trains a session of its own.
+    clients = [("10.0.0.1", None)] + [(f"10.0.1.{k}", 0) for k in range(30)] + [(f"10.0.1.{k}", None)
+                                                                               for k in range(30)]
+    manager, sessions = manager_with(clients)
+    weights = manager.weights(sessions)
+    assert weights[sessions[0]] == 16 and all(weights[s] == 0.5 for s in sessions[1:])  # 1 + 30 × ½; ½ each
+    steps = steps_over_ticks(manager, sessions)
+    assert 0.42 <= steps[0] / sum(steps) <= 0.62, steps  # its share, 16/31, not 1/31 as an equal split would give
+
+
+def test_a_client_opening_more_sessions_divides_its_share_instead_of_multiplying_it(step_clock):
+    manager, (victim, *attacker) = manager_with([("10.0.0.1", None), ("10.0.0.66", None), ("10.0.0.66", None)])
+    steps = steps_over_ticks(manager, [victim, *attacker])
+    assert 0.4 <= steps[0] / sum(steps) <= 0.6, steps  # half: one client against one; not a third
+    assert 0.7 <= steps[1] / steps[2] <= 1.4, steps
+
+
+# --- frames to a class, over real sockets
+def test_a_frame_is_encoded_once_for_all_its_viewers_and_a_follower_that_never_acks_costs_the_others_nothing(
+        live, run):
+    manager = live.app.extensions["nnplayground"]
+    stream = manager.stream
+    counts = {"encoded": 0, "published": 0}
+    encode, publish = stream.sender.encode, stream.publish
+
+    def counting_encode(*args):
+        counts["encoded"] += 1
+        return encode(*args)
+
+    def counting_publish(sids, frame):
+        counts["published"] += 1
+        return publish(sids, frame)
+
+    async def go():
+        teacher = await Viewer(live.url, decode=False).connect()
+        followers = [await Viewer(live.url, teacher.token, decode=False).connect() for _ in range(8)]
+        stuck = RawSocket(live.url, teacher.token, ack_frames=False)  # a phone that never acks
+        await teacher.call("play")
+        everyone = [teacher, *followers]
+        await teacher.wait_for(lambda v: all(f.frame_count >= 3 for f in everyone), timeout=30)
+        stream.sender.encode, stream.publish = counting_encode, counting_publish
+        try:
+            start = [v.frame_count for v in everyone]
+            await teacher.wait_for(lambda v: all(f.frame_count - s >= 30 for f, s in zip(everyone, start)),
+                                   timeout=60)
+        finally:
+            stream.sender.encode, stream.publish = encode, publish
+        assert stuck.frames <= 2  # it acked nothing: at most two frames ever went to it
+        # Every viewer had its 30 frames although one never acked, and each frame published was encoded once
+        # for all of them (all had the bundles by then: one variant a frame; + 1: the frame published just
+        # before counting began may be encoded just after).
+        assert counts["encoded"] <= counts["published"] + 1, counts
+        assert counts["published"] >= 30
+        stuck.close()
+        for v in everyone:
+            await v.disconnect()
+
+    run(go())
+
+
+def test_a_capped_viewer_gets_at_most_its_frames_a_second_and_the_others_every_frame(monkeypatch):
+    from test_streaming import FakeSender, frame
+
+    import app.server.streaming as streaming
+
+    now = [1000.0]
+    monkeypatch.setattr(streaming, "time", types.SimpleNamespace(monotonic=lambda: now[0], time=time.time))
+    sender = FakeSender()
+    stream = streaming.FrameStream(sender, threaded=False)
+    stream.open("teacher")
+    stream.open("phone", max_fps=20)
+    for seq in range(1, 61):  # one second at 60 frames/s, both acking at once
+        stream.publish(["teacher", "phone"], frame(seq))
+        stream.flush()
+        for _, _, ack in sender.sent[-2:]:
+            ack()
+        now[0] += 1 / 60
+    assert len(sender.to("teacher")) == 60
+    assert 18 <= len(sender.to("phone")) <= 20  # at most 20 a second, and not far below
+    stream.cap("phone", None)  # uncapped (a copy of its own): full rate
+    before = len(sender.to("phone"))
+    for seq in range(61, 71):
+        stream.publish(["teacher", "phone"], frame(seq))
+        stream.flush()
+        for _, _, ack in sender.sent[-2:]:
+            ack()
+        now[0] += 1 / 60
+    assert len(sender.to("phone")) - before == 10
+
+
+def test_a_class_s_followers_are_capped_at_follower_fps_and_the_teacher_s_screens_are_not(live, run):
+    manager = live.app.extensions["nnplayground"]
+
+    async def go():
+        teacher = await Viewer(live.url, decode=False).connect()
+        code = (await teacher.call("class_start"))["class"]["code"]
+        follower = await Viewer(live.url, join=code, decode=False).connect()
+        second_screen = await Viewer(live.url, teacher.token, decode=False).connect()
+        capped = lambda v: manager.stream.channels[v.sio.get_sid()].interval > 0  # noqa: E731
+        assert capped(follower) and not capped(teacher) and not capped(second_screen)
+        await follower.call("fork")  # its own copy: its own screen, at the full rate
+        await follower.wait_for(lambda v: not capped(v))
+        await follower.call("follow_again")
+        await follower.wait_for(lambda v: capped(v))
+        for v in (teacher, follower, second_screen):
+            await v.disconnect()
+
+    run(go())
+
+
+# --- states
+def test_a_burst_of_controls_reaches_the_other_viewers_as_one_state(live, run):
+    manager = live.app.extensions["nnplayground"]
+
+    async def go():
+        driver = await Viewer(live.url, decode=False).connect()
+        watcher = await Viewer(live.url, driver.token, decode=False).connect()
+        await driver.wait_for(lambda v: v.state["viewers"] == 2)
+        await watcher.wait_for(lambda v: v.state["viewers"] == 2)
+        manager.scheduler.stop()  # the states due wait for a tick, which we give by hand
+        before = len(watcher.states)
+        replies = await asyncio.gather(*(driver.call("set", {"noise": 0.01 * k}) for k in range(20)))
+        last = max(r["config_version"] for r in replies)
+        assert all(r["ok"] for r in replies) and driver.state is not None
+        assert len(watcher.states) == before  # nothing yet: the burst's state goes at the next tick
+        assert manager.send_states() == 1
+        await watcher.wait_for(lambda v: v.state["config_version"] == last)
+        assert len(watcher.states) == before + 1 and watcher.state["settings"]["noise"] == driver.state[
+            "settings"]["noise"]
+        await driver.disconnect()
+        await watcher.disconnect()
+
+    run(go())
+
+
+# --- transport
+def test_a_message_announcing_more_than_the_limit_is_refused_at_its_header(live):
+    raw = RawSocket(live.url)
+    # A masked text frame whose header announces 2 MB, of which only 10 bytes ever come: waiting for the rest
+    # (or reading up to the limit) would leave this connection open.
+    mask = os.urandom(4)
+    header = bytes([0x81, 0x80 | 127]) + struct.pack("!Q", 2_000_000) + mask
+    raw.ws.sock.sendall(header + bytes(b ^ mask[i % 4] for i, b in enumerate(b"42" * 5)))
+    raw.wait_for(lambda r: r.closed, timeout=10)
+    assert raw.close_code == 1009
+    try:
+        raw.ws.sock.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass
