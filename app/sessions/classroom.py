@@ -187,10 +187,11 @@ class Classrooms:
         if classroom is None:
             return None
         live = self.manager.connections
+        followers, forks = list(classroom.followers), list(classroom.forks)  # copies: other threads change them
         return {"role": "teacher", "code": classroom.code, "join_path": f"/join/{classroom.code}",
                 "join_url": classroom.join_url,
-                "following": sum(1 for sid in classroom.followers if sid in live),
-                "forked": sum(1 for sid in classroom.forks if sid in live),
+                "following": sum(1 for sid in followers if sid in live),
+                "forked": sum(1 for sid in forks if sid in live),
                 "lesson": classroom.session.lesson, "ended": False}
 
     def follower_state(self, classroom: Classroom, forked: bool) -> dict:
@@ -251,7 +252,7 @@ class Classrooms:
             self.server.emit("class", {**ended, "forked": member in classroom.forks}, to=member, namespace="/")
             self.server.leave_room(member, f"{classroom.room}-following", namespace="/")
             self.server.leave_room(member, f"{classroom.room}-forked", namespace="/")
-        for member in classroom.followers:  # a follower has nothing left to watch: the page keeps its last frame
+        for member in list(classroom.followers):  # nothing left to watch: the page keeps its last frame
             self.manager.disconnect(member)
             self.server.disconnect(member, namespace="/")
         classroom.followers.clear()

@@ -10,20 +10,28 @@ found by walking the lab's objects first:
 - work in flight (a Future of an evaluation or a landscape) becomes a cancelled Future: the copy computes its own;
 - threads and timers are not copied (None: "none running"); executors and locks are fresh ones.
 
-A lab that still cannot be copied (it holds a socket or a process) is opened fresh with the source's settings.
+A lab that runs something outside itself (worker processes, pipes, sockets: EXTERNAL) or still cannot be copied
+is opened fresh with the source's settings: a copy must never stop, or share, what the teacher's lab runs.
 """
 
 from __future__ import annotations
 
 import copy
+import io
 import logging
+import socket
+import subprocess
 import threading
 from collections import deque
 from concurrent.futures import Executor, Future
+from multiprocessing.process import BaseProcess
 
 import numpy as np
 
 log = logging.getLogger(__name__)
+# What a lab runs outside itself (worker processes, their pipes, sockets): a copy would hold the same processes
+# and stop them when it closes. A lab holding one is opened fresh for the copy, with the same settings.
+EXTERNAL = (subprocess.Popen, BaseProcess, socket.socket, io.IOBase)
 ATOMS = (str, bytes, int, float, complex, bool, type(None), type, np.generic)
 LOCKS = (type(threading.Lock()), type(threading.RLock()))
 
@@ -34,6 +42,10 @@ def _fresh_executor(executor: Executor) -> Executor | None:
         return type(executor)(max_workers=getattr(executor, "_max_workers", None))
     except (TypeError, ValueError):
         return None
+
+
+class Uncopyable(TypeError):
+    """The lab runs something outside itself (EXTERNAL): it is opened fresh for the copy instead."""
 
 
 def _cancelled() -> Future:
@@ -85,6 +97,8 @@ def _memo_for(lab, host) -> dict:
             memo[id(obj)] = obj if not obj.flags.writeable else arrays.copy(obj)
         elif isinstance(obj, Future):
             memo[id(obj)] = _cancelled()
+        elif isinstance(obj, EXTERNAL):
+            raise Uncopyable(f"it holds a {type(obj).__name__}")
         elif isinstance(obj, Executor):
             memo[id(obj)] = _fresh_executor(obj)
         elif isinstance(obj, threading.Thread):
@@ -110,7 +124,7 @@ def _memo_for(lab, host) -> dict:
 def copy_lab(lab, host):
     """``lab`` copied for the session ``host`` (see the module's docstring); call with lab's session locked."""
     try:
-        twin = copy.deepcopy(lab, _memo_for(lab, host))
+        twin = copy.deepcopy(lab, _memo_for(lab, host))  # raises Uncopyable (a TypeError) for an EXTERNAL
     except (TypeError, copy.Error, AttributeError) as error:  # it holds something that cannot be copied
         log.info("the %s lab could not be copied (%s): opened fresh with the same settings", lab.name, error)
         twin = type(lab)(host)

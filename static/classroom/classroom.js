@@ -61,7 +61,8 @@ export function setupClassroom({ send, joinCode }) {
     const quiet = event === 'landscape' && payload && !('weights' in payload);
     if (!quiet && performance.now() - refusedShown > 4000) {
       refusedShown = performance.now();
-      toast('You are following the class: only the teacher can change this. Take a copy to experiment on your own.', 5000);
+      toast('You are following the class: only the teacher can change this. Take a copy to experiment on your own.',
+        5000);
     }
     return true;
   }
@@ -106,6 +107,8 @@ export function setupClassroom({ send, joinCode }) {
       return;
     }
     $('class-code-small').textContent = state.code;
+    $('class-button').title = `Class ${state.code}: ${state.following} following, ${state.forked} on their own copy. `
+      + 'Show the join code and QR code';
     $('class-following').textContent = String(state.following);
     $('join-following').textContent = String(state.following);
     $('join-forked').textContent = String(state.forked);
@@ -169,7 +172,8 @@ export function setupClassroom({ send, joinCode }) {
   function onDisconnect(reason) {
     if (!joinCode || ended || reason !== 'io server disconnect') return;
     $('class-lost').hidden = false;
-    $('class-lost-title').textContent = state ? 'You are no longer in the class.' : `No class has the code ${joinCode}.`;
+    $('class-lost-title').textContent = state ? 'You are no longer in the class.'
+      : `No class has the code ${joinCode}.`;
   }
 
   if (joinCode) showFollower();

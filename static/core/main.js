@@ -157,6 +157,7 @@ const server = connect({
   onConnection: (status, reason) => {
     $('connection').dataset.state = status;
     $('connection').textContent = status;
+    $('connection').title = `Connection to the server: ${status}`;
     if (status === 'disconnected') classroom.onDisconnect(reason);
   },
   onClass: (s) => {
