@@ -22,6 +22,8 @@ from typing import Callable
 
 import numpy as np
 
+from app.sessions import headless
+
 
 class MeasureError(ValueError):
     """A measure cannot be read on this lab as asked (a layer that does not exist, a lab it does not know)."""
@@ -80,9 +82,10 @@ def _evaluate(lab, split: str) -> tuple[float, float | None]:
     key = (lab.model_version, lab.resets, lab.host.config_version, split)
     cache = lab.__dict__.setdefault("_lesson_evaluations", {})
     if key not in cache:
-        cache.clear() if len(cache) > 8 else None
-        loss, accuracy = lab.trainer.evaluate(split)[:2]  # the rnn lab's has no predictions
-        cache[key] = (loss, accuracy)
+        if len(cache) > 8:
+            cache.clear()
+        result = headless.evaluate(lab, split)
+        cache[key] = (result.loss, result.accuracy)
     return cache[key]
 
 
