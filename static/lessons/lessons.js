@@ -7,6 +7,7 @@
 import { sessionToken } from '../core/socket.js';
 import { Callouts } from './callouts.js';
 import { renderInline, renderMarkdown } from './markdown.js';
+import { readable, renderVerdict, runStatus } from './verdict.js';
 
 const $ = (id) => document.getElementById(id);
 const nnp = () => window.__nnp ?? {};
@@ -258,10 +259,6 @@ async function showPredict(step) {
   }
 }
 
-/** A condition as a teacher reads it: ≥ ≤ ≠ and spaced operators ("test_accuracy ≥ 0.98"). */
-const readable = (condition) => condition.replaceAll('>=', '≥').replaceAll('<=', '≤').replaceAll('!=', '≠')
-  .replaceAll('==', '=');
-
 function runWords(run) {
   const cap = run.steps !== null && run.steps !== undefined ? `${run.steps.toLocaleString('en')} steps`
     : `${run.epochs} epoch${run.epochs === 1 ? '' : 's'}`;
@@ -330,20 +327,6 @@ function watchRun() {
   }, 100);
 }
 
-const STOPPED = {
-  cap: (run) => `Ran ${run.steps_trained.toLocaleString('en')} steps.`,
-  until: (run) => `Stopped after ${run.steps_trained.toLocaleString('en')} steps: the condition held.`,
-  diverged: (run) => `Diverged after ${run.steps_trained.toLocaleString('en')} steps.`,
-};
-
-function formatNumber(value) {
-  if (typeof value === 'string') return value; // "nan", "inf"
-  if (value === 0 || !Number.isFinite(value)) return String(value);
-  if (Number.isInteger(value) && Math.abs(value) < 1e6) return value.toLocaleString('en');
-  const abs = Math.abs(value);
-  return abs >= 1e-3 && abs < 1e5 ? String(Number(value.toPrecision(4))) : value.toExponential(2);
-}
-
 async function check() {
   view.phase = 'checking';
   $('lesson-run-status').textContent = 'Checking…';
@@ -358,42 +341,9 @@ async function check() {
 }
 
 async function showVerdict(reply) {
-  const step = view.lesson.steps[view.index];
   const box = $('lesson-verdict');
-  box.replaceChildren();
-  $('lesson-run-status').textContent = reply.run ? (STOPPED[reply.run.stopped_by] ?? STOPPED.cap)(reply.run) : '';
-  if (step.predict) {
-    const right = view.answer === step.predict.answer;
-    const p = document.createElement('div');
-    p.className = `lesson-prediction ${right ? 'right' : 'wrong'}`;
-    p.innerHTML = right
-      ? `<strong>Your prediction was right:</strong> ${await renderInline(step.predict.answer)}`
-      : `<strong>You predicted</strong> ${await renderInline(view.answer ?? '–')}; <strong>what happens:</strong> ${await renderInline(step.predict.answer)}`;
-    box.append(p);
-    if (step.predict.explain) {
-      box.append(Object.assign(document.createElement('div'), { className: 'lesson-explain', innerHTML: await renderMarkdown(step.predict.explain) }));
-    }
-  }
-  for (const c of reply.checks) {
-    const item = document.createElement('div');
-    item.className = `lesson-check ${c.passed ? 'passed' : 'failed'}`;
-    const head = document.createElement('div');
-    head.className = 'lesson-check-head';
-    head.innerHTML = `<span class="mark">${c.passed ? '✓' : '✗'}</span> <span>${await renderInline(c.text)}</span>`;
-    const numbers = document.createElement('div');
-    numbers.className = 'lesson-measured';
-    numbers.append(Object.assign(document.createElement('span'), { className: 'lesson-key', textContent: 'measured ' }),
-      Object.entries(c.measured).map(([k, v]) => `${k} = ${formatNumber(v)}`).join(' · ')
-      + (c.seeds ? ` (median over seeds ${c.seeds.join(', ')})` : ''));
-    const rule = Object.assign(document.createElement('code'), { className: 'lesson-rule' });
-    rule.append(Object.assign(document.createElement('span'), { className: 'lesson-key', textContent: 'condition ' }),
-      readable(c.that));
-    item.append(head, numbers, rule);
-    if (c.error) item.append(Object.assign(document.createElement('div'), { className: 'lesson-error', textContent: c.error }));
-    if (c.explain) item.append(Object.assign(document.createElement('div'), { className: 'lesson-explain', innerHTML: await renderMarkdown(c.explain) }));
-    box.append(item);
-  }
-  if (!reply.checks.length && !step.predict) box.append('Done.');
+  $('lesson-run-status').textContent = runStatus(reply.run);
+  await renderVerdict(box, view.lesson.steps[view.index], view.answer, reply);
   box.hidden = false;
   box.scrollIntoView({ block: 'nearest' });
 }
