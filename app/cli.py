@@ -6,6 +6,7 @@ import argparse
 import importlib
 import logging
 import os
+import re
 import sys
 import threading
 import webbrowser
@@ -76,6 +77,11 @@ def redis_url(text: str | None) -> str | None:
     return text
 
 
+def _redacted(url: str) -> str:
+    """``url`` without its password (redis://:SECRET@host → redis://:***@host)."""
+    return re.sub(r"(//[^/@]*?:)[^/@]*@", r"\1***@", url)
+
+
 def _usage(line: str) -> None:
     print(f"nnplayground: {line}", file=sys.stderr)
     raise SystemExit(2)
@@ -123,7 +129,7 @@ def serve(argv=None) -> None:
                           "PUBLIC_URL": url.rstrip("/") if args.lan else None,
                           "REDIS_URL": redis, "WORKER_ID": args.worker_id})
     except Unreachable as error:
-        _usage(f"--redis {redis}: Redis does not answer ({error}); start it, or check the URL")
+        _usage(f"--redis {_redacted(redis)}: Redis does not answer ({error}); start it, or check the URL")
     except ValueError as error:
         raise SystemExit(f"nnplayground: --mnist {args.mnist}: {error}") from None
     if args.worker_fd is not None:  # one of --workers N: the parent printed the address and opens the browser
@@ -144,18 +150,18 @@ def _launch(args, argv, workers: int, host: str, port: int, url: str, redis: str
         try:
             Link(redis, "launcher", None, None).check()
         except Unreachable as error:
-            _usage(f"--redis {redis}: Redis does not answer ({error}); start it, or check the URL")
-    _announce(args, port, url, redis, workers)
-    raise SystemExit(run(workers, host, port, redis, [*argv, "--port", str(port)]))
+            _usage(f"--redis {_redacted(redis)}: Redis does not answer ({error}); start it, or check the URL")
+    raise SystemExit(run(workers, host, port, redis, [*argv, "--port", str(port)],
+                         lambda used: _announce(args, port, url, redis, workers, used)))
 
 
-def _announce(args, port: int, url: str, redis: str | None, workers: int = 1) -> None:
+def _announce(args, port: int, url: str, redis: str | None, workers: int = 1, used: str | None = None) -> None:
     note = f" (port {args.port} is busy)" if port != args.port else ""
     processes = f" by {workers} processes" if workers > 1 else ""
     print(f"nnplayground: serving on {url}{note}{processes} — Ctrl+C to stop", flush=True)
     if redis or workers > 1:
-        print(f"nnplayground: sessions shared through Redis at {redis or 'a private redis-server on loopback'}",
-              flush=True)
+        where = _redacted(redis) if redis else f"a private redis-server, {used}"
+        print(f"nnplayground: sessions shared through Redis at {where}", flush=True)
     if args.lan:
         print(f"nnplayground: students on this network open {url}join (Start a class shows the code and a QR code)",
               flush=True)

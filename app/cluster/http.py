@@ -18,6 +18,9 @@ KEPT_HEADERS = ("Content-Type", "Content-Disposition", "Cache-Control", "Locatio
 
 def install(app: Flask) -> None:
     app.before_request(_forward)
+    # The page then connects by websocket only (static/core/socket.js): a long-polling connection's requests
+    # could reach different processes.
+    app.context_processor(lambda: {"websocket_only": True})
 
 
 def _asks_for(path: str, args) -> dict | None:

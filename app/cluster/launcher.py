@@ -76,6 +76,28 @@ class RedisServer:
             self._own_folder = None
 
 
+def _joined(redis_url: str, names: list[str], children, stopping, timeout: float = 120.0) -> bool:
+    """Wait until every child's heartbeat is in Redis (it has built its app and is about to accept)."""
+    import redis
+
+    from .wire import alive_key
+
+    client = redis.Redis.from_url(redis_url, socket_connect_timeout=2, socket_timeout=5)
+    deadline = time.monotonic() + timeout
+    try:
+        while not stopping() and time.monotonic() < deadline:
+            if all(client.mget([alive_key(name) for name in names])):
+                return True
+            if any(child.poll() is not None for child in children):
+                return False
+            time.sleep(0.1)
+        return False
+    except (redis.RedisError, OSError):
+        return False
+    finally:
+        client.close()
+
+
 def listening_socket(host: str, port: int) -> socket.socket:
     """The one listening socket every worker accepts on (inheritable, so it survives into the children)."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
@@ -87,9 +109,10 @@ def listening_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
-def run(workers: int, host: str, port: int, redis_url: str | None, child_args: list[str]) -> int:
+def run(workers: int, host: str, port: int, redis_url: str | None, child_args: list[str], on_ready) -> int:
     """Start ``workers`` children serving ``host:port`` and wait. ``child_args``: the command line each child
-    gets (the user's flags); the socket, Redis and a worker id are added. Returns the exit status."""
+    gets (the user's flags); the socket, Redis and a worker id are added. ``on_ready(redis_url)`` once every child
+    has joined (its heartbeat is in Redis). Returns the exit status."""
     private = None
     if redis_url is None:
         try:
@@ -109,11 +132,14 @@ def run(workers: int, host: str, port: int, redis_url: str | None, child_args: l
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     try:
-        for index in range(workers):
+        names = [f"{os.getpid()}-{index}" for index in range(workers)]
+        for name in names:
             children.append(subprocess.Popen(
                 [sys.executable, "-m", "app", *child_args, "--workers", "1", "--redis", redis_url,
-                 "--worker-fd", str(sock.fileno()), "--worker-id", f"{os.getpid()}-{index}", "--no-browser"],
+                 "--worker-fd", str(sock.fileno()), "--worker-id", name, "--no-browser"],
                 pass_fds=(sock.fileno(),)))
+        if _joined(redis_url, names, children, lambda: stopping):
+            on_ready(redis_url)
         status = 0
         while not stopping:
             ended = [child for child in children if child.poll() is not None]

@@ -44,7 +44,9 @@ log = logging.getLogger(__name__)
 VIRTUAL = "~"           # the first character of a virtual client's Engine.IO sid
 REQUEST_TIMEOUT = 10.0  # s an edge waits for the owner's reply to a control
 RECONNECTING = ("The class server is reconnecting (its link to the other server processes, Redis, is down); "
-                "training goes on and this page resumes by itself. Try again in a moment.")
+                "training goes on there. Try again in a moment.")
+AWAY = ("The link to the server process that runs this session (Redis) is down: training goes on there, and this "
+        "page resumes by itself when the link is back.")
 
 
 class Remote:
@@ -471,7 +473,7 @@ class Node:
             watched = list(self.watching)
         if sids:
             self.server.emit("relay", {"state": "live" if up else "reconnecting",
-                                       "message": "" if up else RECONNECTING}, to=sids, namespace="/")
+                                       "message": "" if up else AWAY}, to=sids, namespace="/")
         if up:
             for owner, piped in owners.items():
                 self.link.send(wire.inbox(owner), {"op": "resync", "sids": piped, "from": self.worker})

@@ -76,7 +76,9 @@ def create_app(config: dict | None = None) -> Flask:
         cluster = Node(app.config)
     socketio.init_app(
         app,
-        client_manager=cluster.client_manager() if cluster else ClientManager(),  # explicit: init_app keeps it
+        # Explicit each time, as init_app keeps its options: several processes (app.cluster) speak websocket only.
+        client_manager=cluster.client_manager() if cluster else ClientManager(),
+        transports=["websocket"] if cluster else ["polling", "websocket"],
         async_mode="threading",
         cors_allowed_origins=app.config["CORS_ALLOWED_ORIGINS"],
         max_http_buffer_size=LIMITS.max_message_bytes,
