@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import subprocess
 import sys
@@ -11,6 +12,7 @@ import time
 import urllib.request
 
 import pytest
+import redis
 
 from app.server.live import free_port
 
@@ -61,6 +63,21 @@ def processes(redis_url):
     finally:
         for server in started:
             server.stop()
+
+
+async def in_directory(redis_url: str, key: str, timeout: float = 10.0) -> dict:
+    """The directory's entry for ``key`` once it is there (a new session is announced within ~0.1 s)."""
+    client = redis.Redis.from_url(redis_url)
+    deadline = time.monotonic() + timeout
+    try:
+        while True:
+            value = client.get(key)
+            if value is not None:
+                return json.loads(value)
+            assert time.monotonic() < deadline, f"{key} never appeared in the directory"
+            await asyncio.sleep(0.05)
+    finally:
+        client.close()
 
 
 @pytest.fixture

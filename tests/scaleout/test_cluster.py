@@ -4,33 +4,16 @@ followed through both, a follower's controls refused through both, and Redis goi
 from __future__ import annotations
 
 import json
-import time
 import urllib.request
 
 import numpy as np
-import redis
 
 from app.cluster import wire
 from app.server.client import Viewer
 from app.sessions.classroom import FOLLOWING
 from tests.app.test_classroom import everything_said
 
-
-async def in_directory(redis_url: str, key: str, timeout: float = 10.0) -> dict:
-    """The directory's entry for ``key`` once it is there (a new session is announced within ~0.1 s)."""
-    import asyncio
-
-    client = redis.Redis.from_url(redis_url)
-    deadline = time.monotonic() + timeout
-    try:
-        while True:
-            value = client.get(key)
-            if value is not None:
-                return json.loads(value)
-            assert time.monotonic() < deadline, f"{key} never appeared in the directory"
-            await asyncio.sleep(0.05)
-    finally:
-        client.close()
+from .conftest import in_directory
 
 
 async def class_on(url: str, redis_url: str):
@@ -141,6 +124,7 @@ def test_redis_going_away_and_back_loses_no_session(processes, redis_server, run
         far = await Viewer(b.url, join=code, log=True).connect()
         await far.wait_for(lambda v: v.frame["epoch"] >= 2, timeout=30)
 
+        at_stop = teacher.frame["step"]
         redis_server.stop()
         await far.wait_for(lambda v: v.relays and v.relays[-1]["state"] == "reconnecting", timeout=20)
         assert "Redis" in far.relays[-1]["message"]
@@ -157,7 +141,7 @@ def test_redis_going_away_and_back_loses_no_session(processes, redis_server, run
         # the session, trained on meanwhile.
         await in_directory(redis_server.url, wire.session_key(wire.public_id(teacher.token)))
         again = await Viewer(b.url, token=teacher.token).connect()
-        assert again.created is False and again.state["step"] >= teacher.state["step"]
+        assert again.created is False and again.frame["step"] > at_stop
         for viewer in (again, far, teacher):
             await viewer.disconnect()
 
