@@ -64,16 +64,22 @@ class RedisServer:
             client.close()
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        if self.process is not None:
+            stop_process(self.process)
         if self._own_folder is not None:
             self._own_folder.cleanup()
             self._own_folder = None
+
+
+def stop_process(process: subprocess.Popen, grace: float = 10.0) -> None:
+    """End ``process`` (one we started): SIGTERM, then SIGKILL after ``grace`` s."""
+    if process.poll() is None:
+        process.terminate()
+    try:
+        process.wait(grace)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 def _joined(redis_url: str, names: list[str], children, stopping, timeout: float = 120.0) -> bool:
@@ -153,12 +159,9 @@ def run(workers: int, host: str, port: int, redis_url: str | None, child_args: l
     finally:
         for child in children:
             if child.poll() is None:
-                child.terminate()
+                child.terminate()  # all at once, then each waited for
         for child in children:
-            try:
-                child.wait(10)
-            except subprocess.TimeoutExpired:
-                child.kill()
+            stop_process(child)
         sock.close()
         if private is not None:
             private.stop()

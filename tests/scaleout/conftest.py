@@ -14,6 +14,7 @@ import urllib.request
 import pytest
 import redis
 
+from app.cluster.launcher import stop_process
 from app.server.live import free_port
 
 
@@ -29,27 +30,26 @@ class ServerProcess:
              "--worker-id", name, *extra],
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
             env={**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"})
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(f"{self.url}/healthz", timeout=2) as answer:
-                    if answer.status == 200:
-                        break
-            except OSError:
-                pass
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError(f"server process {name} did not start: {self.process.stderr.read()[-2000:]}")
-            time.sleep(0.1)
+        answering(self.url, self.process, f"server process {name}")
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process)
+
+
+def answering(url: str, process: subprocess.Popen, what: str, timeout: float = 60.0) -> None:
+    """Wait until ``url``/healthz answers 200 (a server ``process`` we started); RuntimeError if it ends first."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(f"{url}/healthz", timeout=2) as answer:
+                if answer.status == 200:
+                    return
+        except OSError:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            stop_process(process)
+            raise RuntimeError(f"{what} did not start: {process.stderr.read()[-2000:]}")
+        time.sleep(0.1)
 
 
 @pytest.fixture(scope="module")

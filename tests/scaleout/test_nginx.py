@@ -8,17 +8,17 @@ import os
 import re
 import shutil
 import subprocess
-import time
 import urllib.request
 from pathlib import Path
 
 import pytest
 
 from app.cluster import wire
+from app.cluster.launcher import stop_process
 from app.server.client import Viewer
 from app.server.live import free_port
 
-from .conftest import in_directory
+from .conftest import answering, in_directory
 
 DEPLOY = Path(__file__).resolve().parents[2] / "docs" / "deploy.md"
 NGINX = shutil.which("nginx") or ("/usr/sbin/nginx" if os.access("/usr/sbin/nginx", os.X_OK) else None)
@@ -51,21 +51,9 @@ def nginx(processes, tmp_path_factory):
                                 str(folder / "error.log")], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                                text=True)
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            with urllib.request.urlopen(f"{url}/healthz", timeout=2) as answer:
-                if answer.status == 200:
-                    break
-        except OSError:
-            pass
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            raise RuntimeError(f"nginx did not start: {process.stderr.read()} {(folder / 'error.log').read_text()}")
-        time.sleep(0.05)
+    answering(url, process, "nginx")
     yield url
-    process.terminate()
-    process.wait(10)
+    stop_process(process)
 
 
 def test_a_class_through_nginx_in_front_of_two_processes(nginx, redis_url, run):
