@@ -95,7 +95,7 @@ class Relay:
         self.lock = threading.Lock()
 
     def due(self, fps: float) -> bool:
-        caps = [cap for cap in self.watchers.values()]
+        caps = list(self.watchers.values())
         rate = fps if not caps or None in caps else min(fps, max(caps))
         return time.monotonic() - self.published_at >= 0.9 / rate
 
@@ -320,6 +320,8 @@ class Node:
     def pipe_event(self, sid: str, event: str, args: tuple):
         """A piped connection's control, run by the owner: its reply (the ack), or the `error` sent here."""
         owner = self.pipes.get(sid)
+        if owner is None:  # closed meanwhile
+            return None
         try:
             result = self.link.request(owner, {"op": "event", "sid": sid, "event": event, "args": list(args)},
                                        REQUEST_TIMEOUT)
