@@ -133,8 +133,11 @@ def serve(argv=None) -> None:
     except ValueError as error:
         raise SystemExit(f"nnplayground: --mnist {args.mnist}: {error}") from None
     if args.worker_fd is not None:  # one of --workers N: the parent printed the address and opens the browser
-        make_server(host, port, app, threaded=True, request_handler=RequestHandler,
-                    fd=args.worker_fd).serve_forever()
+        try:
+            make_server(host, port, app, threaded=True, request_handler=RequestHandler,
+                        fd=args.worker_fd).serve_forever()
+        except KeyboardInterrupt:  # Ctrl+C reaches the whole process group: the parent says what happens
+            pass
         return None
     _announce(args, port, url, redis)
     socketio.run(app, host=host, port=port, allow_unsafe_werkzeug=True, request_handler=RequestHandler)
