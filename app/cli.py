@@ -134,9 +134,12 @@ def serve(argv=None) -> None:
     except ValueError as error:
         raise SystemExit(f"nnplayground: --mnist {args.mnist}: {error}") from None
     if args.worker_fd is not None:  # one of --workers N: the parent printed the address and opens the browser
+        from .cluster.launcher import take_turns
+
+        server = make_server(host, port, app, threaded=True, request_handler=RequestHandler, fd=args.worker_fd)
+        take_turns(server, app.extensions["cluster"])
         try:
-            make_server(host, port, app, threaded=True, request_handler=RequestHandler,
-                        fd=args.worker_fd).serve_forever()
+            server.serve_forever()
         except KeyboardInterrupt:  # Ctrl+C reaches the whole process group: the parent says what happens
             pass
         return None
