@@ -4,6 +4,7 @@
 // where a Plotly heatmap cost 30-100 ms a redraw (and so only updated a few times a second).
 
 import { sizeCanvas } from '../../core/canvas.js';
+import { putDiverging } from '../../core/grid-paint.js';
 import { colors, colorLut, divergingScale, fontSize } from '../../core/theme.js';
 
 const LUT = colorLut(divergingScale);
@@ -67,15 +68,7 @@ export class HiddenHeatmap {
     }
     const px = this.image.data;
     for (let t = 0; t < L; t += 1) {
-      for (let j = 0; j < width; j += 1) {
-        const v = states[t * width + j] / scale;
-        const c = Math.max(0, Math.min(255, Math.round((v + 1) * 127.5))) * 4;
-        const p = (j * L + t) * 4;
-        px[p] = LUT[c];
-        px[p + 1] = LUT[c + 1];
-        px[p + 2] = LUT[c + 2];
-        px[p + 3] = 255;
-      }
+      for (let j = 0; j < width; j += 1) putDiverging(px, (j * L + t) * 4, states[t * width + j] / scale);
     }
     this.offscreen.getContext('2d').putImageData(this.image, 0, 0);
     ctx.imageSmoothingEnabled = false;
