@@ -62,10 +62,12 @@ def _images(name: str) -> tuple[np.ndarray, np.ndarray]:
 MNIST_FILES = {"train images": "train-images-idx3-ubyte", "train labels": "train-labels-idx1-ubyte",
                "test images": "t10k-images-idx3-ubyte", "test labels": "t10k-labels-idx1-ubyte"}
 SUBSET_NOTE = ("MNIST here is the shipped 5,000-image subset (500 per digit, split by the training ratio): "
-               "784-16-16-10 peaks at about 91 % test accuracy. On the full 60,000/10,000 set the videos reach "
-               "about 95 %: start the server with nnplayground --mnist DIR.")
+               "784-16-16-10 peaks at about 91 % test accuracy. On the full 60,000/10,000 set it reaches about "
+               "95 %, as in the videos: get it with nnplayground fetch-mnist DIR, then start the server with "
+               "nnplayground --mnist DIR.")
 FULL_NOTE = ("MNIST here is the full set from {dir}: 60,000 training and 10,000 test images, MNIST's own split "
-             "(the training ratio does not apply).")
+             "(the training ratio does not apply). 784-16-16-10 reaches about 95 % test accuracy here in about 10 "
+             "epochs.")
 
 
 def _mnist_file(directory: Path, stem: str) -> Path:
