@@ -83,4 +83,12 @@ async def in_directory(redis_url: str, key: str, timeout: float = 10.0) -> dict:
 
 @pytest.fixture
 def run():
-    return lambda coroutine: asyncio.run(coroutine)
+    """Run a coroutine to completion on a thread of its own: the browser tests, which run before these, leave
+    Playwright's event loop running in the main thread, where asyncio.run would refuse."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def run_elsewhere(coroutine):
+        with ThreadPoolExecutor(1) as thread:
+            return thread.submit(asyncio.run, coroutine).result()
+
+    return run_elsewhere
