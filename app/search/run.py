@@ -183,6 +183,11 @@ class SearchRun:
         run.spec = dataclasses.replace(workermod.load_spec(run.study), workers=workers)
         return run
 
+    @property
+    def storage_url(self) -> str:
+        """Where the study lives (this process's workers are handed it; never shown in a page)."""
+        return self._url
+
     # --- running
     def start(self) -> None:
         """Start ``spec.workers`` worker processes (returns at once)."""

@@ -44,7 +44,11 @@ class SearchLab(Lab):
         self.dirty = True  # a new estimate came from the importances' thread: the viewers get it in a frame
 
     def build(self) -> None:
-        """Nothing to build before a race: the trials build their own models in the worker processes."""
+        """Nothing to build before a race (the trials build their own models in the worker processes): a fresh
+        start forgets the race shown."""
+        if self.race is not None:
+            self._forget_race()
+            self.importances.restart(None)
         self._started_over()
 
     # --- settings
@@ -83,6 +87,22 @@ class SearchLab(Lab):
         self.race = race
         self.importances.restart(race)
         self.status = "running"
+        self._changed(weights=False)
+
+    def race_here(self) -> None:
+        """Run a race with the settings in force to its end in this process (a lesson's headless check: see
+        Race.run_here); refused like ``start``."""
+        self._check_ranges()
+        try:
+            race = Race(self.settings, self.races + 1)
+        except ControlError as error:
+            raise _control_error(error) from None
+        self._forget_race()
+        self.races += 1
+        self.race = race
+        self.importances.restart(race)
+        race.run_here()
+        self.status = "paused"
         self._changed(weights=False)
 
     def _check_ranges(self) -> None:
@@ -180,6 +200,9 @@ class SearchLab(Lab):
 
     def train_slice(self, max_steps: int, deadline: float) -> int:
         self.poll()
+        plan = self.run_plan  # a lesson's race (app.lessons.runner.LiveRun): over when the race is
+        if plan is not None and plan.finished(self):
+            self.run_plan = None
         return 0
 
     # --- what the page is sent
