@@ -273,17 +273,24 @@ class SearchRun:
         """(settings, model file) of the best finished trial: its lab settings, and the model retrained from them
         (the same settings and seed give the same weights) saved in the lab's own .npz format — what the page's
         Load accepts — or None for a lab without model files. SearchError when no trial has finished."""
+        lab = self.best_lab()
+        settings = {k: (list(v) if isinstance(v, list) else v) for k, v in lab.settings.items()}
+        model_io = lab.model_io
+        if model_io is None or not hasattr(model_io, "to_npz"):
+            return settings, None
+        return settings, model_io.to_npz(lab)
+
+    def best_lab(self):
+        """The best finished trial's lab, rebuilt from its settings and trained its epochs again, headless (the
+        same settings and seed give the same weights, so its test value is the trial's). SearchError when no
+        trial has finished."""
         value, params = _best(self.study, self.spec)
         if params is None:
             raise SearchError("", Described("<no finished trial>"), "a search with a finished trial",
                               "no trial has finished yet: there is no best model")
         lab = build_lab(self.spec.lab, self.spec.settings(params))
         train_epochs(lab, self.spec.epochs)
-        settings = {k: (list(v) if isinstance(v, list) else v) for k, v in lab.settings.items()}
-        model_io = lab.model_io
-        if model_io is None or not hasattr(model_io, "to_npz"):
-            return settings, None
-        return settings, model_io.to_npz(lab)
+        return lab
 
     def close(self) -> None:
         """Stop the workers if they run, and remove the temporary journal (if the run made one)."""
