@@ -197,13 +197,14 @@ def catch_up(session, loaded: LoadedLesson, k: int, deadline: float) -> list[int
     first = max([j for j in range(k) if loaded.steps[j].spec.start == "fresh"], default=0)
     for j in range(first, k):
         step = loaded.steps[j]
+        if step.spec.run is not None and step.spec.run.race:  # the search lab: the race, whole, in this process
+            with session.controlled():
+                open_step(session, loaded, j)
+                session.lab.race_here()
+            continue
         with session.controlled():
             open_step(session, loaded, j)
             start = (session.lab.trainer.step, session.lab.trainer.epoch)
-        if step.spec.run is not None and step.spec.run.race:
-            with session.controlled():
-                session.lab.race_here()
-            continue
         while step.spec.run is not None:
             with session.controlled():
                 lab = session.lab

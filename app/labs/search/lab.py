@@ -147,6 +147,9 @@ class SearchLab(Lab):
         if race.phase != "running" and self.status == "running":
             self.status = "paused"
             self._changed(weights=False)
+        plan = self.run_plan  # a lesson's race (app.lessons.runner.LiveRun): over when the race is
+        if plan is not None and plan.finished(self):
+            self.run_plan = None
         self.dirty = True
 
     def prepare_best(self, sampler: str | None) -> "BestModel":
@@ -221,9 +224,6 @@ class SearchLab(Lab):
 
     def train_slice(self, max_steps: int, deadline: float) -> int:
         self.poll()
-        plan = self.run_plan  # a lesson's race (app.lessons.runner.LiveRun): over when the race is
-        if plan is not None and plan.finished(self):
-            self.run_plan = None
         return 0
 
     # --- what the page is sent

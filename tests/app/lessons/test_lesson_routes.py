@@ -211,3 +211,14 @@ def test_a_race_run_live_measures_what_the_command_line_does(http, token, manage
     assert reply["passed"] and reply["checks"] == [c.to_wire() for c in headless.steps[0].checks]
     assert reply["run"] == {"steps_trained": 48, "stopped_by": "race", "cap": {"race": True}}
     assert headless.steps[0].stopped_by == "race" and headless.steps[0].steps_trained == 48
+    race = session.lab.race
+    opened = http.post(f"{base}/2/open").get_json()  # continues where step 1's race left the session
+    assert opened["ok"] and opened["replayed"] == [] and session.lab.race is race
+    reply = http.post(f"{base}/2/check").get_json()
+    assert reply["passed"] and reply["checks"] == [c.to_wire() for c in headless.steps[1].checks]
+    http.post(f"{base}/1/open")  # a fresh race-less step 1: step 2 opened now replays step 1's race first
+    assert session.lab.race is None
+    opened = http.post(f"{base}/2/open").get_json()
+    assert opened["ok"] and opened["replayed"] == [1] and session.lab.race.phase == "finished"
+    reply = http.post(f"{base}/2/check").get_json()
+    assert reply["checks"] == [c.to_wire() for c in headless.steps[1].checks]
