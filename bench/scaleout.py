@@ -168,13 +168,12 @@ async def students(workers: int, args) -> dict:
 
 
 async def a_class(args) -> dict:
-    server, url, redis_url = start_servers(2, 5900)
+    server, url, _ = start_servers(2, 5900)
     try:
         teacher = await Viewer(url, decode=False, keep=1).connect()
         code = (await teacher.call("class_start"))["class"]["code"]
         await teacher.call("play")
         result = await measure(url, "follower", args.followers, args, server_pids(server, 2), join=code)
-        result["teacher_at"] = sessions_per_process(redis_url, 1)
         await teacher.disconnect()
         return result
     finally:

@@ -83,14 +83,15 @@ class Trainer:
             self._cursor = 0
         return self._order[self._cursor:self._cursor + min(self.settings["batch_size"], n)]
 
-    def update(self, loss: float, batch_size: int) -> float:
+    def update(self, loss: float, batch_size: int, grad_norm: float | None = None) -> float:
         """The optimizer's step after the gradients are in; returns ``loss``.
 
         A gradient not finite in float32 makes no update (``blew_up = "gradient"``); weights that leave float32's
         range in the update set ``blew_up = "weights"`` (the update is done: the step counts). finite_in_float32:
-        one dot product each while the numbers are sane."""
+        one dot product each while the numbers are sane. ``grad_norm``: the gradient's norm when the caller has it
+        already (e.g. from clipping), saving the first one while it is within float32's range."""
         flat = self.optimizer.flat
-        if not finite_in_float32(flat.grad):
+        if not (grad_norm is not None and grad_norm <= FLOAT32_MAX) and not finite_in_float32(flat.grad):
             self.blew_up = "gradient"
             return loss
         self.optimizer.step()
