@@ -186,7 +186,7 @@ class PacketSender:
         if socket is None or socket.closing or socket.closed or not socket.queue.empty():
             return False
         ws = BoundedWebSocket.registry.get(eio_sid)
-        if ws is not None and (ws.unwritten or ws.queued):
+        if ws is not None and ws.unwritten:  # a frame's tail is still waiting for the client to read
             return False
         last_ping = socket.last_ping  # None between a pong and the next ping; else when the ping went out
         return last_ping is None or time.time() - last_ping < self.PONG_GRACE
@@ -310,7 +310,9 @@ class BoundedWebSocket(SimpleWebSocketWSGI):
         self.closing: tuple[int, str] | None = None
         self.write_lock = threading.Lock()  # one writer of the socket at a time: the writer thread or write_now
         self.unwritten = b""  # the tail of a frame write_now could not write at once: written before anything else
-        self.queue = getattr(client, "queue", None)
+        # Written to directly only when it was a websocket from the start: an upgrade from long-polling hands
+        # some queued packets to a polling request instead of the writer, and the count would never come down.
+        self.queue = getattr(client, "queue", None) if not getattr(client, "connected", True) else None
         self.count_lock = threading.Lock()
         self.queued = self.queue.qsize() if self.queue is not None else 1  # put in the queue, not yet written
         if self.queue is not None:
