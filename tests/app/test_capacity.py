@@ -71,22 +71,6 @@ def test_a_class_followed_by_30_keeps_half_the_training_time_when_30_students_tr
     assert 0.42 <= steps[0] / sum(steps) <= 0.62, steps  # its share, 16/31, not 1/31 as an equal split would give
 
 
-@pytest.fixture
-def training_clock(monkeypatch):
-    """A clock that only training moves (0.1 ms at each of a lab's readings: about one a step) and whatever a test
-    adds to ``now[0]``: the scheduler's own readings cost nothing, so time is training plus frames built."""
-    now = [0.0]
-
-    def training():
-        now[0] += 1e-4
-        return now[0]
-
-    for module, read in ((app.labs.base, training), (app.sessions.manager, lambda: now[0])):
-        monkeypatch.setattr(module, "time", types.SimpleNamespace(perf_counter=read, monotonic=time.monotonic,
-                                                                  time=time.time))
-    return now
-
-
 def test_a_session_s_frames_are_charged_to_its_own_share_so_costly_student_frames_leave_the_class_its_share(
         training_clock, monkeypatch):
     # The class followed by 30 students, alone and then with each student training a session whose every frame
