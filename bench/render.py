@@ -37,6 +37,9 @@ CASES = {
     # Image datasets scroll: the first screen is the network, the pad and the outputs; this case scrolls to the end,
     # where the cost, minibatch cost, −∇C and activation charts are.
     "mnist-charts": ("784-16-16-10 (mnist), scrolled to the training charts", "?dataset=mnist&hidden_sizes=16,16"),
+    # The labs' targets (issues 11 and 12): ≥ 30 frames/s drawn, with the feature maps / the character model.
+    "cnn": ("CNN lab, default network on mnist, with feature maps", "?lab=cnn"),
+    "rnn": ("RNN lab, character model at its defaults", "?lab=rnn&task=chars"),
 }
 SCROLL = {"mnist-charts": "() => { const v = document.querySelector('.views'); v.scrollTop = v.scrollHeight; }"}
 

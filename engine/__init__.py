@@ -10,7 +10,7 @@ instead of ``loss.backward()``), and nothing is cast silently — inputs must ha
 (float64 by default, float32 selectable), otherwise a ValueError says what was given and what is expected.
 """
 
-from . import _checks, gradcheck, init, random  # noqa: F401  (submodules part of the API)
+from . import _allocator, _checks, gradcheck, init, random  # noqa: F401  (submodules part of the API)
 from . import activations, builders, datasets, inspect, optim, regularization, surgery  # noqa: F401
 from .activations import ACTIVATIONS, Identity, LeakyReLU, ReLU, Sigmoid, SiLU, Softmax, Swish, Tanh, \
     activation_from_name
@@ -34,3 +34,5 @@ __all__ = [
     "CrossEntropyLoss", "SGD", "Adam", "clip_grad_norm_", "clip_grad_value_", "manual_seed", "ACTIVATIONS",
     "activation_from_name",
 ]
+
+_allocator.tune()  # a step's temporaries reuse heap memory instead of faulting in fresh pages (see _allocator)

@@ -307,6 +307,11 @@ class MaxPool2d(_Pool2d):
         self.__dict__["grad_output"] = g
         shape = self.input.shape
         winners = (self._window_base(shape) + self._offset).ravel()
+        if self._stride[0] >= self._kernel[0] and self._stride[1] >= self._kernel[1]:
+            # Windows that do not overlap have distinct winners: each gradient is written once, in place.
+            grad_input = np.zeros(self.input.size, g.dtype)
+            grad_input[winners] = g.ravel()
+            return grad_input.reshape(shape)
         # bincount sums repeated indices, so overlapping windows (stride < kernel) accumulate.
         grad_input = np.bincount(winners, weights=g.ravel(), minlength=self.input.size)
         return grad_input.reshape(shape).astype(g.dtype, copy=False)

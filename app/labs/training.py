@@ -66,14 +66,16 @@ class Trainer:
             self._cursor = 0
         return self._order[self._cursor:self._cursor + min(self.settings["batch_size"], n)]
 
-    def update(self, loss: float, batch_size: int) -> float:
+    def update(self, loss: float, batch_size: int, grad_norm: float | None = None) -> float:
         """The optimizer's step after the gradients are in; returns ``loss``.
 
         A non-finite gradient makes no update (``blew_up = "gradient"``); weights that overflow in the update set
         ``blew_up = "weights"`` (the update is done: the step counts). One dot product each: cheap, and it
-        overflows only when the numbers are absurd."""
+        overflows only when the numbers are absurd. ``grad_norm``: the gradient's norm when the caller has it
+        already (e.g. from clipping), saving the first one."""
         flat = self.optimizer.flat
-        if not math.isfinite(float(flat.grad @ flat.grad)):
+        magnitude = float(flat.grad @ flat.grad) if grad_norm is None else grad_norm
+        if not math.isfinite(magnitude):
             self.blew_up = "gradient"
             return loss
         self.optimizer.step()

@@ -65,6 +65,7 @@ class Viewer:
         self.created: bool | None = None
         self.disconnected = False
         self.classes: list = []
+        self.relays: list[dict] = []  # `relay` events: a session of another server process out of reach, or back
         self.received: list[tuple[str, object]] | None = [] if log else None
         self._updated = asyncio.Event()
         self.sio.on("frame", self._on_frame)
@@ -74,6 +75,7 @@ class Viewer:
         self.sio.on("session", self._on_session)
         self.sio.on("disconnect", self._on_disconnect)
         self.sio.on("class", self._record("class", self.classes))
+        self.sio.on("relay", self._record("relay", self.relays))
 
     # --- connection
     async def connect(self, transports=("websocket",), wait: bool = True) -> "Viewer":

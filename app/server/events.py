@@ -27,8 +27,18 @@ def _classrooms():
     return current_app.extensions["classrooms"]
 
 
+def _cluster():
+    """This process's app.cluster.Node with --redis/--workers (docs/deploy.md), else None."""
+    return current_app.extensions.get("cluster")
+
+
 @socketio.on("connect")
 def on_connect(auth=None):
+    cluster = _cluster()
+    if cluster is not None:  # a token or class code of another server process: piped there
+        piped = cluster.route_connect(request.sid, auth, request)
+        if piped is not None:
+            return piped
     if isinstance(auth, dict) and "join" in auth:
         return _join(auth)
     token, problem = None, None
@@ -90,6 +100,8 @@ def _join(auth: dict):
 def on_disconnect(reason=None):
     _manager().disconnect(request.sid)
     _classrooms().left(request.sid)
+    if _cluster() is not None:
+        _cluster().pipe_left(request.sid)
 
 
 # The events every lab answers, on the lab shown: (lab, message). A lab's own events are its Lab.events.
@@ -144,7 +156,8 @@ def on_event(event, *args):
     manager = _manager()
     connection = manager.connection(request.sid)
     if connection is None:
-        return None
+        cluster = _cluster()  # a connection to a session of another server process: run there
+        return cluster.pipe_event(request.sid, event, args) if cluster and cluster.piped(request.sid) else None
     session = connection.session
     refusal = _classrooms().refusal(request.sid, event)  # a follower's controls, for every lab: refused here
     if refusal is not None:

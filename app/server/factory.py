@@ -8,7 +8,9 @@ from pathlib import Path
 
 from flask import Flask
 from flask_socketio import SocketIO
+from socketio import Manager as ClientManager
 from jinja2 import FileSystemLoader
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from .blas import limit_blas_threads
 from .controls import LIMITS
@@ -41,6 +43,9 @@ DEFAULT_CONFIG = {
     "MNIST_DIR": None,               # a folder of MNIST's four IDX files: "mnist" is then the full set
     "NODE_MODULES": ROOT / "node_modules",
     "MAX_CONTENT_LENGTH": LIMITS.max_message_bytes,  # HTTP bodies (model upload)
+    "REDIS_URL": None,               # several server processes sharing sessions through Redis (docs/deploy.md)
+    "WORKER_ID": None,               # this process's name among them (None: a random one)
+    "TRUSTED_PROXIES": 0,            # reverse proxies in front whose X-Forwarded-For is trusted (--behind-proxy: 1)
 }
 
 socketio = SocketIO()
@@ -62,12 +67,20 @@ def create_app(config: dict | None = None) -> Flask:
     app.config.update(DEFAULT_CONFIG)
     app.config.update(config or {})
     if app.config["MNIST_DIR"] is not None:  # read (and checked) once, at start-up: ValueError if unusable
-        from app.labs.mlp.data import full_mnist
+        from app.labs.mnist import full_mnist
 
         app.config["MNIST_DIR"] = str(app.config["MNIST_DIR"])
         full_mnist(app.config["MNIST_DIR"])
+    cluster = None
+    if app.config["REDIS_URL"]:  # one of several server processes (app.cluster): link.Unreachable if Redis is not
+        from app.cluster.node import Node
+
+        cluster = Node(app.config)
     socketio.init_app(
         app,
+        # Explicit each time, as init_app keeps its options: several processes (app.cluster) speak websocket only.
+        client_manager=cluster.client_manager() if cluster else ClientManager(),
+        transports=["websocket"] if cluster else ["polling", "websocket"],
         async_mode="threading",
         cors_allowed_origins=app.config["CORS_ALLOWED_ORIGINS"],
         max_http_buffer_size=LIMITS.max_message_bytes,
@@ -80,8 +93,13 @@ def create_app(config: dict | None = None) -> Flask:
     bounded_polling(socketio.server.eio)
     PacketGuard(socketio.server, protocol_events(), close)
     app.wsgi_app = no_delay(host_guard(connection_rate(app.wsgi_app, app.config), app.config))
+    if app.config["TRUSTED_PROXIES"]:  # the browser's address, not the proxy's, for every limit and fair share
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=app.config["TRUSTED_PROXIES"])
     app.extensions["nnplayground"] = SessionManager(app.config, socketio.server)
     app.extensions["classrooms"] = Classrooms(app.extensions["nnplayground"], app.config["PUBLIC_URL"])
+    app.extensions["cluster"] = cluster
+    if cluster is not None:
+        cluster.attach(app, socketio.server, app.extensions["nnplayground"], app.extensions["classrooms"])
     app.register_blueprint(bp)
     app.register_blueprint(lessons_bp)  # the lesson panel's routes (app/lessons/routes.py)
     return app

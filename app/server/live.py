@@ -68,6 +68,8 @@ class LiveServer:
         self._server.shutdown()
         self._server.server_close()
         self.app.extensions["nnplayground"].shutdown()
+        if self.app.extensions.get("cluster") is not None:
+            self.app.extensions["cluster"].shutdown()
 
     def __enter__(self) -> "LiveServer":
         return self.start()

@@ -22,12 +22,7 @@ export function paintDiverging(canvas, values, offset, r, scale, { discretize = 
     for (let col = 0; col < r; col += 1) {
       let v = values[offset + row * r + col] / s;
       if (discretize) v = v > 0 ? strength : -strength;
-      const k = Math.max(0, Math.min(255, Math.round((v + 1) * 127.5))) * 4;
-      const p = (target * r + col) * 4;
-      px[p] = DIVERGING[k];
-      px[p + 1] = DIVERGING[k + 1];
-      px[p + 2] = DIVERGING[k + 2];
-      px[p + 3] = 255;
+      putDiverging(px, (target * r + col) * 4, v);
     }
   }
   canvas.getContext('2d').putImageData(image, 0, 0);
@@ -61,6 +56,15 @@ export function paintClasses(canvas, values, classes, r, { discretize = false, f
     }
   }
   canvas.getContext('2d').putImageData(image, 0, 0);
+}
+
+/** Write the red–blue diverging colour of `v` in [-1, 1] (clamped) into the RGBA pixel at byte `p` of `px`. */
+export function putDiverging(px, p, v) {
+  const k = Math.max(0, Math.min(255, Math.round((v + 1) * 127.5))) * 4;
+  px[p] = DIVERGING[k];
+  px[p + 1] = DIVERGING[k + 1];
+  px[p + 2] = DIVERGING[k + 2];
+  px[p + 3] = 255;
 }
 
 function prepare(canvas, r) {

@@ -153,12 +153,23 @@ labFor(url.lab ?? 'mlp').catch(() => {}); // build the likely lab's views while 
 
 // ---------------- the connection ----------------
 const classroom = setupClassroom({ send: (event, payload) => send(event, payload), joinCode });
+function showConnection(status, title = `Connection to the server: ${status}`) {
+  $('connection').dataset.state = status;
+  $('connection').textContent = status;
+  $('connection').title = title;
+}
 const server = connect({
   onConnection: (status, reason) => {
-    $('connection').dataset.state = status;
-    $('connection').textContent = status;
-    $('connection').title = `Connection to the server: ${status}`;
+    showConnection(status);
     if (status === 'disconnected') classroom.onDisconnect(reason);
+    if (status !== 'connected') $('relay-banner').hidden = true;
+  },
+  onRelay: (s) => {
+    const away = s.state === 'reconnecting';
+    $('relay-banner').hidden = !away;
+    $('relay-message').textContent = s.message;
+    if (away) showConnection('reconnecting', s.message);
+    else showConnection('connected');
   },
   onClass: (s) => {
     classroom.takeClass(s);

@@ -10,7 +10,9 @@ let tokenKey = TOKEN_KEY;
 /**
  * Connect and wire the server's events to `handlers`:
  *   onSession({token, created}), onSchema(schema), onState(state), onFrame(frame, ack), onError(error),
- *   onClass(class state | null), onConnection('connecting' | 'connected' | 'disconnected', reason).
+ *   onClass(class state | null), onConnection('connecting' | 'connected' | 'disconnected', reason),
+ *   onRelay({state: 'reconnecting' | 'live', message}) (the session lives in another server process, whose link
+ *   to this one is down or back: docs/deploy.md).
  * `options.join`: a class's code — connect as its follower (auth {join, fork?}: `fork` is the token of the copy
  * this tab took of the class, kept under its own key). Returns {send(event, payload) -> Promise<reply>, socket}.
  */
@@ -23,7 +25,9 @@ export function connect(handlers, options = {}) {
       if (options.join) cb(token ? { join: options.join, fork: token } : { join: options.join });
       else cb(token ? { token } : {});
     },
-    transports: ['websocket', 'polling'],
+    // Several server processes (docs/deploy.md): every request of a long-polling connection must reach the same
+    // process, which nothing guarantees there, so the page then speaks websocket only (the server says so).
+    transports: document.body.dataset.transports === 'websocket' ? ['websocket'] : ['websocket', 'polling'],
   });
 
   socket.on('connect', () => handlers.onConnection?.('connected'));
@@ -37,6 +41,7 @@ export function connect(handlers, options = {}) {
   socket.on('state', (state) => handlers.onState?.(state));
   socket.on('error', (error) => handlers.onError?.(error));
   socket.on('class', (state) => handlers.onClass?.(state));
+  socket.on('relay', (state) => handlers.onRelay?.(state));
   socket.on('frame', (frame, ack) => handlers.onFrame?.(frame, typeof ack === 'function' ? ack : () => {}));
 
   /** Emit an event with an ack; resolves with the server's reply ({ok, config_version} or {ok: false, error}). */

@@ -8,6 +8,7 @@ from app.labs import LABS
 from app.labs.__main__ import tables
 from app.labs.mlp import Lab as MlpLab
 from app.labs.mlp import schema
+from app.sessions.headless import build_lab
 from app.sessions.session import Session
 
 SetMessage = MlpLab.settings_message()
@@ -49,6 +50,13 @@ def test_presets_are_valid_settings():
     for family in ("digits", "mnist"):
         assert schema.PRESETS[family]["hidden_sizes"] == [16, 16]
         assert (schema.PRESETS[family]["activation"], schema.PRESETS[family]["loss"]) == ("sigmoid", "mse")
+
+
+def test_the_mnist_presets_initialisation_is_undone_by_the_next_family():
+    lab = build_lab("mlp", {"dataset": "mnist"})
+    assert (lab.settings["init"], lab.settings["batch_size"]) == ("xavier_normal", 32)
+    lab.apply_settings({"dataset": "circle"})
+    assert (lab.settings["init"], lab.settings["batch_size"]) == ("default", 10)
 
 
 def test_schema_payload_carries_controls_and_limits():

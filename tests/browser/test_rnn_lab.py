@@ -92,3 +92,41 @@ def test_generated_text_changes_as_the_character_model_trains(page, base_url, co
     page.click("#play")
     assert re.search(r"temperature", page.locator("#rnn-text-caption").inner_text())
     assert not console_errors, console_errors
+
+
+def test_hidden_state_heatmap_paints_each_unit_and_step(page, base_url, console_errors):
+    """#rnn-hidden-heatmap (a canvas): one row per unit of both directions, one column per step, h_t > 0 blue and
+    h_t < 0 red, and the pointer reads the value of the cell under it."""
+    open_lab(page, base_url)
+    set_control(page, "bidirectional", "True")
+    heatmap = page.locator("#rnn-hidden-heatmap canvas")
+    heatmap.scroll_into_view_if_needed()
+    page.wait_for_function("() => window.__nnp.views.rnnHeatmap.cell?.width === 32", timeout=TIMEOUT)  # 2 × 16
+    cells = page.evaluate("""() => {
+      const view = window.__nnp.views.rnnHeatmap;
+      const c = view.cell;
+      const ratio = window.devicePixelRatio || 1;
+      const ctx = view.canvas.getContext('2d');
+      const found = {};
+      for (let t = 0; t < c.L; t += 1) {
+        for (let j = 0; j < c.width; j += 1) {
+          const v = c.states[t * c.width + j];
+          const sign = v > 0.3 ? 'positive' : v < -0.3 ? 'negative' : null;
+          if (!sign || found[sign]) continue;
+          const x = c.x0 + (t + 0.5) * c.cw;
+          const y = c.y0 + (j + 0.5) * c.ch;
+          const [r, g, b] = ctx.getImageData(Math.round(x * ratio), Math.round(y * ratio), 1, 1).data;
+          found[sign] = { t, j, v, r, g, b, x, y };
+        }
+      }
+      return { L: c.L, found };
+    }""")
+    assert cells["L"] == 50  # the sine's sequence length
+    positive, negative = cells["found"]["positive"], cells["found"]["negative"]
+    assert positive["b"] > positive["r"] + 40, positive  # blue for h > 0
+    assert negative["r"] > negative["b"] + 40, negative  # red for h < 0
+    box = heatmap.bounding_box()
+    page.mouse.move(box["x"] + positive["x"], box["y"] + positive["y"])
+    title = heatmap.get_attribute("title")
+    assert f"t {positive['t']}," in title and f"h = {positive['v']:.3f}" in title, title
+    assert not console_errors, console_errors

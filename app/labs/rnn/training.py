@@ -11,8 +11,10 @@ import math
 
 import numpy as np
 
-from engine import SGD, Adam, CrossEntropyLoss, MSELoss, clip_grad_norm_
+from engine import CrossEntropyLoss, MSELoss, clip_grad_norm_
 from engine.sequence import SequenceModel
+
+from app.labs.training import Trainer as BaseTrainer
 
 from .data import Data
 from .schema import flag
@@ -29,44 +31,23 @@ def build_model(settings: dict, data: Data, rng: np.random.Generator) -> Sequenc
                          bidirectional=flag(s["bidirectional"]), readout=data.readout, rng=rng)
 
 
-class Trainer:
+class Trainer(BaseTrainer):
     """``model``, ``optimizer``, the cost, and the shuffled minibatch order over ``data``'s training sequences."""
 
     def __init__(self, model: SequenceModel, data: Data, settings: dict, rng: np.random.Generator):
-        self.model = model
-        self.settings = settings  # the lab's dict: read afresh at every step
-        self.rng = rng
-        self.step = 0
-        self.epoch = 0
-        self.blew_up: str | None = None
+        super().__init__(model, settings, rng)
         self.grad_norm: float | None = None  # the last step's total gradient norm, before clipping
         self.use_data(data)
         self.build_optimizer()
 
-    # --- configuration
+    def n_train(self) -> int:
+        return len(self.data.x_train)
+
     def use_data(self, data: Data) -> None:
+        """Train on ``data`` from the next step (a new epoch starts)."""
         self.data = data
         self._order = None
         self.loss_fn = CrossEntropyLoss() if data.loss == "cross_entropy" else MSELoss()
-
-    def build_optimizer(self) -> None:
-        s = self.settings
-        params = list(self.model.parameters())
-        if s["optimizer"] == "adam":
-            self.optimizer = Adam(params, lr=s["learning_rate"])
-        else:
-            self.optimizer = SGD(params, lr=s["learning_rate"],
-                                 momentum=s["momentum"] if s["optimizer"] == "momentum" else 0.0)
-        self.optimizer_kind = "adam" if s["optimizer"] == "adam" else "sgd"
-
-    def sync_optimizer(self) -> None:
-        s = self.settings
-        if ("adam" if s["optimizer"] == "adam" else "sgd") != self.optimizer_kind:
-            self.build_optimizer()
-            return
-        self.optimizer.lr = s["learning_rate"]
-        if self.optimizer_kind == "sgd":
-            self.optimizer.momentum = s["momentum"] if s["optimizer"] == "momentum" else 0.0
 
     # --- the model in its layout, the cost in the data's
     def predict(self, x: np.ndarray) -> np.ndarray:
@@ -90,46 +71,22 @@ class Trainer:
 
     # --- training
     def train_step(self) -> float:
-        """One minibatch: forward, cost, backward through time, clipping, update. Returns the loss.
-
-        A non-finite loss returns before anything changes; a non-finite gradient sets ``blew_up = "gradient"``
-        (no update); weights that overflow in the update set ``blew_up = "weights"``."""
-        self.blew_up = None
+        """One minibatch: forward, cost, backward through time, clipping, update. Returns the loss (see
+        app.labs.base); ``grad_norm`` is the gradient's norm before clipping."""
         s, d = self.settings, self.data
-        n = len(d.x_train)
-        if self._order is None:
-            self._order = self.rng.permutation(n)
-            self._cursor = 0
-        batch = self._order[self._cursor:self._cursor + min(s["batch_size"], n)]
+        batch = self.next_batch()
         self.model.train()
         loss, grad = self.cost(self.predict(d.x_train[batch]), d.y_train[batch])
         if not math.isfinite(loss):
             return loss
         self.optimizer.zero_grad()
         self.backward(grad)
-        flat = self.optimizer.flat
         if s["clipping"] == "norm":
             self.grad_norm = clip_grad_norm_(self.optimizer.params, s["clip_threshold"])
         else:
+            flat = self.optimizer.flat
             self.grad_norm = math.sqrt(float(flat.grad @ flat.grad))
-        if not math.isfinite(self.grad_norm):
-            self.blew_up = "gradient"
-            return loss
-        self.optimizer.step()
-        if not math.isfinite(float(flat.data @ flat.data)):
-            self.blew_up = "weights"
-        self.step += 1
-        self._cursor += len(batch)
-        if self._cursor >= n:
-            self.epoch += 1
-            self._order = None
-        return loss
-
-    def steps_left_in_epoch(self) -> int:
-        n = len(self.data.x_train)
-        b = min(self.settings["batch_size"], n)
-        done = 0 if self._order is None else self._cursor
-        return max(1, math.ceil((n - done) / b))
+        return self.update(loss, len(batch), grad_norm=self.grad_norm)
 
     # --- evaluation
     def evaluate(self, split: str) -> tuple[float, float | None]:
@@ -146,6 +103,3 @@ class Trainer:
             self.model.train()
         accuracy = float(np.mean(output.argmax(axis=-1) == y)) if self.data.loss == "cross_entropy" else None
         return loss, accuracy
-
-    def parameters_finite(self) -> bool:
-        return bool(np.isfinite(self.optimizer.flat.data).all())

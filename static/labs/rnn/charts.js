@@ -1,9 +1,9 @@
-// The RNN lab's Plotly charts: ∂L/∂h_t through time (log scale, with the clipping threshold), the prediction
-// against the target along the probe sequence, and the hidden state as a heatmap over time. Each `take`s the
-// newest frame; the chart scheduler calls `draw`.
+// The RNN lab's Plotly charts: ∂L/∂h_t through time (log scale, with the clipping threshold) and the prediction
+// against the target along the probe sequence. Each `take`s the newest frame; the chart scheduler calls `draw`.
+// (The hidden state over time is a canvas view: heatmap-view.js.)
 
 import { Plotly, fitToElement } from '../../core/plotly.js';
-import { colors, baseLayout, axis, chartConfig, divergingScale, classColors } from '../../core/theme.js';
+import { colors, baseLayout, axis, chartConfig, classColors } from '../../core/theme.js';
 import { visible } from './unrolled-view.js';
 
 const DIRECTION_DASH = ['solid', 'dot'];
@@ -151,47 +151,6 @@ export class PredictionChart {
       for (let t = 0; t < L; t += 1) sq += (p.prediction[t] - p.target[t]) ** 2;
       this.caption.textContent = `test sequence #${frame.probeIndex}: squared error ${(sq / L).toFixed(4)}`;
     }
-    Plotly.react(this.el, traces, layout, chartConfig);
-  }
-}
-
-export class HiddenHeatmap {
-  constructor(el, layerSelect) {
-    this.el = el;
-    this.layerSelect = layerSelect;
-    this.frame = null;
-    fitToElement(el);
-    layerSelect.addEventListener('change', () => this.draw());
-  }
-
-  take(frame) {
-    this.frame = frame;
-    const K = frame.hidden.length;
-    if (this.layerSelect.options.length !== K) {
-      const chosen = Math.min(Number(this.layerSelect.value || K - 1), K - 1);
-      this.layerSelect.replaceChildren(...Array.from({ length: K }, (_, k) => new Option(`${k}`, `${k}`)));
-      this.layerSelect.value = String(chosen < 0 ? K - 1 : chosen);
-    }
-  }
-
-  draw() {
-    const frame = this.frame;
-    if (!frame?.state) return;
-    const k = Math.min(Number(this.layerSelect.value || 0), frame.hidden.length - 1);
-    const states = frame.hidden[k];
-    if (!states) return;
-    const [L, width] = states.shape;
-    const D = frame.state.num_directions;
-    const H = width / D;
-    // rows: units (reverse direction's below the forward's), columns: time
-    const z = Array.from({ length: width }, (_, j) => Array.from({ length: L }, (_, t) => states[t * width + j]));
-    const relu = frame.state.cell_type === 'RNN' && frame.state.settings?.nonlinearity === 'relu';
-    const y = Array.from({ length: width }, (_, j) => (D === 2 ? `${j < H ? '→' : '←'}${j % H}` : `${j}`));
-    const traces = [{ z, y, type: 'heatmap', colorscale: divergingScale, zmin: relu ? undefined : -1,
-      zmax: relu ? undefined : 1, zmid: 0, colorbar: { tickfont: { color: colors.muted }, thickness: 12 } }];
-    const layout = baseLayout({ xaxis: axis({ title: { text: 't' } }),
-      yaxis: axis({ title: { text: `unit of hₜ (layer ${k})` }, autorange: 'reversed', type: 'category',
-        showticklabels: width <= 32 }) });
     Plotly.react(this.el, traces, layout, chartConfig);
   }
 }

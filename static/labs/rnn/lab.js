@@ -8,7 +8,8 @@ import { Curves } from '../../core/curves.js';
 import { decodeFrame } from './frame.js';
 import { ShapesView } from './shapes-view.js';
 import { UnrolledView } from './unrolled-view.js';
-import { GradientTimeChart, PredictionChart, HiddenHeatmap } from './charts.js';
+import { GradientTimeChart, PredictionChart } from './charts.js';
+import { HiddenHeatmap } from './heatmap-view.js';
 import { TextView } from './text-view.js';
 
 export const URL_KEYS = [];
@@ -32,15 +33,15 @@ export function createLab(ctx) {
   const unrolled = new UnrolledView($('rnn-unrolled'), $('rnn-unrolled-caption'));
   const gradient = new GradientTimeChart($('rnn-gradient-time'), $('rnn-gradient-caption'));
   const prediction = new PredictionChart($('rnn-prediction'), $('rnn-prediction-title'), $('rnn-prediction-caption'));
-  const heatmap = new HiddenHeatmap($('rnn-hidden-heatmap'), $('rnn-heatmap-layer'));
+  const heatmap = new HiddenHeatmap($('rnn-hidden-heatmap'), $('rnn-heatmap-layer'), () => ctx.redrawLast());
   const text = new TextView($('generated-text'), $('rnn-text-caption'));
   const curves = new Curves($('rnn-curves'));
   const chars = () => state?.task === 'chars';
   charts.add('loss curves', () => curves.draw(), 400, inSight($('rnn-curves')));
   charts.add('gradient through time', () => gradient.draw(), 300, inSight($('rnn-gradient-time')));
   charts.add('prediction', () => prediction.draw(), 300, inSight($('rnn-prediction')));
-  charts.add('hidden heatmap', () => heatmap.draw(), 400, inSight($('rnn-hidden-heatmap')));
-  const dataViews = [gradient, prediction, heatmap];
+  const dataViews = [gradient, prediction];
+  const canvasViews = [unrolled, heatmap];
   Object.assign(nnp.views, { rnnUnrolled: unrolled, rnnGradient: gradient, rnnPrediction: prediction,
     rnnHeatmap: heatmap, rnnText: text, rnnShapes: shapes, rnnCurves: curves });
 
@@ -53,7 +54,7 @@ export function createLab(ctx) {
   return {
     urlKeys: URL_KEYS,
     controlOptions: { relevantWhen: RELEVANT_WHEN },
-    canvasViews: [unrolled],
+    canvasViews,
 
     showState(s) {
       state = s;
@@ -81,7 +82,7 @@ export function createLab(ctx) {
 
     draw(frame) {
       for (const view of dataViews) ctx.guarded(view, () => view.take(frame));
-      for (const view of [unrolled]) ctx.drawView(view, frame);
+      for (const view of canvasViews) ctx.drawView(view, frame);
     },
 
     restyle() {
