@@ -43,6 +43,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--redis", metavar="URL", default=None,
                         help="the Redis the server processes share (redis://HOST:6379/0), for processes on several "
                              "machines; --workers N without it starts a private redis-server on loopback")
+    parser.add_argument("--behind-proxy", action="store_true",
+                        help="trust the X-Forwarded-For of the one reverse proxy in front (docs/deploy.md): the "
+                             "per-address limits and fair shares then count each browser, not the proxy; only when "
+                             "the server can be reached through that proxy alone")
     parser.add_argument("--worker-fd", type=int, default=None, help=argparse.SUPPRESS)  # set by --workers
     parser.add_argument("--worker-id", default=None, help=argparse.SUPPRESS)
     return parser.parse_args(argv)
@@ -128,15 +132,19 @@ def serve(argv=None) -> None:
         app = create_app({"FPS": args.fps, "SESSION_IDLE_TIMEOUT": args.idle_timeout, "BIND_HOST": host,
                           "ALLOWED_HOSTS": args.allow_host, "MNIST_DIR": args.mnist,
                           "PUBLIC_URL": url.rstrip("/") if args.lan else None,
-                          "REDIS_URL": redis, "WORKER_ID": args.worker_id})
+                          "REDIS_URL": redis, "WORKER_ID": args.worker_id,
+                          "TRUSTED_PROXIES": 1 if args.behind_proxy else 0})
     except Unreachable as error:
         _usage(f"--redis {_redacted(redis)}: Redis does not answer ({error}); start it, or check the URL")
     except ValueError as error:
         raise SystemExit(f"nnplayground: --mnist {args.mnist}: {error}") from None
     if args.worker_fd is not None:  # one of --workers N: the parent printed the address and opens the browser
+        from .cluster.launcher import take_turns
+
+        server = make_server(host, port, app, threaded=True, request_handler=RequestHandler, fd=args.worker_fd)
+        take_turns(server, app.extensions["cluster"])
         try:
-            make_server(host, port, app, threaded=True, request_handler=RequestHandler,
-                        fd=args.worker_fd).serve_forever()
+            server.serve_forever()
         except KeyboardInterrupt:  # Ctrl+C reaches the whole process group: the parent says what happens
             pass
         return None

@@ -104,6 +104,22 @@ def _joined(redis_url: str, names: list[str], children, stopping, timeout: float
         client.close()
 
 
+def take_turns(server, node, delay: float = 0.03) -> None:
+    """Make the kernel's spreading of connections even out the sessions: a worker ``server`` (Werkzeug's, on the
+    shared socket) that holds more sessions than another process (``node.busier_than_peers``) waits ``delay`` s
+    before it accepts, so a less busy process takes the connection first; if none does, it takes it itself. The
+    shared socket is made non-blocking, so the one that comes second finds nothing and goes back to waiting."""
+    server.socket.setblocking(False)
+    accept = server.get_request
+
+    def get_request():
+        if node.busier_than_peers():
+            time.sleep(delay)
+        return accept()  # BlockingIOError (an OSError) when another process took it: socketserver moves on
+
+    server.get_request = get_request
+
+
 def listening_socket(host: str, port: int) -> socket.socket:
     """The one listening socket every worker accepts on (inheritable, so it survives into the children)."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET

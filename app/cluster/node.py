@@ -77,6 +77,7 @@ class Node:
         self.executor = ThreadPoolExecutor(8, thread_name_prefix="nnplayground-relay")
         self._stop = threading.Event()
         self._missing: dict[str, float] = {}      # a peer process whose heartbeat is missing → since when
+        self.lightest_peer: int | None = None     # the fewest sessions another process holds (heartbeats)
 
     def client_manager(self) -> ClusterClientManager:
         return ClusterClientManager(self)
@@ -113,6 +114,11 @@ class Node:
         """The virtual client behind the Socket.IO ``sid`` (owner side), or None for a local one."""
         eio_sid = self.server.manager.eio_sid_from_sid(sid, "/")
         return self.virtual.get(eio_sid) if isinstance(eio_sid, str) and eio_sid[:1] == VIRTUAL else None
+
+    def busier_than_peers(self) -> bool:
+        """Whether this process holds more sessions than another one (as their last heartbeats said)."""
+        peer = self.lightest_peer
+        return peer is not None and len(self.manager.sessions) > peer
 
     def owner_elsewhere(self, auth) -> str | None:
         """The process that holds what ``auth`` asks for (a session's token, a class's code), if another one.
@@ -368,13 +374,19 @@ class Node:
         try:
             entry = json.dumps({"worker": self.worker})
             pipe = self.link.redis.pipeline(transaction=False)
-            pipe.set(wire.alive_key(self.worker), entry, ex=wire.TTL)
+            pipe.set(wire.alive_key(self.worker), json.dumps({"worker": self.worker,
+                                                              "sessions": len(self.manager.sessions)}), ex=wire.TTL)
             for token in list(self.manager.sessions):
                 pipe.set(wire.session_key(wire.public_id(token)), entry, ex=wire.TTL)
             for code, classroom in list(self.classrooms.by_code.items()):
                 pipe.set(wire.class_key(code), json.dumps({"worker": self.worker, "code": code,
                                                            "join_url": classroom.join_url}), ex=wire.TTL)
             pipe.execute()
+            peers = [key for key in self.link.redis.scan_iter(match=wire.alive_key("*"), count=1000)
+                     if key.decode() != wire.alive_key(self.worker)]
+            loads = [json.loads(value).get("sessions", 0) for value in self.link.redis.mget(peers) if value] \
+                if peers else []
+            self.lightest_peer = min(loads) if loads else None
             return True
         except Exception:  # noqa: BLE001 - redis.RedisError, OSError: the listener reports it
             self._missing.clear()  # while Redis is away nobody's heartbeat counts as missing

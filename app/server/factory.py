@@ -10,6 +10,7 @@ from flask import Flask
 from flask_socketio import SocketIO
 from socketio import Manager as ClientManager
 from jinja2 import FileSystemLoader
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from .blas import limit_blas_threads
 from .controls import LIMITS
@@ -44,6 +45,7 @@ DEFAULT_CONFIG = {
     "MAX_CONTENT_LENGTH": LIMITS.max_message_bytes,  # HTTP bodies (model upload)
     "REDIS_URL": None,               # several server processes sharing sessions through Redis (docs/deploy.md)
     "WORKER_ID": None,               # this process's name among them (None: a random one)
+    "TRUSTED_PROXIES": 0,            # reverse proxies in front whose X-Forwarded-For is trusted (--behind-proxy: 1)
 }
 
 socketio = SocketIO()
@@ -91,6 +93,8 @@ def create_app(config: dict | None = None) -> Flask:
     bounded_polling(socketio.server.eio)
     PacketGuard(socketio.server, protocol_events(), close)
     app.wsgi_app = no_delay(host_guard(connection_rate(app.wsgi_app, app.config), app.config))
+    if app.config["TRUSTED_PROXIES"]:  # the browser's address, not the proxy's, for every limit and fair share
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=app.config["TRUSTED_PROXIES"])
     app.extensions["nnplayground"] = SessionManager(app.config, socketio.server)
     app.extensions["classrooms"] = Classrooms(app.extensions["nnplayground"], app.config["PUBLIC_URL"])
     app.extensions["cluster"] = cluster

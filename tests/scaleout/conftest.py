@@ -53,12 +53,13 @@ def answering(url: str, process: subprocess.Popen, what: str, timeout: float = 6
 
 
 @pytest.fixture(scope="module")
-def processes(redis_url):
-    """Two server processes sharing ``redis_url``: (a, b)."""
+def processes(redis_url, request):
+    """Two server processes sharing ``redis_url``: (a, b); with the test module's ``SERVER_FLAGS`` if it has."""
+    flags = getattr(request.module, "SERVER_FLAGS", ())
     started = []
     try:
-        started.append(ServerProcess(redis_url, "a"))
-        started.append(ServerProcess(redis_url, "b"))
+        started.append(ServerProcess(redis_url, "a", *flags))
+        started.append(ServerProcess(redis_url, "b", *flags))
         yield tuple(started)
     finally:
         for server in started:

@@ -4,6 +4,7 @@ teacher and a follower connect through it, and a control runs through it."""
 
 from __future__ import annotations
 
+import http.client
 import os
 import re
 import shutil
@@ -17,9 +18,11 @@ from app.cluster import wire
 from app.cluster.launcher import stop_process
 from app.server.client import Viewer
 from app.server.live import free_port
+from app.sessions.classroom import WRONG_CODE_BURST
 
 from .conftest import answering, in_directory
 
+SERVER_FLAGS = ("--behind-proxy",)  # as docs/deploy.md says to start them behind the proxy
 DEPLOY = Path(__file__).resolve().parents[2] / "docs" / "deploy.md"
 NGINX = shutil.which("nginx") or ("/usr/sbin/nginx" if os.access("/usr/sbin/nginx", os.X_OK) else None)
 
@@ -83,3 +86,21 @@ def test_a_class_through_nginx_in_front_of_two_processes(nginx, redis_url, run):
             await viewer.disconnect()
 
     run(scenario())
+
+
+def test_behind_the_proxy_each_browser_has_its_own_address(nginx):
+    """--behind-proxy: the per-address limits count the browser (X-Forwarded-For), not nginx: one device guessing
+    codes is slowed down, its neighbour is not."""
+    def join_status(source: str, code: str = "ZZZZZZ") -> int:
+        host, port = nginx.removeprefix("http://").split(":")
+        connection = http.client.HTTPConnection(host, int(port), timeout=10, source_address=(source, 0))
+        try:
+            connection.request("GET", f"/join/{code}")
+            return connection.getresponse().status
+        finally:
+            connection.close()
+
+    # Each process keeps its own count (nginx takes turns over the two): past twice the burst, both refuse.
+    statuses = [join_status("127.0.4.1") for _ in range(2 * WRONG_CODE_BURST + 4)]
+    assert statuses[0] == 404 and statuses[-2:] == [429, 429], statuses
+    assert join_status("127.0.4.2") == 404
