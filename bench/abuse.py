@@ -2,8 +2,8 @@
 
 A victim (python-socketio AsyncClient, acking every frame) watches its own playing session; each attack runs in
 its own process for ``--seconds`` while the victim's frames/s and steps/s are measured before, during and after
-it. Ratios are against the victim's figures in the window just before that attack (same run, same machine
-load), so a busy machine shifts both. Also: the server's RSS (before, peak during, after; and the growth per
+it (the "after" window starts a second after the attacker stopped). Ratios are against the victim's baseline, a
+window twice as long measured alone at the start of the same run; the "before" column shows how far the load drifted. Also: the server's RSS (before, peak during, after; and the growth per
 hostile connection) and CPU, and tracebacks in its log. Targets (issue 8): victim ≥ 80 % during and after,
 ≤ +50 MB RSS per hostile connection, 0 tracebacks.
 
@@ -270,7 +270,7 @@ async def main(args) -> None:
         await viewer.call("set", {"speed": args.victim_speed})
         await viewer.call("play")
         await viewer.wait_for(lambda v: v.frame["step"] > 200, timeout=20)
-        baseline = await measure(viewer, args.seconds, server.pid)
+        baseline = await measure(viewer, 2 * args.seconds, server.pid)  # long: the figure every ratio is against
         chosen = [a for a in ATTACKS if not args.only or any(key in a[0] for key in args.only)]
         for name, attack in chosen:
             before = await measure(viewer, args.seconds, server.pid)
@@ -284,8 +284,12 @@ async def main(args) -> None:
             stop.set()
             process.join(30)
             opened = result.get(timeout=5) if not result.empty() else "?"
+            await asyncio.sleep(1.0)  # the attacker's last connections close
             after = await measure(viewer, args.seconds, server.pid)
             rows.append((name, before, during, after, opened))
+            if viewer.disconnected:
+                print(f"  the victim was disconnected during {name}", file=sys.stderr, flush=True)
+                break
             print(f"  {name}: done", file=sys.stderr, flush=True)
         await viewer.disconnect()
         await asyncio.sleep(0.2)
@@ -301,18 +305,20 @@ async def main(args) -> None:
           f"server {baseline['rss']:.0f} MB RSS, {baseline['cpu']:.0f} % CPU. Load average at the end: "
           f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores. Tracebacks in the server log: {tracebacks}.")
     print()
-    print("| attack | victim frames/s before → during → after | during / before | after / before "
-          "| steps/s during / before | after / before | RSS before → peak → after (MB) | MB per hostile "
-          "connection | server CPU during | connections |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    print("Ratios are against the baseline (victim alone, a 2× long window at the start of this run); before "
+          "/ baseline shows how far the machine's load drifted.\n")
+    print("| attack | victim frames/s before → during → after | before / baseline | during / baseline "
+          "| after / baseline | steps/s during / baseline | after / baseline | RSS before → peak → after (MB) "
+          "| MB per hostile connection | server CPU during | connections |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    base = {k: max(v, 1e-9) for k, v in baseline.items()}
     for name, before, during, after, opened in rows:
         growth = (during["peak"] - before["rss"]) / max(opened, 1) if isinstance(opened, int) else float("nan")
-        before = {k: max(v, 1e-9) for k, v in before.items()}
         print(f"| {name} | {before['fps']:.1f} → {during['fps']:.1f} → {after['fps']:.1f} "
-              f"| {during['fps'] / before['fps']:.0%} | {after['fps'] / before['fps']:.0%} "
-              f"| {during['steps'] / max(before['steps'], 1e-9):.0%} | {after['steps'] / max(before['steps'], 1e-9):.0%} "
-              f"| {before['rss']:.0f} → {during['peak']:.0f} → {after['rss']:.0f} | {growth:+.1f} "
-              f"| {during['cpu']:.0f} % | {opened} |")
+              f"| {before['fps'] / base['fps']:.0%} | {during['fps'] / base['fps']:.0%} "
+              f"| {after['fps'] / base['fps']:.0%} | {during['steps'] / base['steps']:.0%} "
+              f"| {after['steps'] / base['steps']:.0%} | {before['rss']:.0f} → {during['peak']:.0f} → "
+              f"{after['rss']:.0f} | {growth:+.1f} | {during['cpu']:.0f} % | {opened} |")
     closes = [line for line in text.splitlines() if "closing" in line]
     print(f"\nServer log: {len(closes)} connections closed by the guard; the first few:")
     for line in closes[:8]:

@@ -1,11 +1,15 @@
 """Classroom capacity: one teacher's session followed by 25, 50, 100, 200 real socket clients.
 
-The server runs as its own process (``python -m app``). The teacher's page is a Viewer in this process that
-starts a class; the followers join it with its code (``auth: {join: CODE}``), python-socketio AsyncClients, many to an asyncio loop, in ``--processes`` worker processes (so
-neither the server nor the teacher shares a GIL with them). Each follower connects from its own loopback
-address (127.0.1.x, …: on a school network every phone has its own, and the server limits new connections per
-address) and, like a browser, offers permessage-deflate. ``--slow`` of them ack each frame only after
-``--slow-ack`` seconds (a phone that draws slowly).
+The server runs as its own process (``python -m app``). The teacher's page is a python-socketio AsyncClient
+(Viewer) in this process that starts a class; the followers join it with its code (``auth: {join: CODE}``),
+many to an asyncio loop, in ``--processes`` client processes (neither the server nor the teacher shares a GIL
+with them). So that the bench measures the server and not Python clients, the followers are lean raw websocket
+clients (LeanFollower: they parse each frame's small text header and ack, leaving the binary attachments
+undecoded) except ``--full`` python-socketio AsyncClients that decode every frame whole (the check that the
+frames decode). Each follower connects from its own loopback address (127.0.1.x, …: on a school network every
+phone has its own, and the server limits new connections per address). ``--slow`` of them ack each frame only
+after ``--slow-ack`` seconds (a phone that draws slowly). The server's CPU and the client processes' CPU are
+printed for each window (the machine has 2 cores: clients that take one leave the server the other).
 
 Latency = the follower's receive time − the frame's ``time`` (the server's wall clock when the frame was
 built; both processes read the same clock). Frames/s and latencies are counted over the same ``--seconds``
@@ -15,19 +19,21 @@ window for every client. Targets (issue 14, item 6; printed, not asserted): at 1
 Then fairness (item 7): the teacher's steps/s (``speed`` 60,000: as fast as the scheduler lets it) alone, and
 with 30 students each training their own session from their own address while following the class.
 
-Usage: ``python bench/classroom.py [--followers 25 50 100 200] [--seconds 5] [--processes 2]``.
+Usage: ``python bench/classroom.py [--followers 25 50 100 200] [--seconds 5] [--processes 2] [--quick]``.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import multiprocessing
 import os
 import sys
 import time
 from pathlib import Path
 
+import aiohttp
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -43,37 +49,114 @@ def address(k: int) -> str:
     return f"127.{1 + k // 250 // 250}.{1 + k // 250 % 250}.{1 + k % 250}"
 
 
-def follower(url, code, source, ack_delay=0.0, deflate=True) -> Viewer:
-    """A follower's page (joined with the class's code), as lean as a Viewer can be; ``arrivals`` holds
-    (receive time, frame time) pairs."""
+class LeanFollower:
+    """A follower as lean as a client can be, so the bench measures the server, not Python clients: a raw
+    Engine.IO/Socket.IO websocket (aiohttp's) that answers pings, parses only each frame's small text header
+    (its ``time`` and ack id), counts its binary attachments without decoding them and acks once the last one
+    is in (after ``ack_delay`` s: a phone that draws slowly). ``arrivals``: (receive time, frame time) pairs."""
+
+    def __init__(self, url: str, code: str, source: str, ack_delay: float = 0.0):
+        self.url = url.replace("http://", "ws://", 1).rstrip("/") + "/socket.io/?EIO=4&transport=websocket"
+        self.code, self.source, self.ack_delay = code, source, ack_delay
+        self.arrivals: list[tuple[float, float]] = []
+        self.joined = asyncio.Event()
+        self.session = self.ws = self.reader = None
+
+    async def connect(self) -> "LeanFollower":
+        for attempt in range(50):  # new connections per address are rate-limited (HTTP 429): retry, as a page would
+            self.session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(local_addr=(self.source, 0)))
+            try:
+                self.ws = await self.session.ws_connect(self.url, compress=0, max_msg_size=0)
+                break
+            except aiohttp.ClientError:
+                await self.session.close()
+                await asyncio.sleep(0.1 * (attempt + 1))
+        else:
+            raise ConnectionError(f"{self.source} could not connect")
+        opened = await self.ws.receive_str()
+        assert opened.startswith("0"), opened
+        await self.ws.send_str("40" + json.dumps({"join": self.code}))
+        self.reader = asyncio.create_task(self._read())
+        await asyncio.wait_for(self.joined.wait(), 30)
+        return self
+
+    async def _read(self) -> None:
+        ack, waiting, built = None, 0, 0.0  # the frame being received: its ack id, attachments to come, time
+        async for message in self.ws:
+            if message.type == aiohttp.WSMsgType.BINARY:
+                waiting -= 1
+                if waiting == 0 and ack is not None:
+                    self._received(ack, built)
+                continue
+            if message.type != aiohttp.WSMsgType.TEXT:
+                break
+            data = message.data
+            if data == "2":  # Engine.IO ping
+                await self.ws.send_str("3")
+            elif data.startswith("40"):
+                self.joined.set()
+            elif data.startswith("45") or data.startswith("42"):  # an event: 45<n>-<ack id>[...] or 42<ack id>[...]
+                count, rest = data[2:].split("-", 1) if data[1] == "5" else (0, data[2:])
+                bracket = rest.index("[")
+                if not rest[:bracket] or not rest[bracket:].startswith('["frame"'):
+                    continue  # not a frame (state, class, …): no ack asked for, nothing to count
+                ack, waiting = int(rest[:bracket]), int(count)
+                built = json.loads(rest[bracket:])[1].get("time", 0.0)
+                if waiting == 0:
+                    self._received(ack, built)
+
+    def _received(self, ack: int, built: float) -> None:
+        self.arrivals.append((time.time(), built))
+        if self.ack_delay:
+            asyncio.get_running_loop().call_later(self.ack_delay, self._ack, ack)
+        else:
+            self._ack(ack)
+
+    def _ack(self, ack: int) -> None:
+        if not self.ws.closed:
+            asyncio.ensure_future(self.ws.send_str(f"43{ack}[true]"))
+
+    async def disconnect(self) -> None:
+        if self.ws is not None:
+            await self.ws.close()
+        if self.reader is not None:
+            self.reader.cancel()
+        if self.session is not None:
+            await self.session.close()
+
+
+def full_follower(url, code, source, ack_delay=0.0) -> Viewer:
+    """A follower's page as python-socketio's AsyncClient, decoding every frame whole (the check that frames
+    decode; too costly a client to run a hundred of)."""
     received = []
-    viewer = Viewer(url, join=code, decode=False, keep=1, ack_delay=ack_delay, source=source, deflate=deflate,
+    viewer = Viewer(url, join=code, decode=True, keep=1, ack_delay=ack_delay, source=source,
                     on_payload=lambda payload: received.append((time.time(), payload.get("time", 0.0))))
     viewer.arrivals = received
     return viewer
 
 
-async def _follow(url, code, first, count, slow, slow_ack, deflate, commands, results, own_sessions):
+async def _follow(url, code, first, count, slow, slow_ack, full, commands, results, own_sessions):
     leftovers = quiet_disconnect_leftovers(asyncio.get_running_loop())
-    followers = [follower(url, code, address(k), slow_ack if k - first < slow else 0.0, deflate)
-                 for k in range(first, first + count)]
+    followers = [(full_follower if k - first < full else LeanFollower)(
+        url, code, address(k), slow_ack if count - (k - first) <= slow else 0.0) for k in range(first, first + count)]
     for batch in range(0, count, 10):  # a few at a time: a class arriving, not one burst
         await asyncio.gather(*(f.connect() for f in followers[batch:batch + 10]))
     students = []
     if own_sessions:  # each student also trains a session of their own, from the same address
         for k in range(first, first + count):
-            student = await Viewer(url, decode=False, keep=1, source=address(k), deflate=deflate).connect()
+            student = await Viewer(url, decode=False, keep=1, source=address(k)).connect()
             await student.call("set", own_sessions)
             await student.call("play")
             students.append(student)
-    results.put(("ready", first))
+    results.put(("ready", first, os.getpid()))
     start, seconds = await asyncio.get_running_loop().run_in_executor(None, commands.get)
     await asyncio.sleep(max(0.0, start + seconds - time.time()) + 0.3)
     end = start + seconds
     out = []
     for k, f in enumerate(followers):
         inside = [(r, t) for r, t in f.arrivals if start <= r < end]
-        out.append({"slow": k < slow, "frames": len(inside), "latency": [r - t for r, t in inside]})
+        out.append({"slow": count - k <= slow, "full": k < full, "decoded": k >= full or bool((f.frame or {}).get("arrays")),
+                    "frames": len(inside), "latency": [r - t for r, t in inside]})
     student_steps = [s.frame["step"] for s in students]
     results.put(("done", first, out, student_steps, len(leftovers)))
     for viewer in followers + students:
@@ -91,27 +174,31 @@ async def measure_class(url, teacher, followers, args, own_sessions=None):
     workers = []
     per = [followers // args.processes + (p < followers % args.processes) for p in range(args.processes)]
     slow = [args.slow // args.processes + (p < args.slow % args.processes) for p in range(args.processes)]
-    first = 0
+    first, workers_wanted = 0, [p for p in range(args.processes) if per[p]]
     for p in range(args.processes):
         if not per[p]:
             continue
         commands = context.Queue()
+        full = args.full // len(workers_wanted) + (len(workers) < args.full % len(workers_wanted))
         process = context.Process(target=_worker, args=(url, args.code, first, per[p], min(slow[p], per[p]),
-                                                        args.slow_ack, not args.no_deflate, commands, results,
+                                                        args.slow_ack, min(full, per[p]), commands, results,
                                                         own_sessions))
         process.start()
         workers.append((process, commands))
         first += per[p]
     loop = asyncio.get_running_loop()
+    client_pids = []
     for _ in workers:
         message = await loop.run_in_executor(None, results.get, True, 300)
         assert message[0] == "ready", message
+        client_pids.append(message[2])
     await asyncio.sleep(1.5)  # settle
     start = time.time() + 0.2
     for _, commands in workers:
         commands.put((start, args.seconds))
     await asyncio.sleep(max(0.0, start - time.time()))
     t_count, t_step, cpu = teacher.frame_count, teacher.frame["step"], cpu_seconds(args.server_pid)
+    clients_cpu = sum(cpu_seconds(pid) for pid in client_pids)
     profiler = None
     if args.py_spy:  # where the server's GIL goes during the window (py-spy from PyPI; not a dependency)
         profiler = await asyncio.create_subprocess_exec(
@@ -122,6 +209,7 @@ async def measure_class(url, teacher, followers, args, own_sessions=None):
     teacher_fps = (teacher.frame_count - t_count) / args.seconds
     teacher_steps = (teacher.frame["step"] - t_step) / args.seconds
     server_cpu = 100 * (cpu_seconds(args.server_pid) - cpu) / args.seconds
+    clients_cpu = 100 * (sum(cpu_seconds(pid) for pid in client_pids) - clients_cpu) / args.seconds
     rows, leftovers = [], 0
     for _ in workers:
         message = await loop.run_in_executor(None, results.get, True, 120)
@@ -131,7 +219,8 @@ async def measure_class(url, teacher, followers, args, own_sessions=None):
         process.join(60)
     if profiler is not None:
         await profiler.wait()
-    fast = [r for r in rows if not r["slow"]]
+    fast = [r for r in rows if not r["slow"] and not r["full"]]
+    full = [r for r in rows if r["full"]]
     slow_rows = [r for r in rows if r["slow"]]
     fps = np.array([r["frames"] / args.seconds for r in fast])
     delivered = teacher_fps + sum(r["frames"] for r in rows) / args.seconds
@@ -141,6 +230,8 @@ async def measure_class(url, teacher, followers, args, own_sessions=None):
             "p50": np.percentile(latency, 50) if latency.size else float("nan"),
             "p95": np.percentile(latency, 95) if latency.size else float("nan"),
             "slow_fps": np.mean([r["frames"] / args.seconds for r in slow_rows]) if slow_rows else float("nan"),
+            "full_fps": np.mean([r["frames"] / args.seconds for r in full]) if full else float("nan"),
+            "decoded": all(r["decoded"] for r in rows), "clients_cpu": clients_cpu,
             "server_cpu": server_cpu, "cpu_per_frame": server_cpu * 10 / max(delivered, 1e-9),
             "load": os.getloadavg()[0]}
 
@@ -162,6 +253,7 @@ async def teacher_alone(teacher, seconds, pid):
 
 async def main(args):
     quiet_disconnect_leftovers(asyncio.get_running_loop())
+    args.load_before = os.getloadavg()[0]
     server, url = await start_server(5700)
     args.server_pid = server.pid
     try:
@@ -178,7 +270,7 @@ async def main(args):
             await teacher.call("set", {"speed": 60_000})
             fast_alone = await teacher_alone(teacher, args.seconds, server.pid)
             shared = await measure_class(url, teacher, args.students, argparse.Namespace(
-                **{**vars(args), "slow": 0}), own_sessions={"speed": 60_000})
+                **{**vars(args), "slow": 0, "full": 0}), own_sessions={"speed": 60_000})
             fair = (fast_alone, shared)
         await teacher.disconnect()
     finally:
@@ -187,17 +279,21 @@ async def main(args):
 
     print(f"\nnnplayground classroom benchmark: one server process, {os.cpu_count()} cores, teacher's session "
           f"mlp circle 2-8-8-1 at speed 20, FPS cap 60; followers in {args.processes} client processes, "
-          f"{args.slow} of them acking after {args.slow_ack * 1000:.0f} ms; {args.seconds:g} s windows. "
+          f"{args.slow} of them acking after {args.slow_ack * 1000:.0f} ms, {args.full} of them python-socketio "
+          f"AsyncClients decoding every frame, the rest lean raw-websocket clients; the teacher's page is a Python "
+          f"AsyncClient; {args.seconds:g} s windows; load before: {args.load_before:.1f}. "
           f"Baseline (no followers, same run): teacher {base['teacher_fps']:.1f} frames/s, server CPU "
           f"{base['server_cpu']:.0f} %.\n")
-    print("| followers | each fast follower: frames/s min / median | latency p50 / p95 ms | slow followers frames/s "
-          "| teacher frames/s (÷ baseline) | teacher steps/s | server CPU | server CPU ms per frame sent | load |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("| followers | each lean follower: frames/s min / median | latency p50 / p95 ms | slow followers frames/s "
+          "| full clients frames/s | teacher frames/s (÷ baseline) | teacher steps/s | server CPU "
+          "| server CPU ms per frame sent | clients' CPU | load |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for r in curve:
         print(f"| {r['followers']} | {r['fps_min']:.1f} / {r['fps_median']:.1f} | {r['p50'] * 1e3:.0f} / "
-              f"{r['p95'] * 1e3:.0f} | {r['slow_fps']:.1f} | {r['teacher_fps']:.1f} "
-              f"({r['teacher_fps'] / max(base['teacher_fps'], 1e-9):.0%}) | {r['teacher_steps']:.0f} "
-              f"| {r['server_cpu']:.0f} % | {r['cpu_per_frame']:.2f} | {r['load']:.1f} |")
+              f"{r['p95'] * 1e3:.0f} | {r['slow_fps']:.1f} | {r['full_fps']:.1f}{'' if r['decoded'] else ' (NOT decoded)'} "
+              f"| {r['teacher_fps']:.1f} ({r['teacher_fps'] / max(base['teacher_fps'], 1e-9):.0%}) "
+              f"| {r['teacher_steps']:.0f} | {r['server_cpu']:.0f} % | {r['cpu_per_frame']:.2f} "
+              f"| {r['clients_cpu']:.0f} % | {r['load']:.1f} |")
     if fair is not None:
         alone, shared = fair
         print(f"\nFairness: the teacher's session at speed 60,000 trains {alone['teacher_steps']:.0f} steps/s alone; "
@@ -224,5 +320,10 @@ if __name__ == "__main__":
     parser.add_argument("--processes", type=int, default=2, help="client processes the followers are spread over")
     parser.add_argument("--students", type=int, default=30, help="students training their own sessions (0: skip)")
     parser.add_argument("--py-spy", metavar="FILE", help="profile the server in each window (FILE.<followers>)")
-    parser.add_argument("--no-deflate", action="store_true", help="followers do not offer permessage-deflate")
-    asyncio.run(main(parser.parse_args()))
+    parser.add_argument("--full", type=int, default=2,
+                        help="followers that are python-socketio AsyncClients decoding every frame (the check)")
+    parser.add_argument("--quick", action="store_true", help="25 and 100 followers, 3 s windows (about 2 min)")
+    arguments = parser.parse_args()
+    if arguments.quick:
+        arguments.followers, arguments.seconds = [25, 100], 3.0
+    asyncio.run(main(arguments))

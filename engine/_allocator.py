@@ -21,7 +21,7 @@ _M_TOP_PAD = -2
 _M_MMAP_THRESHOLD = -3
 
 MMAP_THRESHOLD = 32 * 1024 * 1024  # glibc's ceiling on 64-bit (HEAP_MAX_SIZE / 2)
-TRIM_THRESHOLD = 256 * 1024 * 1024
+TRIM_THRESHOLD = 64 * 1024 * 1024  # free memory kept at the top of the heap: several steps of a large model
 TOP_PAD = 16 * 1024 * 1024
 
 tuned = False

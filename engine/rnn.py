@@ -457,9 +457,9 @@ def _scatter_columns(grad: np.ndarray, ids: np.ndarray, size: int) -> np.ndarray
     order = np.argsort(flat_ids, kind="stable")
     sorted_ids = flat_ids[order]
     starts = np.flatnonzero(np.r_[True, sorted_ids[1:] != sorted_ids[:-1]])
-    out = np.zeros((flat.shape[1], size), dtype=grad.dtype)
-    out[:, sorted_ids[starts]] = np.add.reduceat(flat[order], starts, axis=0).T
-    return out
+    out = np.zeros((size, flat.shape[1]), dtype=grad.dtype)  # written by whole rows, returned transposed
+    out[sorted_ids[starts]] = np.add.reduceat(flat[order], starts, axis=0)
+    return out.T
 
 
 def _outer_sum(a: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -21,6 +21,7 @@ from typing import Any, Callable, ClassVar
 
 import numpy as np
 
+from app.labs.training import finite_in_float32
 from app.server.bundle import Frame
 from app.server.controls import Control, default_settings, limits_payload
 from app.server.errors import ControlError
@@ -184,9 +185,10 @@ class Lab:
         control waits. A non-finite loss, gradient or weights diverges the run. Returns the updates made."""
         trainer, done = self.trainer, 0
         while done < count and not (deadline is not None and self.host.control_waiting):
+            before = trainer.step
             loss = trainer.train_step()
-            if trainer.blew_up or not math.isfinite(loss):
-                done += trainer.blew_up == "weights"  # that step's update was made
+            if trainer.blew_up or not finite_in_float32(loss):  # the rule frames, lessons and searches share
+                done += trainer.step - before  # an update made before the divergence showed counts
                 self._diverge(loss)
                 break
             self.batch_loss = loss

@@ -15,6 +15,23 @@ import numpy as np
 
 from engine import SGD, Adam
 
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
+def finite_in_float32(values) -> bool:
+    """Whether every value (a number or an array) is finite in float32 — the precision of the frames the page
+    draws and of model files. The one divergence rule: the page's runs, `nnplayground lessons --check` and search
+    trials all stop at the step where a loss, a gradient or a weight leaves float32's range, not float64's.
+
+    One dot product when the numbers are sane (‖v‖ ≤ float32's largest means every |v_i| is); the exact test
+    (rounding to float32, as a frame does) only past that."""
+    values = np.asarray(values, dtype=np.float64).ravel()
+    with np.errstate(over="ignore", invalid="ignore"):
+        square = float(values @ values)
+        if square <= FLOAT32_MAX ** 2:
+            return True
+        return bool(np.isfinite(values.astype(np.float32)).all())
+
 
 class Trainer:
     """``model`` (an engine Module), its ``optimizer`` (settings: optimizer, learning_rate, momentum) and the
@@ -69,17 +86,16 @@ class Trainer:
     def update(self, loss: float, batch_size: int, grad_norm: float | None = None) -> float:
         """The optimizer's step after the gradients are in; returns ``loss``.
 
-        A non-finite gradient makes no update (``blew_up = "gradient"``); weights that overflow in the update set
-        ``blew_up = "weights"`` (the update is done: the step counts). One dot product each: cheap, and it
-        overflows only when the numbers are absurd. ``grad_norm``: the gradient's norm when the caller has it
-        already (e.g. from clipping), saving the first one."""
+        A gradient not finite in float32 makes no update (``blew_up = "gradient"``); weights that leave float32's
+        range in the update set ``blew_up = "weights"`` (the update is done: the step counts). finite_in_float32:
+        one dot product each while the numbers are sane. ``grad_norm``: the gradient's norm when the caller has it
+        already (e.g. from clipping), saving the first one while it is within float32's range."""
         flat = self.optimizer.flat
-        magnitude = float(flat.grad @ flat.grad) if grad_norm is None else grad_norm
-        if not math.isfinite(magnitude):
+        if not (grad_norm is not None and grad_norm <= FLOAT32_MAX) and not finite_in_float32(flat.grad):
             self.blew_up = "gradient"
             return loss
         self.optimizer.step()
-        if not math.isfinite(float(flat.data @ flat.data)):
+        if not finite_in_float32(flat.data):
             self.blew_up = "weights"
         self.step += 1
         self._cursor += batch_size
@@ -98,5 +114,4 @@ class Trainer:
 
     def parameters_finite(self) -> bool:
         """Every weight and bias finite as float32, the precision of frames and model files."""
-        with np.errstate(over="ignore"):
-            return bool(np.isfinite(self.optimizer.flat.data.astype(np.float32)).all())
+        return finite_in_float32(self.optimizer.flat.data)

@@ -6,7 +6,7 @@
     diverged == 1
 
 The grammar is Python's expression syntax cut down to: numbers; measures (app.lessons.measures), bare or called
-with numbers; ``+ - * /`` and unary minus; one comparison (``< <= > >= == !=``, chained allowed) at the top.
+with numbers (or, where a measure takes one, a name from its list: ``distinct_values(grid, learning_rate)``); ``+ - * /`` and unary minus; one comparison (``< <= > >= == !=``, chained allowed) at the top.
 Python's ``ast`` parses the text and anything else (names that are not measures, attributes, strings, calls of
 other things, ``and``, subscripts…) is refused with the column where it starts.
 """
@@ -68,17 +68,24 @@ class Expression:
         return value
 
     def measures(self) -> list[tuple[str, tuple]]:
-        return [_call_parts(n) for n in ast.walk(self.node) if isinstance(n, (ast.Name, ast.Call))]
+        return [_call_parts(n) for n in _measure_nodes(self.node)]
 
     @property
     def is_measure(self) -> bool:
         return isinstance(self.node, (ast.Name, ast.Call))
 
 
+def _measure_nodes(node) -> list:
+    """The measures read in ``node``: bare names and calls (a call's name arguments are not measures)."""
+    if isinstance(node, (ast.Name, ast.Call)):
+        return [node]
+    return [m for child in ast.iter_child_nodes(node) for m in _measure_nodes(child)]
+
+
 def _call_parts(node) -> tuple[str, tuple]:
     if isinstance(node, ast.Name):
         return node.id, ()
-    return node.func.id, tuple(_number(a) for a in node.args)
+    return node.func.id, tuple(a.id if isinstance(a, ast.Name) else _number(a) for a in node.args)
 
 
 def _number(node) -> float | int:
@@ -176,13 +183,21 @@ def _check(node) -> None:
     if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
         if node.keywords:
             raise ConditionError(f"{node.func.id}(...) takes its arguments by position", column)
-        for a in node.args:
+        _check_measure(node.func.id, node.args, column)
+        m = MEASURES[node.func.id]
+        for arg_name, a in zip(m.args, node.args):
+            if arg_name in m.names:
+                allowed = m.names[arg_name]
+                if not (isinstance(a, ast.Name) and a.id in allowed):
+                    raise ConditionError(f"{m.signature()}: {arg_name} is one of {', '.join(allowed)}; "
+                                         f"{ast.unparse(a)} is not", a.col_offset + 1)
+                continue
             inner = a.operand if isinstance(a, ast.UnaryOp) and isinstance(a.op, (ast.USub, ast.UAdd)) else a
             if not (isinstance(inner, ast.Constant) and isinstance(inner.value, (int, float))
                     and not isinstance(inner.value, bool)):
-                raise ConditionError(f"the arguments of {node.func.id}(...) are numbers; "
-                                     f"{ast.unparse(a)} is not", a.col_offset + 1)
-        return _check_measure(node.func.id, node.args, column)
+                raise ConditionError(f"{m.signature()}: {arg_name} is a number; {ast.unparse(a)} is not",
+                                     a.col_offset + 1)
+        return
     raise ConditionError(f"{ast.unparse(node)!r} is not a measure, a number or + - * /", column)
 
 

@@ -7,7 +7,7 @@ element ids, conditions against the measures) and names the file, step, field an
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any, Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -43,18 +43,22 @@ class Predict(Strict):
 
 class Run(Strict):
     """Train for ``steps`` minibatches or ``epochs`` passes (one of them: the cap), stopping early once ``until``
-    holds (tested every ``every`` steps, so the page and the command line stop at the same step)."""
+    holds (tested every ``every`` steps, so the page and the command line stop at the same step) — or, in the
+    search lab, ``race: true``: race the samplers to the end of their budget."""
 
     steps: Optional[Annotated[int, Field(ge=1, le=MAX_RUN_STEPS)]] = None
     epochs: Optional[Annotated[int, Field(ge=1, le=1000)]] = None
+    race: Optional[Literal[True]] = None
     until: Optional[Short] = None
     every: Annotated[int, Field(ge=1, le=10_000)] = 10
 
     @model_validator(mode="after")
     def _one_cap(self):
-        if (self.steps is None) == (self.epochs is None):
-            raise ValueError("give exactly one of steps (minibatches) and epochs (passes over the training set): "
-                             "the run's cap")
+        if sum(x is not None for x in (self.steps, self.epochs, self.race)) != 1:
+            raise ValueError("give exactly one of steps (minibatches), epochs (passes over the training set) and "
+                             "race: true (the search lab's samplers, to the end of their budget): the run's cap")
+        if self.race and self.until is not None:
+            raise ValueError("a race runs to the end of its budget: no until")
         return self
 
 

@@ -25,6 +25,7 @@ from .conditions import Condition, ConditionError
 from .format import Lesson
 
 LESSONS_DIR = ROOT / "lessons"
+RACE_LAB = "search"  # the lab whose run is a race of samplers (run: {race: true})
 SUFFIXES = (".yaml", ".yml")
 MAX_FILE_BYTES = 200_000
 NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
@@ -277,6 +278,13 @@ def _check_steps(loaded: LoadedLesson) -> list[Problem]:
             elif target not in controls:
                 problem(k, f"highlight.{i}", f"{target!r} is not a control of the {lab_name} lab (controls: "
                                              f"{', '.join(sorted(controls))}; a view is named by its #id)")
+        if step.run is not None and (step.run.race is not None) != (lab_name == RACE_LAB):
+            problem(k, "run", f"the {RACE_LAB} lab's run is a race (run: {{race: true}}); other labs' runs are steps "
+                              f"or epochs" if lab_name == RACE_LAB else
+                    f"run: {{race: true}} is the {RACE_LAB} lab's; the {lab_name} lab runs steps or epochs")
+        if step.run is not None and step.run.race and {**settings, **step.settings}.get("workers", 1) != 1:
+            problem(k, "settings.workers", "a lesson's race runs one worker per sampler, so the trials the page "
+                                           "shows are the ones --check measures (more workers share them by timing)")
         until = _condition(step.run.until, lab_name, k, "run.until", problem) if step.run and step.run.until else None
         checks = [_condition(c.that, lab_name, k, f"check.{i}.that", problem) for i, c in enumerate(step.check)]
         for i, c in enumerate(step.check):

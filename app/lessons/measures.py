@@ -9,7 +9,8 @@ numbers its frames carry — and returns a float. Add one with ``@measure``::
         '''Hidden units of ``layer`` no gradient reaches on the frame's sample (docs/protocol.md, dead.k).'''
         ...
 
-``args`` names the arguments (numbers written in the condition, in this order); ``labs`` the labs it can read.
+``args`` names the arguments (numbers written in the condition, in this order); ``labs`` the labs it can read;
+``names`` the arguments written as a name instead, each with the names it allows (``sampler``: grid, random…).
 The docstring's first line is what docs/lessons.md and `nnplayground lessons --measures` show.
 """
 
@@ -17,7 +18,7 @@ from __future__ import annotations
 
 import inspect
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
@@ -35,6 +36,7 @@ class Measure:
     function: Callable[..., float]
     args: tuple[str, ...]
     labs: tuple[str, ...]  # the labs it reads; () = every lab
+    names: dict[str, tuple[str, ...]] = field(default_factory=dict)  # arguments written as names: those allowed
 
     @property
     def doc(self) -> str:
@@ -52,12 +54,14 @@ class Measure:
 MEASURES: dict[str, Measure] = {}
 
 
-def measure(name: str, labs: tuple[str, ...] = (), args: tuple[str, ...] = ()):
-    """Register ``function(lab, *args) -> float`` as the measure ``name``."""
+def measure(name: str, labs: tuple[str, ...] = (), args: tuple[str, ...] = (),
+            names: dict[str, tuple[str, ...]] | None = None):
+    """Register ``function(lab, *args) -> float`` as the measure ``name``; ``names``: the arguments that are
+    names (each with the names allowed), the others are numbers."""
     def register(function):
         if name in MEASURES:
             raise ValueError(f"measure {name!r} is registered twice")
-        MEASURES[name] = Measure(name, function, tuple(args), tuple(labs))
+        MEASURES[name] = Measure(name, function, tuple(args), tuple(labs), dict(names or {}))
         return function
     return register
 
@@ -384,4 +388,4 @@ def small_weight_fraction(lab, layer):
 
 # The CNN and RNN labs' measures (shapes of a real pass, the gradient through time) live beside this file;
 # importing them registers them.
-from . import shape_measures  # noqa: E402,F401  (registers on import; needs the registry above)
+from . import search_measures, shape_measures  # noqa: E402,F401  (register on import; need the registry above)

@@ -21,11 +21,13 @@ from pathlib import Path
 
 from flask import Blueprint, abort, current_app, jsonify, request, send_file
 
+from app.server.errors import ControlError
 from app.server.routes import _session
 from app.sessions.classroom import set_lesson_step
 
 from .loader import MAX_FILE_BYTES, NAME, LessonError, LoadedLesson, load_all, load_text
-from .runner import LiveRun, OverBudget, StepError, catch_up, check_step, open_step
+
+from .runner import LiveRun, OverBudget, StepError, catch_up, check_step, open_step, steps_done
 
 bp = Blueprint("lessons", __name__)
 
@@ -256,7 +258,10 @@ def run_lesson_step(token, name, k):
             return _elsewhere(session, step, k)
         if lab.status == "diverged":
             return jsonify({"ok": False, "error": "the run has diverged: open the step again to start over"}), 409
-        lab.play()
+        try:
+            lab.play()  # the search lab: starts the race (refused when the server runs too many searches)
+        except ControlError as error:
+            return jsonify({"ok": False, "error": error.detail or str(error)}), 409
         plan = LiveRun(lab, step)
         lab.run_plan = plan
         version = session.config_version
@@ -275,7 +280,7 @@ def check_lesson_step(token, name, k):
         if session.lab.name != lesson.steps[index].lab:
             return _elsewhere(session, lesson.steps[index], k)
         live = check_step(session, lesson, index, seeded=False)
-        status, step_now = session.lab.status, session.lab.trainer.step
+        status, step_now = session.lab.status, steps_done(session.lab)
     # Checks over seeds train fresh headless sessions: outside the live session's lock, one request at a time.
     over_seeds = []
     if any(c.seeds for c in lesson.steps[index].spec.check):

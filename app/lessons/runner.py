@@ -5,7 +5,8 @@ session a page drives (app.lessons.events): the same three moves either way.
    ``start: fresh``, the network a new session would build from them (seeded: the same on every machine); then
    the step's own events (``do``), through the lab's event handlers like the page's messages.
 2. ``advance``: train up to the run's cap, testing ``until`` every ``every`` steps (the page's run stops at the
-   same step: app.lessons.events trains in the same chunks).
+   same step: app.lessons.events trains in the same chunks). In the search lab the run is a race of samplers
+   to the end of their budget: headless, in this process (Race.run_here); live, in worker processes.
 3. ``check``: each condition on the lab's numbers; with ``seeds``, the median over fresh headless runs of the
    lesson up to this step, one per seed.
 """
@@ -64,7 +65,7 @@ class StepResult:
     index: int
     title: str
     steps_trained: int = 0
-    stopped_by: str | None = None   # "until", "cap", "diverged" or None (no run)
+    stopped_by: str | None = None   # "until", "cap", "diverged", "race" (a race ran its budget) or None (no run)
     checks: list[CheckResult] = field(default_factory=list)
 
     @property
@@ -163,7 +164,13 @@ class OverBudget(RuntimeError):
 
 def advance(lab, step: LoadedStep, deadline: float | None = None) -> tuple[int, str]:
     """Train the step's run headless (the lock held): (steps trained, why it stopped). Past ``deadline``
-    (time.perf_counter) it raises OverBudget."""
+    (time.perf_counter) it raises OverBudget. A race (the search lab) runs whole: (trials finished, "race")."""
+    if step.spec.run.race:
+        if deadline is not None and time.perf_counter() > deadline:
+            raise OverBudget("the races over seeds took too long for the page; `nnplayground lessons --check "
+                             "NAME` measures them")
+        lab.race_here()
+        return race_trials(lab), "race"
     t = lab.trainer
     start_step, start_epoch = t.step, t.epoch
     with np.errstate(all="ignore"):
@@ -190,6 +197,11 @@ def catch_up(session, loaded: LoadedLesson, k: int, deadline: float) -> list[int
     first = max([j for j in range(k) if loaded.steps[j].spec.start == "fresh"], default=0)
     for j in range(first, k):
         step = loaded.steps[j]
+        if step.spec.run is not None and step.spec.run.race:  # the search lab: the race, whole, in this process
+            with session.controlled():
+                open_step(session, loaded, j)
+                session.lab.race_here()
+            continue
         with session.controlled():
             open_step(session, loaded, j)
             start = (session.lab.trainer.step, session.lab.trainer.epoch)
@@ -328,7 +340,8 @@ class LiveRun:
 
     def __init__(self, lab, step: LoadedStep):
         self.step = step
-        self.start_step, self.start_epoch = lab.trainer.step, lab.trainer.epoch
+        self.race = bool(step.spec.run.race)  # the search lab: the race started with the run, to its end
+        self.start_step, self.start_epoch = (0, 0) if self.race else (lab.trainer.step, lab.trainer.epoch)
         self.stopped_by: str | None = None
         self.steps_trained = 0
 
@@ -336,6 +349,11 @@ class LiveRun:
         return chunk(lab, self.step, self.start_step)
 
     def finished(self, lab) -> bool:
+        if self.race:
+            self.steps_trained = race_trials(lab)
+            if lab.race is not None and lab.race.phase != "running":
+                self.stopped_by = "race"
+            return self.stopped_by is not None
         with np.errstate(all="ignore"):
             self.stopped_by = run_done(lab, self.step, self.start_step, self.start_epoch)
         self.steps_trained = lab.trainer.step - self.start_step
@@ -343,5 +361,17 @@ class LiveRun:
 
     def to_wire(self) -> dict:
         run = self.step.spec.run
-        return {"steps_trained": self.steps_trained, "stopped_by": self.stopped_by,
-                "cap": {"steps": run.steps} if run.steps is not None else {"epochs": run.epochs}}
+        cap = ({"race": True} if self.race else {"steps": run.steps} if run.steps is not None
+               else {"epochs": run.epochs})
+        return {"steps_trained": self.steps_trained, "stopped_by": self.stopped_by, "cap": cap}
+
+
+def race_trials(lab) -> int:
+    """Trials the search lab's race has finished, over its samplers."""
+    race = lab.race
+    return 0 if race is None else sum(len(log.finished) for log in race.logs.values())
+
+
+def steps_done(lab) -> int:
+    """How far the lab's run has gone: minibatch steps, or in the search lab the race's trials finished."""
+    return race_trials(lab) if lab.name == "search" else lab.trainer.step

@@ -8,9 +8,16 @@ lab's controls, trials in worker processes sharing one study, on a local journal
 docs/search.md says it all: the command line (``nnplayground search``, ``search-worker``), storage URLs, events.
 """
 
-from .run import SearchRun, param_importances
-from .space import searchable
-from .spec import LIMITS, SAMPLERS, SearchError, SearchSpec, gp_available, options
+import importlib
 
-__all__ = ["LIMITS", "SAMPLERS", "SearchError", "SearchRun", "SearchSpec", "gp_available", "options",
-           "param_importances", "searchable"]
+# Where each name lives: imported on first use (PEP 562), so the search lab's schema can read app.search.space
+# while app.labs is still registering the labs (space needs no lab registry at import).
+_HOMES = {"SearchRun": "run", "param_importances": "run", "searchable": "space", "LIMITS": "spec",
+          "SAMPLERS": "spec", "SearchError": "spec", "SearchSpec": "spec", "gp_available": "spec", "options": "spec"}
+__all__ = sorted(_HOMES)
+
+
+def __getattr__(name):
+    if name not in _HOMES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f".{_HOMES[name]}", __name__), name)

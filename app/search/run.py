@@ -40,6 +40,8 @@ from .storage import open_storage
 JOURNAL_FILE = "search.journal"
 PACKAGE_PARENT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # holds app/
 STOP_TIMEOUT = 10.0  # s a worker has to finish its epoch and tell its trial after stop()
+POLL_SECONDS = 1.0   # how often a run reads the storage for the trials other runs' workers take (other machines)
+FOREIGN_WAIT = 120.0  # s a run whose own workers are done still waits for the other runs' trials to finish
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
@@ -49,7 +51,7 @@ class WorkerPool:
     as many as the study's budget allows, counted in the storage — for workers joining from elsewhere)."""
 
     def __init__(self, storage_url: str, study_name: str, count: int, tickets: int | None = None,
-                 first_index: int = 0):
+                 first_index: int = 0, origin: str | None = None):
         self.events: queue.Queue[dict] = queue.Queue()
         self._tickets = tickets
         self._lock = threading.Lock()
@@ -58,7 +60,7 @@ class WorkerPool:
         for k in range(first_index, first_index + count):
             process = subprocess.Popen(
                 [sys.executable, "-m", "app.search", "--storage", storage_url, "--study", study_name,
-                 "--index", str(k), "--managed"],
+                 "--index", str(k), "--managed", *(["--origin", origin] if origin else [])],
                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1,
                 env={**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [PACKAGE_PARENT,
                                                                               os.environ.get("PYTHONPATH")]))})
@@ -147,6 +149,7 @@ class SearchRun:
         self._started_at: float | None = None
         self._finished_sent = False
         self.failures: list[str] = []
+        self._init_foreign()
         try:
             self._storage = open_storage(self._url)
             self.study_name = study_name or f"{spec.lab}-{spec.sampler}-{secrets.token_hex(4)}"
@@ -170,6 +173,7 @@ class SearchRun:
         run._tmp, run._url, run._tickets, run._pool = None, storage, None, None
         run._started_at, run._finished_sent, run.failures = None, False, []
         run._first_index = first_index
+        run._init_foreign()
         run._storage = open_storage(storage)
         try:
             run.study = optuna.load_study(study_name=study_name, storage=run._storage)
@@ -183,6 +187,11 @@ class SearchRun:
         run.spec = dataclasses.replace(workermod.load_spec(run.study), workers=workers)
         return run
 
+    @property
+    def storage_url(self) -> str:
+        """Where the study lives (this process's workers are handed it; never shown in a page)."""
+        return self._url
+
     # --- running
     def start(self) -> None:
         """Start ``spec.workers`` worker processes (returns at once)."""
@@ -190,11 +199,12 @@ class SearchRun:
             raise SearchError("", Described("<start>"), "one start per run", "this search has started already")
         self._started_at = time.monotonic()
         self._pool = WorkerPool(self._url, self.study_name, self.spec.workers, tickets=self._tickets,
-                                first_index=self._first_index)
+                                first_index=self._first_index, origin=self.origin)
 
     def stop(self, timeout: float = STOP_TIMEOUT) -> None:
         """Stop the workers: each tells its running trial (FAIL, "stopped") at its next epoch and exits; one that
         has not within ``timeout`` s is terminated. Finished trials stay in the study."""
+        self._stopping = True  # and the other runs' trials are not waited for
         if self._pool is not None:
             self._pool.stop(timeout)
 
@@ -231,10 +241,60 @@ class SearchRun:
                 break
             out.append(event)
         self.failures += [e["reason"] for e in out if e.get("type") == "worker_failed"]
-        if not alive:
+        if not alive and self._own_ended is None:
+            self._own_ended = time.monotonic()
+        out += self._foreign_events(force=not alive)
+        if not alive and not self._waiting_for_foreign():
             self._finished_sent = True
             out.append({"type": "search_finished", "summary": self.summary()})
         return out
+
+    # --- the trials other runs take (workers joined from other machines, on a shared storage)
+    def _init_foreign(self) -> None:
+        self.origin = secrets.token_hex(8)  # written on every trial this run's workers take
+        self._foreign: dict[int, dict] = {}  # trial number -> what was told of it: started, epochs, finished
+        self._polled = -math.inf
+        self._own_ended: float | None = None
+        self._stopping = False
+
+    def _foreign_events(self, force: bool = False) -> list[dict]:
+        """The same events as this run's workers send, for the trials other runs' workers took since the last
+        look (read from the storage at most every POLL_SECONDS): each trial_started, trial_epoch (where the
+        storage has the epoch: with pruning on) and trial_finished exactly once."""
+        now = time.monotonic()
+        if not force and now - self._polled < POLL_SECONDS:
+            return []
+        self._polled = now
+        out = []
+        for t in self.study.get_trials(deepcopy=False):
+            origin = t.user_attrs.get(workermod.ORIGIN_ATTR)
+            if origin is None or origin == self.origin:  # ours (or not yet marked: the next look)
+                continue
+            told = self._foreign.setdefault(t.number, {"started": False, "epochs": 0, "finished": False})
+            if told["finished"]:
+                continue
+            if not told["started"]:
+                told["started"] = True
+                out.append({"type": "trial_started", "number": t.number, "params": dict(t.params)})
+            for epoch in sorted(e for e in t.intermediate_values if e > told["epochs"]):
+                value = t.intermediate_values[epoch]
+                out.append({"type": "trial_epoch", "number": t.number, "epoch": epoch,
+                            "value": value if math.isfinite(value) else None, "train_loss": None})
+                told["epochs"] = epoch
+            if t.state.is_finished():
+                told["finished"] = True
+                record = trial_record(t)
+                out.append({"type": "trial_finished", **{k: record[k] for k in
+                                                         ("number", "state", "value", "params", "seconds",
+                                                          "reason")}})
+        return out
+
+    def _waiting_for_foreign(self) -> bool:
+        """This run's workers are done, but trials other runs took are still training (up to FOREIGN_WAIT)."""
+        if self._stopping or self._own_ended is None:
+            return False
+        running = any(not told["finished"] for told in self._foreign.values())
+        return running and time.monotonic() - self._own_ended < FOREIGN_WAIT
 
     def progress(self) -> dict:
         """Trials done of the budget, best so far, seconds elapsed and (an estimate) left."""
@@ -268,17 +328,24 @@ class SearchRun:
         """(settings, model file) of the best finished trial: its lab settings, and the model retrained from them
         (the same settings and seed give the same weights) saved in the lab's own .npz format — what the page's
         Load accepts — or None for a lab without model files. SearchError when no trial has finished."""
+        lab = self.best_lab()
+        settings = {k: (list(v) if isinstance(v, list) else v) for k, v in lab.settings.items()}
+        model_io = lab.model_io
+        if model_io is None or not hasattr(model_io, "to_npz"):
+            return settings, None
+        return settings, model_io.to_npz(lab)
+
+    def best_lab(self):
+        """The best finished trial's lab, rebuilt from its settings and trained its epochs again, headless (the
+        same settings and seed give the same weights, so its test value is the trial's). SearchError when no
+        trial has finished."""
         value, params = _best(self.study, self.spec)
         if params is None:
             raise SearchError("", Described("<no finished trial>"), "a search with a finished trial",
                               "no trial has finished yet: there is no best model")
         lab = build_lab(self.spec.lab, self.spec.settings(params))
         train_epochs(lab, self.spec.epochs)
-        settings = {k: (list(v) if isinstance(v, list) else v) for k, v in lab.settings.items()}
-        model_io = lab.model_io
-        if model_io is None or not hasattr(model_io, "to_npz"):
-            return settings, None
-        return settings, model_io.to_npz(lab)
+        return lab
 
     def close(self) -> None:
         """Stop the workers if they run, and remove the temporary journal (if the run made one)."""

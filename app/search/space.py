@@ -13,8 +13,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable
 
-from app.labs import LABS
-
 SEARCH_GROUPS = ("network", "training", "regularization")
 NOT_SEARCHED = {
     "speed": "it paces the page, not the learning",
@@ -63,10 +61,21 @@ def _set(name: str):
     return apply
 
 
+def _controls(lab: str):
+    from app.labs import LABS  # here: the search lab's schema reads this module while app.labs registers labs
+
+    return LABS[lab].controls
+
+
 def searchable(lab: str) -> dict[str, Searchable]:
     """The hyperparameters of lab ``lab`` a search may vary, by name, in the schema's order."""
+    return searchable_in(_controls(lab))
+
+
+def searchable_in(lab_controls) -> dict[str, Searchable]:
+    """The hyperparameters a search may vary among a lab's controls (its schema's CONTROLS)."""
     out: dict[str, Searchable] = {}
-    controls = {c.name: c for c in LABS[lab].controls}
+    controls = {c.name: c for c in lab_controls}
     for c in controls.values():
         if c.group not in SEARCH_GROUPS or c.name in NOT_SEARCHED:
             continue
@@ -118,11 +127,20 @@ def _first(control) -> int:
 
 def data_control(lab: str):
     """The control a lab's data is chosen with ("dataset", or the RNN lab's "task")."""
-    return next(c for c in LABS[lab].controls if c.name in DATA_CONTROLS)
+    return data_control_in(_controls(lab))
+
+
+def data_control_in(lab_controls):
+    return next(c for c in lab_controls if c.name in DATA_CONTROLS)
 
 
 def datasets(lab: str) -> tuple[str, ...]:
-    return tuple(d for d in data_control(lab).choices if d not in NOT_SEARCHED_DATASETS)
+    return datasets_in(_controls(lab))
+
+
+def datasets_in(lab_controls) -> tuple[str, ...]:
+    """The datasets a search may train on among a lab's controls (its schema's CONTROLS)."""
+    return tuple(d for d in data_control_in(lab_controls).choices if d not in NOT_SEARCHED_DATASETS)
 
 
 def settings_for(lab: str, base: dict, params: dict) -> dict:
@@ -139,5 +157,5 @@ def settings_for(lab: str, base: dict, params: dict) -> dict:
 
 
 def _default(lab: str, name: str):
-    control = next(c for c in LABS[lab].controls if c.name == name)
+    control = next(c for c in _controls(lab) if c.name == name)
     return list(control.default) if isinstance(control.default, list) else control.default

@@ -36,6 +36,7 @@ NICE = 10  # workers yield the CPU to a live page on the same machine
 SPEC_ATTR = "spec"
 REASON_ATTR = "reason"
 SECONDS_ATTR = "seconds"
+ORIGIN_ATTR = "origin"  # which run's workers took the trial: a run shows the others' trials from the storage
 
 Emit = Callable[[dict], None]
 
@@ -136,9 +137,12 @@ def _json_number(x):
 
 
 def work(storage_url: str, study_name: str, worker: int = 0, emit: Emit | None = None,
-         stopping: Callable[[], bool] = lambda: False, take_ticket: Callable[[], bool] = lambda: True) -> int:
+         stopping: Callable[[], bool] = lambda: False, take_ticket: Callable[[], bool] = lambda: True,
+         origin: str | None = None) -> int:
     """Take trials from the study until its budget is spent (or ``stopping()``); returns the trials this worker
-    ran. ``take_ticket()`` (the local workers' shared counter) must say yes before each trial."""
+    ran. ``take_ticket()`` (the local workers' shared counter) must say yes before each trial. ``origin``: the
+    run this worker belongs to, written on each trial it takes (``ORIGIN_ATTR``) so the other runs on the study
+    can tell its trials from theirs."""
     emit = emit or (lambda event: None)
     storage = open_storage(storage_url)
     spec = load_spec(optuna.load_study(study_name=study_name, storage=storage))
@@ -150,6 +154,8 @@ def work(storage_url: str, study_name: str, worker: int = 0, emit: Emit | None =
         if len(study.get_trials(deepcopy=False)) >= spec.budget or not take_ticket():
             break
         trial = study.ask(space)
+        if origin:
+            trial.set_user_attr(ORIGIN_ATTR, origin)
         if trial.number >= spec.budget:  # a worker elsewhere took the last trial at the same moment
             trial.set_user_attr(REASON_ATTR, "over the budget: another worker took the last trial")
             study.tell(trial, state=TrialState.FAIL)
@@ -216,6 +222,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--storage", required=True, help="the study's storage URL (docs/search.md)")
     parser.add_argument("--study", required=True, help="the study's name")
     parser.add_argument("--index", type=int, default=0, help="this worker's number (seeds its sampler: seed + index)")
+    parser.add_argument("--origin", default=None, help="the run this worker belongs to (written on its trials)")
     parser.add_argument("--managed", action="store_true",
                         help="events as JSON lines on stdout; tickets and stop on stdin (the starting process's pipe)")
     return parser.parse_args(argv)
@@ -228,14 +235,14 @@ def main(argv=None) -> None:
     except OSError:
         pass
     if not args.managed:
-        work(args.storage, args.study, args.index)
+        work(args.storage, args.study, args.index, origin=args.origin)
         return
     # Ctrl+C on a terminal reaches the whole process group: the parent stops us through the pipe instead, at an
     # epoch's end (an interrupt in the middle of a storage write could leave the journal's lock behind).
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     link = Managed()
     try:
-        work(args.storage, args.study, args.index, link.emit, link.stopping, link.take_ticket)
+        work(args.storage, args.study, args.index, link.emit, link.stopping, link.take_ticket, args.origin)
     except Exception as error:  # a bug or a storage that went away: the parent shows it, the others go on
         # (the traceback goes to stderr; the event names the error's kind only: its text may hold an address)
         link.emit({"type": "worker_failed", "worker": args.index,

@@ -5,9 +5,11 @@ an unsent one) and returns; and it builds a session's frame only when one of its
 (``wants_frame``: a frame nobody can be sent yet would only be replaced). A sender thread takes the slots of
 the clients that may receive (only those a publish or an ack touched: its work grows with the frames sent,
 not with the viewers), encodes each distinct payload ONCE (app.transport.Encoded: a frame with the same
-bundles is one JSON encoding for every viewer; only the ack id and the viewer's ``steps_this_frame`` are
-spliced in per client) and queues it. So neither the number of viewers nor how fast they ack changes how long
-the trainer works on a frame.
+bundles is one JSON encoding, and one set of websocket bytes, for every viewer; only the ack id and the
+viewer's ``steps_this_frame`` are spliced in per client) and writes it to the client's socket itself without
+waiting (app.transport.BoundedWebSocket.write_now; queued for the connection's writer thread when it cannot),
+uncapped viewers (the teacher's screen) first. So neither the number of viewers nor how fast they ack changes
+how long the trainer works on a frame.
 
 Per client at most one frame is in flight (sent, not yet acknowledged). Only when the connection is known to be
 alive (its Engine.IO queue is empty and it answers pings) and the ack is ACK_TIMEOUT overdue may a second one
@@ -159,9 +161,10 @@ class FrameStream:
                 channel.in_flight += 1
                 channel.sent_at = now
                 channel.frames_sent += 1
-                batch.append((sid, frame, sections, steps, versions_before))
+                batch.append((channel.interval, sid, frame, sections, steps, versions_before))
+        batch.sort(key=lambda item: item[0])  # uncapped screens (the teacher's) first, then a class's phones
         sent = 0
-        for sid, frame, sections, steps, versions_before in batch:  # outside the lock: acks may come in meanwhile
+        for _, sid, frame, sections, steps, versions_before in batch:  # outside the lock: acks may come in meanwhile
             cache = self._encoded.setdefault(frame, {})
             encoded = cache.get(sections)
             if encoded is None:

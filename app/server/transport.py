@@ -9,7 +9,9 @@ from __future__ import annotations
 import base64
 import binascii
 import logging
+import select
 import socket
+import struct
 import threading
 import time
 import weakref
@@ -79,15 +81,30 @@ def atomic_packets(server, close=None) -> None:
 STEPS_MARK = -7_777_777_777  # steps_this_frame while encoding: a number no frame carries, replaced per client
 
 
+def ws_frame(payload: bytes, binary: bool) -> bytes:
+    """``payload`` as one websocket frame from a server (RFC 6455 5.2: FIN, text 0x1 or binary 0x2, no mask)."""
+    first, n = 0x82 if binary else 0x81, len(payload)
+    if n < 126:
+        head = bytes((first, n))
+    elif n < 1 << 16:
+        head = struct.pack("!BBH", first, 126, n)
+    else:
+        head = struct.pack("!BBQ", first, 127, n)
+    return head + payload
+
+
 class Encoded:
     """One event encoded once (JSON text and binary attachments) for any number of clients.
 
     Socket.IO v5 writes an event that wants an ack as ``<type>[<n>-]<ack id><JSON>`` followed by the ``n``
     binary attachments: only the ack id and a frame's ``steps_this_frame`` (the steps since THIS client's
     previous frame) differ from client to client, so ``for_ack(id, steps)`` splices them in instead of
-    encoding the payload again (``json.dumps`` of a frame's header is the costly part)."""
+    encoding the payload again (``json.dumps`` of a frame's header is the costly part). ``wire(id, steps)``
+    is the same packet as the bytes a websocket carries: server frames are not masked, so the attachments'
+    websocket frames are the same bytes for every client and are built once; per client only the short text
+    frame's ack id, steps and length differ."""
 
-    __slots__ = ("prefix", "body", "attachments", "size")
+    __slots__ = ("prefix", "body", "attachments", "size", "_wire")
 
     def __init__(self, server, event: str, payload, namespace: str = "/"):
         from socketio import packet
@@ -100,10 +117,22 @@ class Encoded:
         self.prefix = head[:cut]
         self.body = head[cut:].split(f'"steps_this_frame":{STEPS_MARK}', 1)  # [before, after], or [all]
         self.size = len(head) - cut + sum(len(a) for a in self.attachments)
+        self._wire = None
 
     def for_ack(self, ack_id: int, steps: int = 0) -> "_Packet":
         body = self.body[0] if len(self.body) == 1 else f'{self.body[0]}"steps_this_frame":{steps}{self.body[1]}'
         return _Packet([f"{self.prefix}{ack_id}{body}", *self.attachments])
+
+    def wire(self, ack_id: int, steps: int = 0) -> bytes:
+        """The packet for one client as websocket frames: Engine.IO's text MESSAGE ("4" + the text; the JSON is
+        ASCII), then each attachment as a binary message (Engine.IO 4 sends those as they are)."""
+        if self._wire is None:
+            attachments = b"".join(ws_frame(a, binary=True) for a in self.attachments)
+            self._wire = ("4" + self.prefix).encode(), [part.encode() for part in self.body], attachments
+        prefix, body, attachments = self._wire
+        text = b"".join((prefix, b"%d" % ack_id, body[0]) if len(body) == 1 else
+                        (prefix, b"%d" % ack_id, body[0], b'"steps_this_frame":%d' % steps, body[1]))
+        return ws_frame(text, binary=False) + attachments
 
 
 class _Packet:
@@ -138,8 +167,14 @@ class PacketSender:
         if eio_sid is None:
             return False
         ack_id = manager._generate_ack_id(sid, lambda *_: callback())
+        ws = BoundedWebSocket.registry.get(eio_sid)
+        if ws is not None and ws.write_now(encoded.wire(ack_id, steps)):
+            return True  # written from this thread: no queue, no writer thread woken
         # Looked up each time: Flask-SocketIO's test client replaces _send_packet after the app is built.
-        self.server._send_packet(eio_sid, encoded.for_ack(ack_id, steps))
+        try:
+            self.server._send_packet(eio_sid, encoded.for_ack(ack_id, steps))
+        except eio_exceptions.SocketIsClosedError:  # it closed since the lookup: gone, as if not found
+            return False
         return True
 
     def alive(self, sid: str) -> bool:
@@ -149,6 +184,9 @@ class PacketSender:
         eio_sid = self.server.manager.eio_sid_from_sid(sid, self.namespace)
         socket = getattr(eio, "sockets", {}).get(eio_sid) if eio_sid is not None else None
         if socket is None or socket.closing or socket.closed or not socket.queue.empty():
+            return False
+        ws = BoundedWebSocket.registry.get(eio_sid)
+        if ws is not None and ws.unwritten:  # a frame's tail is still waiting for the client to read
             return False
         last_ping = socket.last_ping  # None between a pong and the next ping; else when the ping went out
         return last_ping is None or time.time() - last_ping < self.PONG_GRACE
@@ -212,6 +250,9 @@ class Together(eio_packet.Packet):
         return self
 
 
+UNWRITTEN = Together([])  # queued after write_now left bytes unwritten: the writer thread writes them (send)
+
+
 class BoundedServer(simple_websocket.Server):
     """simple-websocket's server end, closing a message that announces more than ``max_message_size`` bytes as
     soon as its frame header arrives (simple-websocket counts what has come in, so it reads up to the limit)."""
@@ -250,7 +291,12 @@ class BoundedWebSocket(SimpleWebSocketWSGI):
       500, and the disconnect handlers never run) closes the connection with 1002 and one short log line;
     - more than ``MAX_UNREAD`` messages received and not yet handled (simple-websocket reads ahead into an
       unbounded list) is a flood: closed with 1008 before it fills memory or the rate limiter is even asked;
-    - ``shut(code)``: the guard's way to close a connection with a code, from any thread.
+    - ``shut(code)``: the guard's way to close a connection with a code, from any thread;
+    - ``write_now(data)``: the frame sender writes a frame to the socket itself (one non-blocking system call)
+      instead of queuing it for the connection's writer thread (a queue put, a wake-up and a thread switch per
+      frame and viewer), when nothing queued is still to be written before it. What the socket does not take
+      at once (a client that does not read) is ``unwritten`` and left to the writer thread, and everything
+      after it is queued behind it, so neither order nor the sender's time depends on a slow client.
     """
 
     registry: "weakref.WeakValueDictionary[str, BoundedWebSocket]" = weakref.WeakValueDictionary()
@@ -259,8 +305,26 @@ class BoundedWebSocket(SimpleWebSocketWSGI):
     def __init__(self, handler, server, **kwargs):
         kwargs.setdefault("max_message_size", server.max_http_buffer_size)
         super().__init__(handler, server, **kwargs)
-        self.eio_sid = getattr(getattr(handler, "__self__", None), "sid", None)
+        client = getattr(handler, "__self__", None)  # engineio's Socket
+        self.eio_sid = getattr(client, "sid", None)
         self.closing: tuple[int, str] | None = None
+        self.write_lock = threading.Lock()  # one writer of the socket at a time: the writer thread or write_now
+        self.unwritten = b""  # the tail of a frame write_now could not write at once: written before anything else
+        # Written to directly only when it was a websocket from the start: an upgrade from long-polling hands
+        # some queued packets to a polling request instead of the writer, and the count would never come down.
+        self.queue = getattr(client, "queue", None) if not getattr(client, "connected", True) else None
+        self.count_lock = threading.Lock()
+        self.queued = self.queue.qsize() if self.queue is not None else 1  # put in the queue, not yet written
+        if self.queue is not None:
+            put = self.queue.put
+
+            def counted_put(item, *args, **kwargs):
+                if item is not None:  # None: the writer's signal to stop, never written
+                    with self.count_lock:
+                        self.queued += 1
+                put(item, *args, **kwargs)
+
+            self.queue.put = counted_put
 
     def __call__(self, environ, start_response):
         if self.eio_sid is not None:
@@ -294,15 +358,56 @@ class BoundedWebSocket(SimpleWebSocketWSGI):
         return message
 
     def send(self, message):
-        if not isinstance(message, Together):
-            return super().send(message)
-        ws = self.ws
-        if not ws.connected:
-            raise OSError("the websocket is closed")  # what SimpleWebSocketWSGI.send raises: the writer stops
-        # Engine.IO's text MESSAGE is "4" + the text; a binary one is the bytes as they are.
-        frames = b"".join(ws.ws.send(TextMessage(data="4" + m) if isinstance(m, str) else BytesMessage(data=m))
-                          for m in message.messages)
-        ws.sock.sendall(frames)
+        """The writer thread's write of one queued Engine.IO packet (after what write_now left unwritten)."""
+        try:
+            with self.write_lock:
+                if self.unwritten:
+                    self.ws.sock.sendall(self.unwritten)
+                    self.unwritten = b""
+                if message is UNWRITTEN:
+                    return None
+                if not isinstance(message, Together):
+                    return super().send(message)
+                ws = self.ws
+                if not ws.connected:
+                    raise OSError("the websocket is closed")  # what SimpleWebSocketWSGI.send raises: the writer stops
+                # Engine.IO's text MESSAGE is "4" + the text; a binary one is the bytes as they are.
+                frames = b"".join(ws.ws.send(TextMessage(data="4" + m) if isinstance(m, str) else
+                                             BytesMessage(data=m)) for m in message.messages)
+                ws.sock.sendall(frames)
+        finally:
+            if message != "3probe":  # the upgrade's answer, written before the writer starts, was never queued
+                with self.count_lock:
+                    self.queued -= 1
+
+    def write_now(self, data: bytes) -> bool:
+        """Write ``data`` (whole websocket frames) from the calling thread without ever waiting on the client:
+        False (nothing written: queue it instead) if packets queued before it are still to be written, another
+        thread is writing, or the connection is closing. What the socket does not take at once is left for
+        the writer thread (``unwritten``), ahead of anything queued later."""
+        ws = getattr(self, "ws", None)
+        if self.closing is not None or ws is None or not ws.connected or self.queue is None:
+            return False
+        if not self.write_lock.acquire(blocking=False):
+            return False
+        try:
+            if self.queued or self.unwritten:
+                return False
+            sock = ws.sock
+            if sock.gettimeout() is not None and not select.select([], [sock], [], 0)[1]:
+                return False  # a socket with a timeout waits for room before it sends, even with MSG_DONTWAIT
+            try:
+                sent = sock.send(data, socket.MSG_DONTWAIT)
+            except (BlockingIOError, InterruptedError):
+                sent = 0
+            except OSError:
+                return False  # gone: the queue's path finds out and ends the connection as it always does
+            if sent < len(data):
+                self.unwritten = data[sent:]
+                self.queue.put(UNWRITTEN)  # wakes the writer thread, which writes it first
+            return True
+        finally:
+            self.write_lock.release()
 
     def close(self):
         if self.closing is None:

@@ -2,12 +2,12 @@
 
 Scheduling: every tick (1/FPS s) the scheduler visits each session that is watched and playing (or owes a
 frame), starting one further along each tick; a playing session trains the steps its ``speed`` (steps per
-second) owes it since its last turn (Session.steps_due) but no longer
-than its share of what the tick leaves after building the frames due (at least MIN_TRAIN_SHARE of the tick in
-all): shares are per client address, not per session (``weights``), so a class followed by 30 keeps about half
-the CPU when 30 students train their own, and a client opening more sessions divides its share. Then its frame is
-built, if a viewer can take one now, and put in its viewers' slots (app.streaming: a sender thread sends it, so
-neither the number of viewers nor their speed costs the scheduler anything). States changed by a burst of
+second) owes it since its last turn (Session.steps_due) but no longer than its part of the tick less the cost of
+its own frame (a frame its part cannot afford waits until the session has saved up for it): shares are per
+client address, not per session (``weights``), so a class followed by 30 keeps about half the CPU when 30
+students train their own, however costly their frames, and a client opening more sessions divides its share.
+Then its frame is built, if a viewer can take one now, and put in its viewers' slots (app.streaming: a sender
+thread sends it, so neither the number of viewers nor their speed costs the scheduler anything). States changed by a burst of
 controls go to the viewers once per tick (send_states). Sessions nobody watches do not train and are reclaimed
 after SESSION_IDLE_TIMEOUT.
 """
@@ -18,6 +18,7 @@ import logging
 import secrets
 import threading
 import time
+import weakref
 
 import numpy as np
 
@@ -208,6 +209,7 @@ class Scheduler:
         self._thread: threading.Thread | None = None
         self._start_lock = threading.Lock()
         self._turn = 0
+        self._saved: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # session → s saved up for a frame
 
     def ensure_running(self) -> None:
         with self._start_lock:
@@ -246,6 +248,22 @@ class Scheduler:
                 self._wake.wait(1.0)  # idle: sleep until a control or a connection wakes us
             self._wake.clear()
 
+    def _train(self, session: Session, budget: float, weight: float, weight_left: float, frame: bool) -> float:
+        """Train ``session`` for its part of ``budget`` (its ``weight`` over ``weight_left``: what a session
+        before it did not use goes to those after it) less its frame's cost when ``frame``. A frame its part
+        cannot afford (it would leave less than MIN_TRAIN_SHARE for training) is not built this tick: the
+        session trains MIN_TRAIN_SHARE of its part and saves the rest up for the frame. Returns the time used."""
+        share = budget * weight / weight_left if weight_left > 0 else budget
+        available = share + self._saved.pop(session, 0.0)
+        saving = frame and session.frame_cost > (1.0 - self.min_train_share) * available
+        train_for = self.min_train_share * share if saving else available - (session.frame_cost if frame else 0.0)
+        began = time.perf_counter()
+        session.train_slice(session.steps_due(), began + train_for)
+        used = time.perf_counter() - began
+        if saving:
+            self._saved[session] = max(available - used, 1e-9)
+        return used
+
     def tick(self, start: float) -> bool:
         """Train each running session its slice and publish the frames due. Returns whether anything ran."""
         states = self.manager.send_states()
@@ -260,29 +278,28 @@ class Scheduler:
         wanted = {s for s in due if stream.wants_frame(list(s.viewers))}
         running = [s for s in due if s.trains]
         weights = self.manager.weights(running)
-        # Training gets what the tick leaves after the frames it must build, but never less than
-        # MIN_TRAIN_SHARE of the time (of the tick, or of a longer round when many frames are due).
-        frames = sum(s.frame_cost for s in wanted)
-        floor = self.min_train_share * max(self.period, frames / (1.0 - self.min_train_share))
-        budget = max(floor, self.period - frames - HEADROOM)
+        # The tick is shared by weight among the running sessions, each one's frame building charged to its own
+        # part (a session whose frames cost more than its part gets them less often, not at the others' cost);
+        # the frames of sessions that do not train (a control changed a paused one) come off the top.
+        others = sum(s.frame_cost for s in wanted if not s.trains)
+        budget = max(self.min_train_share * self.period, self.period - others - HEADROOM)
         weight_left = sum(weights.values())
         for session in due:
             try:
-                status = session.status
-                if session.trains:
-                    # Its weight's part of the time left: what a session before it did not use (it reached its
-                    # speed) goes to those after it, and the turn rotates.
-                    weight = weights.get(session, 0.0)
-                    share = budget * weight / weight_left if weight_left > 0 else budget
-                    weight_left -= weight
-                    began = time.perf_counter()
-                    session.train_slice(session.steps_due(), began + share)
-                    budget -= time.perf_counter() - began
-                if session in wanted or stream.wants_frame(list(session.viewers)):
+                status, trains = session.status, session.trains
+                saving = False
+                if trains:
+                    budget -= self._train(session, budget, weights.get(session, 0.0), weight_left, session in wanted)
+                    weight_left -= weights.get(session, 0.0)
+                    saving = session in self._saved  # its part could not afford its frame: it saves up for it
+                if not saving and (session in wanted or stream.wants_frame(list(session.viewers))):
                     began = time.perf_counter()
                     frame, viewers = session.build_frame()  # may find it diverged too (numbers beyond float32)
                     stream.publish(viewers, frame)
-                    session.frame_cost += 0.2 * (time.perf_counter() - began - session.frame_cost)
+                    spent = time.perf_counter() - began
+                    session.frame_cost += 0.2 * (spent - session.frame_cost)
+                    if trains:
+                        budget -= spent
                 if session.status != status:  # diverged, or an epoch step done: the state says so, not only frames
                     self.manager.broadcast_state(session)
             except Exception:

@@ -2,12 +2,16 @@
 // for a view, its title in yellow with an arrow), so the mark moves with it whatever the layout does — resize,
 // presenter mode, the controls tucked away, a lab's views rebuilt. A control, or anything without a title of its
 // own, also gets a label pointing at it. A control that is not on screen (the controls tucked into their strip)
-// is pointed at through the strip that brings it back.
+// is pointed at through the strip that brings it back. Highlighted views are scrolled into sight within the views'
+// own scroll area (a lab whose views are taller than the window: the RNN and CNN labs at 1366×768) once the lab's
+// views have laid out — never by scrolling the window.
 
 import { idOf } from '../core/controls.js';
 
 const REMEASURE_MS = 250; // and at once on resize/scroll: cheap (a few getBoundingClientRect per tick)
 const MARK = 'lesson-highlight';
+const SIGHT_TICKS = 2; // the highlighted views stay in sight this many measures in a row: the layout has settled
+const SIGHT_GIVE_UP_MS = 5000; // a lab that never lays out, or a teacher scrolling away, is left alone after this
 
 export class Callouts {
   constructor(layer, labelOf) {
@@ -34,6 +38,7 @@ export class Callouts {
     });
     clearInterval(this.timer);
     this.timer = targets.length ? setInterval(() => this.place(), REMEASURE_MS) : null;
+    this.sight = targets.some((name) => name.startsWith('#')) ? { since: performance.now(), inSight: 0 } : null;
     this.place();
     // A control scrolled out of the controls panel is brought into it (once: the teacher may scroll away).
     for (const item of this.items) {
@@ -63,7 +68,36 @@ export class Callouts {
     return { el: standIn ? strip : control, titled: false, standIn };
   }
 
+  /** Scroll the views' area so the highlighted views are in sight (their top first, as many as fit below it),
+   * until they have stayed there SIGHT_TICKS measures in a row (the lab's views have laid out), for at most
+   * SIGHT_GIVE_UP_MS. */
+  bringViewsIntoSight() {
+    const sight = this.sight;
+    if (!sight) return;
+    if (performance.now() - sight.since > SIGHT_GIVE_UP_MS) {
+      this.sight = null;
+      return;
+    }
+    const views = this.items.filter((item) => item.target.name.startsWith('#'))
+      .map((item) => Callouts.resolve(item.target.name).el).filter((el) => el && visible(el));
+    const area = views[0]?.closest('.views');
+    if (!area) return; // not laid out yet (a lab switch builds its views): the next measure
+    const box = area.getBoundingClientRect();
+    const top = Math.min(...views.map((el) => el.getBoundingClientRect().top));
+    const bottom = Math.max(...views.map((el) => el.getBoundingClientRect().bottom));
+    const fits = bottom - top <= box.height;
+    const inSight = top >= box.top - 1 && (fits ? bottom <= box.bottom + 1 : top <= box.top + 16);
+    sight.inSight = inSight ? sight.inSight + 1 : 0;
+    if (sight.inSight >= SIGHT_TICKS) this.sight = null;
+    else if (!inSight) {
+      const before = area.scrollTop;
+      area.scrollTop += top - box.top - 8; // room above for the callout's arrow
+      if (area.scrollTop === before) sight.inSight += 1; // as far as the area scrolls: as good as it gets
+    }
+  }
+
   place() {
+    this.bringViewsIntoSight();
     let besideStrip = 0; // labels of several tucked-away controls stack beside the strip
     for (const item of this.items) {
       item.target.label = this.labelOf(item.target.name);

@@ -315,7 +315,11 @@ function watchRun() {
     }
     const state = nnp().state;
     const frame = nnp().frame;
-    if (frame) {
+    if (frame && step.run.race) {
+      const race = frame.race;
+      const budget = race ? race.trials * race.samplers.length : 0;
+      $('lesson-run-status').textContent = `Racing: ${frame.step.toLocaleString('en')} of ${budget} trials`;
+    } else if (frame) {
       const done = Math.max(0, frame.step - view.runFrom);
       const cap = step.run.steps ? ` of ${step.run.steps.toLocaleString('en')}` : ` (epoch ${frame.epoch})`;
       $('lesson-run-status').textContent = `Running: step ${done.toLocaleString('en')}${cap}`;

@@ -11,6 +11,7 @@ const STOPPED = {
   cap: (run) => `Ran ${run.steps_trained.toLocaleString('en')} steps.`,
   until: (run) => `Stopped after ${run.steps_trained.toLocaleString('en')} steps: the condition held.`,
   diverged: (run) => `Diverged after ${run.steps_trained.toLocaleString('en')} steps.`,
+  race: (run) => `The race ran its ${run.steps_trained.toLocaleString('en')} trials.`,
 };
 
 function formatNumber(value) {

@@ -7,6 +7,7 @@ own and tears it down (the scheduler thread stops with it).
 from __future__ import annotations
 
 import asyncio
+import time
 
 import pytest
 
@@ -62,3 +63,24 @@ def received():
         return out
 
     return drain
+
+
+@pytest.fixture
+def training_clock(monkeypatch):
+    """A clock that only training moves (0.1 ms at each of a lab's readings: about one a step) and whatever a test
+    adds to ``now[0]``: the scheduler's own readings cost nothing, so time is training plus frames built."""
+    now = [0.0]
+
+    def training():
+        now[0] += 1e-4
+        return now[0]
+
+    import types
+
+    import app.labs.base
+    import app.sessions.manager
+
+    for module, read in ((app.labs.base, training), (app.sessions.manager, lambda: now[0])):
+        monkeypatch.setattr(module, "time", types.SimpleNamespace(perf_counter=read, monotonic=time.monotonic,
+                                                                  time=time.time))
+    return now

@@ -71,6 +71,38 @@ def test_a_class_followed_by_30_keeps_half_the_training_time_when_30_students_tr
     assert 0.42 <= steps[0] / sum(steps) <= 0.62, steps  # its share, 16/31, not 1/31 as an equal split would give
 
 
+def test_a_session_s_frames_are_charged_to_its_own_share_so_costly_student_frames_leave_the_class_its_share(
+        training_clock, monkeypatch):
+    # The class followed by 30 students, alone and then with each student training a session whose every frame
+    # costs 2 ms (8 times its part of a tick): the class keeps its share of the time, 16/31, however costly the
+    # others' frames (when frames came off the top before the shares, it kept about 1/8 of it).
+    followers = [(f"10.0.1.{k}", 0) for k in range(30)]
+    manager, sessions = manager_with([("10.0.0.1", None)] + followers + [(f"10.0.1.{k}", None) for k in range(30)])
+    monkeypatch.setattr(manager.stream, "wants_frame", lambda sids: True)  # every viewer takes every frame
+    monkeypatch.setattr(manager.stream, "publish", lambda sids, frame: None)
+    teacher, students = sessions[0], sessions[1:]
+    for student in students:
+        def costly(build=student.build_frame):
+            training_clock[0] += 2e-3
+            return build()
+        student.build_frame = costly
+
+    def class_rate(ticks=30):  # the class's steps per second of the clock
+        began, step = training_clock[0], teacher.lab.trainer.step
+        steps_over_ticks(manager, [], ticks)
+        return (teacher.lab.trainer.step - step) / (training_clock[0] - began)
+
+    for student in students:
+        student.lab.status = "paused"
+    alone = class_rate()
+    for student in students:
+        student.lab.status = "running"
+    steps_over_ticks(manager, [], 10)  # the students' frame costs are learned (a running average)
+    shared = class_rate()
+    assert shared / alone >= 0.8 * 16 / 31, (shared, alone)
+    assert all(s.lab.trainer.step > 0 for s in students)  # and each student's session trains too
+
+
 def test_a_client_opening_more_sessions_divides_its_share_instead_of_multiplying_it(step_clock):
     manager, (victim, *attacker) = manager_with([("10.0.0.1", None), ("10.0.0.66", None), ("10.0.0.66", None)])
     steps = steps_over_ticks(manager, [victim, *attacker])

@@ -144,3 +144,64 @@ def test_a_real_socketio_server_gets_the_same_bytes_as_its_own_emit():
     ours = Encoded(server, "frame", payload).for_ack(17).encode()
     theirs = packet.Packet(packet.EVENT, namespace="/", data=["frame", payload], id=17).encode()
     assert ours == theirs
+
+
+def test_a_frame_as_websocket_bytes_is_what_wsproto_would_write_for_each_client():
+    """Encoded.wire (the bytes the sender writes itself) = Engine.IO's messages framed by wsproto, for any ack id
+    and steps, with attachments small and beyond 64 KiB (the three websocket length encodings)."""
+    import socketio
+    from wsproto.connection import Connection, ConnectionType
+    from wsproto.events import BytesMessage, TextMessage
+
+    from app.server.transport import Encoded
+
+    framer = Connection(ConnectionType.SERVER)
+    payload = {"seq": 3, "steps_this_frame": 0, "data": bytes(range(256)) * 300, "small": b"\x01\x02"}
+    encoded = Encoded(socketio.Server(), "frame", payload)
+    for ack_id, steps in ((0, 0), (17, 5), (123456, 99)):
+        text, *attachments = encoded.for_ack(ack_id, steps).encode()
+        expected = framer.send(TextMessage(data="4" + text)) + b"".join(
+            framer.send(BytesMessage(data=a)) for a in attachments)
+        assert encoded.wire(ack_id, steps) == expected
+        assert f'"steps_this_frame":{steps}' in text
+
+
+def test_what_the_socket_does_not_take_at_once_is_written_first_by_the_writer_and_nothing_overtakes_it():
+    """write_now never waits on a client: a frame larger than the socket takes is left `unwritten`; until the
+    writer thread has written it, later frames are refused (they go to the queue, behind it), and the client
+    reads every byte in order."""
+    import queue
+    import socket
+    import types
+
+    from app.server.transport import UNWRITTEN, BoundedWebSocket
+
+    ours, client = socket.socketpair()
+    ours.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+    ws = BoundedWebSocket.__new__(BoundedWebSocket)  # the writing half only: no HTTP upgrade behind it
+    ws.ws = types.SimpleNamespace(sock=ours, connected=True)
+    ws.closing, ws.unwritten, ws.queued, ws.queue = None, b"", 0, queue.Queue()
+    ws.write_lock, ws.count_lock = threading.Lock(), threading.Lock()
+    first, second = bytes(range(256)) * 4096, b"after"
+    assert ws.write_now(first) and ws.unwritten  # the socket took part of it
+    assert ws.queue.get_nowait() is UNWRITTEN
+    assert not ws.write_now(second)  # would overtake the unwritten tail: the caller queues it instead
+    received = bytearray()
+    reader = threading.Thread(target=lambda: received.extend(_read_exactly(client, len(first))))
+    reader.start()
+    ws.queued = 1  # as engineio's queue put would have counted UNWRITTEN
+    ws.send(UNWRITTEN)  # the writer thread's turn: the tail first
+    reader.join(10)
+    assert bytes(received) == first and not ws.unwritten and ws.queued == 0
+    assert ws.write_now(second) and _read_exactly(client, len(second)) == second
+    ours.close()
+    client.close()
+
+
+def _read_exactly(sock, n: int) -> bytes:
+    out = bytearray()
+    while len(out) < n:
+        chunk = sock.recv(n - len(out))
+        assert chunk, "closed early"
+        out += chunk
+    return bytes(out)

@@ -235,3 +235,35 @@ def test_a_class_follows_the_teachers_lesson_step(browser, live):
     finally:
         teacher.context.close()
         student.context.close()
+
+
+IN_SIGHT = """(targets) => targets.every((name) => {
+    const target = document.getElementById(name.slice(1));
+    const marked = target?.closest('figure.view') ?? target;
+    if (!marked?.classList.contains('lesson-highlight')) return false;   // the callout marks it
+    const title = marked.querySelector('figcaption') ?? marked;
+    const r = title.getBoundingClientRect();
+    if (!(r.width > 0 && r.top >= 0 && r.left >= 0 && r.bottom <= innerHeight && r.right <= innerWidth)) return false;
+    // and it is the figure seen there, not another one laid over it
+    const seen = document.elementFromPoint(r.left + Math.min(40, r.width / 2), r.top + r.height / 2);
+    return Boolean(seen && marked.contains(seen));
+})"""
+
+
+@pytest.mark.parametrize("name", ["cnn-shapes", "cnn-overfitting", "rnn-shapes", "rnn-vanishing"])
+def test_presenter_mode_at_1366_shows_each_highlighted_view(page, live, name):
+    """Every step's highlighted views end up in the window, marked, and seen (not under another view): presenter
+    mode once laid the MLP lab's areas over the CNN and RNN labs' views, stacking them in one cell."""
+    from app.lessons.loader import LESSONS_DIR, load_file
+
+    steps = load_file(LESSONS_DIR / f"{name}.yaml").lesson.steps
+    page.set_viewport_size({"width": 1366, "height": 768})
+    page.goto(f"{live.url}/?lesson={name}&step=1&presenter=1")
+    for k, step in enumerate(steps, start=1):
+        expect(page.locator("#lesson-progress")).to_contain_text(f"Step {k} of", timeout=20_000)
+        views = [h for h in step.highlight if h.startswith("#")]
+        page.wait_for_function(IN_SIGHT, arg=views, timeout=20_000)
+        if k == 1:
+            shot(page, f"presenter-1366-{name}")
+        if k < len(steps):
+            page.locator("#lesson-next").click()

@@ -130,3 +130,36 @@ def test_hidden_state_heatmap_paints_each_unit_and_step(page, base_url, console_
     title = heatmap.get_attribute("title")
     assert f"t {positive['t']}," in title and f"h = {positive['v']:.3f}" in title, title
     assert not console_errors, console_errors
+
+
+def test_prediction_view_draws_target_and_prediction_and_reads_them_under_the_pointer(page, base_url, console_errors):
+    """#rnn-prediction (a canvas): on the sine, the prediction ŷ_t drawn in blue at its height at every step; the
+    pointer reads that step's target and prediction."""
+    open_lab(page, base_url)
+    view = page.locator("#rnn-prediction canvas")
+    view.scroll_into_view_if_needed()
+    page.wait_for_function("() => window.__nnp.views.rnnPrediction.drawn?.mode === 'waves'", timeout=TIMEOUT)
+    drawn = page.evaluate("""() => {
+      const view = window.__nnp.views.rnnPrediction;
+      const d = view.drawn;
+      const p = window.__nnp.frame.probe;
+      const ratio = window.devicePixelRatio || 1;
+      const ctx = view.canvas.getContext('2d');
+      const points = [];
+      for (const t of [5, 20, 40]) {
+        const x = d.x(t);
+        const y = d.y(Math.max(-1.2, Math.min(1.2, p.prediction[t])));
+        const [r, g, b] = ctx.getImageData(Math.round(x * ratio), Math.round(y * ratio), 1, 1).data;
+        points.push({ t, x, y, r, g, b, target: p.target[t], prediction: p.prediction[t] });
+      }
+      return { L: d.L, points };
+    }""")
+    assert drawn["L"] == 50
+    for point in drawn["points"]:
+        assert point["b"] > point["r"] + 60, point  # the prediction's blue dot sits at (t, ŷ_t)
+    box = view.bounding_box()
+    point = drawn["points"][1]
+    page.mouse.move(box["x"] + point["x"], box["y"] + point["y"])
+    title = view.get_attribute("title")
+    assert title == f"t 20: target {point['target']:.3f}, prediction {point['prediction']:.3f}", title
+    assert not console_errors, console_errors

@@ -80,3 +80,34 @@ def test_a_small_race_runs_to_completion_and_apply_best_loads_the_winner(page, b
     page.wait_for_function(f"() => Math.abs(parseFloat(document.getElementById('test-loss').textContent) - "
                            f"{best['value']}) < 1e-3 * {best['value']}", timeout=TIMEOUT)
     assert not console_errors, console_errors
+
+
+@pytest.mark.slow
+def test_the_page_tunes_the_rnn_lab_and_apply_best_loads_it(page, base_url, console_errors):
+    """The lab to tune is a control: choosing rnn offers the RNN lab's tasks and hyperparameters (its schema's),
+    and #apply-best opens the RNN lab with the best trial's settings and trained weights."""
+    page.goto(f"{base_url}/?lab=search&trials=2&epochs=1&samplers=random&workers=1")
+    page.wait_for_function("() => window.__nnp.state?.lab === 'search' && window.__nnp.state.settings.trials === 2",
+                           timeout=TIMEOUT)
+    expect(page.locator("#width-low")).to_be_visible()
+    page.select_option("#target", "rnn")
+    page.wait_for_function("() => window.__nnp.state.settings.target === 'rnn'", timeout=TIMEOUT)
+    expect(page.locator("#dataset")).to_have_value("sine")
+    expect(page.locator("#hidden-size-low")).to_be_visible()
+    expect(page.locator("#width-low")).to_be_hidden()
+    chips = page.locator("#params label:visible").all_inner_texts()
+    assert "hidden_size" in chips and "width" not in chips, chips
+    assert page.locator("#dataset option:not([hidden])").all_inner_texts() == ["sine", "sum_of_sines", "adding",
+                                                                                "chars"]
+    page.click("#search-start")
+    page.wait_for_function("() => window.__nnp.state?.race?.phase === 'finished'", timeout=RACE_TIMEOUT)
+    best = page.evaluate("() => window.__nnp.views.searchModel.best()")
+    page.click("#apply-best")
+    page.wait_for_function("() => window.__nnp.state?.lab === 'rnn' && window.__nnp.schema?.lab === 'rnn'",
+                           timeout=RACE_TIMEOUT)
+    settings = page.evaluate("() => window.__nnp.state.settings")
+    assert (settings["learning_rate"], settings["hidden_size"]) == (best["params"]["learning_rate"],
+                                                                   best["params"]["hidden_size"])
+    page.wait_for_function(f"() => Math.abs(parseFloat(document.getElementById('test-loss').textContent) - "
+                           f"{best['value']}) < 1e-3 * {best['value']} + 1e-4", timeout=TIMEOUT)
+    assert not console_errors, console_errors

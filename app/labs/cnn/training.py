@@ -7,14 +7,13 @@ effect at the next one. Each minibatch is shifted at random by up to ``augment_s
 
 from __future__ import annotations
 
-import math
 
 import numpy as np
 
 from engine import Conv2d, CrossEntropyLoss, Linear, regularization
 from engine.datasets import random_shift
 
-from app.labs.training import Trainer as BaseTrainer
+from app.labs.training import Trainer as BaseTrainer, finite_in_float32
 
 from .data import ImageData
 
@@ -56,7 +55,7 @@ class Trainer(BaseTrainer):
         self.last_batch = images
         self.model.train()
         loss = self.loss_fn(self.model(images), d.y_train[batch])
-        if not math.isfinite(loss):
+        if not finite_in_float32(loss):  # app.labs.training: frames' float32
             return loss
         self.optimizer.zero_grad()
         self.model.backward(self.loss_fn.backward(), input_grad=False)  # no gradient for the images

@@ -12,7 +12,7 @@ import numpy as np
 
 from engine import CrossEntropyLoss, MSELoss, clip_grad_norm_, clip_grad_value_, regularization
 
-from app.labs.training import Trainer as BaseTrainer
+from app.labs.training import Trainer as BaseTrainer, finite_in_float32
 
 from . import network
 from .data import Data, output_layout, predicted_classes, targets
@@ -71,7 +71,7 @@ class Trainer(BaseTrainer):
         self.model.train()
         output = self.model(d.X_train[batch])
         loss, grad = self.cost(output, self.T_train[batch])
-        if not math.isfinite(loss):
+        if not finite_in_float32(loss):  # app.labs.training: frames' float32
             return loss
         self.optimizer.zero_grad()
         self.model.backward(grad)

@@ -14,7 +14,7 @@ import numpy as np
 from engine import CrossEntropyLoss, MSELoss, clip_grad_norm_
 from engine.sequence import SequenceModel
 
-from app.labs.training import Trainer as BaseTrainer
+from app.labs.training import Trainer as BaseTrainer, finite_in_float32
 
 from .data import Data
 from .schema import flag
@@ -77,7 +77,7 @@ class Trainer(BaseTrainer):
         batch = self.next_batch()
         self.model.train()
         loss, grad = self.cost(self.predict(d.x_train[batch]), d.y_train[batch])
-        if not math.isfinite(loss):
+        if not finite_in_float32(loss):  # app.labs.training: frames' float32
             return loss
         self.optimizer.zero_grad()
         self.backward(grad)

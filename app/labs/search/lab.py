@@ -20,7 +20,8 @@ from app.server.errors import ControlError, Described
 from . import importance
 from .events import EVENTS
 from .race import WORKERS, Race
-from .schema import BY_NAME, CONTROLS, GROUPS, HYPERPARAMETERS, PARAM_NAMES
+from .schema import (BY_NAME, CONTROLS, DATASETS, DEFAULT_DATASET, DEFAULT_PARAMS, GROUPS, HYPERPARAMETERS, OFFERED,
+                     PARAM_NAMES, TARGETS)
 
 
 class SearchLab(Lab):
@@ -44,14 +45,33 @@ class SearchLab(Lab):
         self.dirty = True  # a new estimate came from the importances' thread: the viewers get it in a frame
 
     def build(self) -> None:
-        """Nothing to build before a race: the trials build their own models in the worker processes."""
+        """Nothing to build before a race (the trials build their own models in the worker processes): a fresh
+        start forgets the race shown."""
+        if self.race is not None:
+            self._forget_race()
+            self.importances.restart(None)
         self._started_over()
 
     # --- settings
     def apply_settings(self, changes: dict) -> None:
-        """Any subset of the controls. A plane axis that is no longer searched moves to one that is. The range
-        checks wait for ``start`` (a range is set one end at a time)."""
+        """Any subset of the controls. Another lab to tune brings its own dataset and hyperparameters (unless
+        they are given too and it has them); a plane axis that is no longer searched moves to one that is. The
+        range checks wait for ``start`` (a range is set one end at a time)."""
         new = {**self.settings, **changes}
+        target = new["target"]
+        if new["dataset"] not in DATASETS[target]:
+            if "dataset" in changes and "target" not in changes:
+                raise ControlError("dataset", new["dataset"], _one_of(DATASETS[target]),
+                                   message=f"the {target} lab has no dataset {new['dataset']!r}; its datasets are "
+                                           f"{', '.join(DATASETS[target])}")
+            new["dataset"] = DEFAULT_DATASET[target]
+        foreign = [p for p in new["params"] if p not in OFFERED[target]]
+        if foreign:
+            if "params" in changes and "target" not in changes:
+                raise ControlError("params", foreign, _one_of(OFFERED[target]),
+                                   message=f"the {target} lab has no hyperparameter {', '.join(foreign)} to search; "
+                                           f"its are: {', '.join(OFFERED[target])}")
+            new["params"] = list(DEFAULT_PARAMS[target])
         searched = [name for name in PARAM_NAMES if name in new["params"]]
         for axis in ("plane_x", "plane_y"):
             if new[axis] not in searched:
@@ -85,6 +105,22 @@ class SearchLab(Lab):
         self.status = "running"
         self._changed(weights=False)
 
+    def race_here(self) -> None:
+        """Run a race with the settings in force to its end in this process (a lesson's headless check: see
+        Race.run_here); refused like ``start``."""
+        self._check_ranges()
+        try:
+            race = Race(self.settings, self.races + 1)
+        except ControlError as error:
+            raise _control_error(error) from None
+        self._forget_race()
+        self.races += 1
+        self.race = race
+        self.importances.restart(race)
+        race.run_here()
+        self.status = "paused"
+        self._changed(weights=False)
+
     def _check_ranges(self) -> None:
         s = self.settings
         for name in s["params"]:
@@ -111,11 +147,14 @@ class SearchLab(Lab):
         if race.phase != "running" and self.status == "running":
             self.status = "paused"
             self._changed(weights=False)
+        plan = self.run_plan  # a lesson's race (app.lessons.runner.LiveRun): over when the race is
+        if plan is not None and plan.finished(self):
+            self.run_plan = None
         self.dirty = True
 
     def prepare_best(self, sampler: str | None) -> "BestModel":
-        """The best trial's model file (of one sampler, or of the race): its settings retrained to the weights
-        the trial had (app.search: the same settings and seed give the same weights). Runs before the session's
+        """The best trial's lab (of one sampler, or of the race): its settings retrained to the weights the trial
+        had (app.search: the same settings and seed give the same weights), headless. Runs before the session's
         lock is taken — retraining takes as long as a trial — and reads only the race's runs."""
         race = self.race
         best = race.best(sampler) if race is not None else None
@@ -125,18 +164,23 @@ class SearchLab(Lab):
                                event="apply_best", message=f"{which} has no finished trial yet: start a race and "
                                                           "wait for its first trial")
         name, trial = best
-        _settings, data = race.runs[name].best_model()
-        return BestModel(race.number, name, trial["number"], data)
+        return BestModel(race.number, name, trial["number"], race.runs[name].best_lab())
 
     def apply_best(self, best: "BestModel") -> None:
-        """Load a prepared best model into its lab (settings and trained weights) and show that lab."""
+        """Put a prepared best lab in its place in this session — a copy (app.sessions.copying) with its settings,
+        weights, optimizer state and curves, as the trial left them — and show it."""
+        from app.sessions.copying import copy_lab
+
         race = self.race
         if race is None or race.number != best.race:
             raise ControlError("", "apply_best", "the race shown", event="apply_best",
                                message="a new race started while the best model was prepared; nothing was applied")
-        target = self.host.open_lab(race.settings["target"])
-        target.load_model(*target.model_io.parse(best.data))
-        self.host.set_lab(target.name)
+        target = race.settings["target"]
+        replaced = self.host.labs.get(target)
+        self.host.labs[target] = copy_lab(best.lab, self.host)
+        if replaced is not None and replaced is not self.host.lab:
+            replaced.close()
+        self.host.set_lab(target)
 
     # --- the common controls, in a search's terms
     def play(self) -> None:
@@ -198,8 +242,10 @@ class SearchLab(Lab):
 
     def schema_extras(self) -> dict:
         return {"groups": [list(g) for g in GROUPS],
-                "hyperparameters": [{"name": h.name, "label": h.label, "kind": h.kind, "log": h.log}
-                                    for h in HYPERPARAMETERS]}
+                "hyperparameters": [{"name": h.name, "label": h.label, "kind": h.kind, "log": h.log,
+                                     "controls": [h.choices] if h.kind == "choice" else [h.low, h.high]}
+                                    for h in HYPERPARAMETERS],
+                "targets": {t: {"datasets": list(DATASETS[t]), "params": list(OFFERED[t])} for t in TARGETS}}
 
     def build_frame(self) -> Frame:
         self.poll()
@@ -254,11 +300,15 @@ def _control_error(error: ControlError) -> ControlError:
                         event="search_start")
 
 
+def _one_of(names) -> str:
+    return "one of " + ", ".join(f'"{n}"' for n in names)
+
+
 @dataclass(frozen=True)
 class BestModel:
-    """A race's best trial, retrained and saved in its lab's model file format (``data``)."""
+    """A race's best trial, retrained headless (``lab``: nobody's session)."""
 
     race: int
     sampler: str
     number: int
-    data: bytes
+    lab: object

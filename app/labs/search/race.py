@@ -198,6 +198,21 @@ class Race:
         self.phase = "running"
         return True
 
+    def run_here(self) -> None:
+        """Run the whole race in this process, one sampler after another, each by the code a worker process runs
+        (app.search.worker.work, worker 0): the same trials as a race started with one worker per sampler.
+        For headless lesson checks (app.lessons.runner), whose budgets are small; the studies are removed after."""
+        from app.search import SearchRun
+        from app.search.worker import work
+
+        self.phase = "running"
+        for sampler, spec in self.specs.items():
+            log = self.logs[sampler]
+            with SearchRun(spec) as run:
+                work(run.storage_url, run.study_name, 0, emit=log.take)
+                log.take({"type": "search_finished", "summary": run.summary()})
+        self.phase = "finished"
+
     def poll(self) -> bool:
         """Fold every run's new events into its log; True when anything arrived. The race ends when every run
         has finished (its worker processes gone)."""

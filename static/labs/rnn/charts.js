@@ -1,10 +1,9 @@
-// The RNN lab's Plotly charts: ∂L/∂h_t through time (log scale, with the clipping threshold) and the prediction
-// against the target along the probe sequence. Each `take`s the newest frame; the chart scheduler calls `draw`.
-// (The hidden state over time is a canvas view: heatmap-view.js.)
+// The RNN lab's Plotly chart: ∂L/∂h_t through time (log scale, with the clipping threshold). It `take`s the newest
+// frame; the chart scheduler calls `draw`. (The prediction and the hidden state over time are canvas views, drawn
+// every frame: prediction-view.js, heatmap-view.js.)
 
 import { Plotly, fitToElement } from '../../core/plotly.js';
 import { colors, baseLayout, axis, chartConfig, classColors } from '../../core/theme.js';
-import { visible } from './unrolled-view.js';
 
 const DIRECTION_DASH = ['solid', 'dot'];
 
@@ -84,74 +83,6 @@ export class GradientTimeChart {
     } else {
       this.caption.textContent = 'appears after the first training step';
     }
-  }
-}
-
-export class PredictionChart {
-  constructor(el, title, caption) {
-    this.el = el;
-    this.title = title;
-    this.caption = caption;
-    this.frame = null;
-    fitToElement(el);
-  }
-
-  take(frame) {
-    this.frame = frame;
-  }
-
-  draw() {
-    const frame = this.frame;
-    if (!frame?.state) return;
-    const state = frame.state;
-    const p = frame.probe;
-    let traces;
-    let layout;
-    if (p.targetProbability) { // characters: how likely the model found the character that came next
-      const L = p.targetProbability.length;
-      const x = Array.from({ length: L }, (_, t) => t);
-      traces = [{ x, y: Array.from(p.targetProbability), type: 'bar', marker: { color: colors.positive },
-        text: Array.from(p.target, (id) => visible(state.vocabulary[id])), textposition: 'outside',
-        name: 'p(next character)' }];
-      layout = baseLayout({ xaxis: axis({ title: { text: 't' } }),
-        yaxis: axis({ title: { text: 'p(the right next character)' }, range: [0, 1.15] }) });
-      this.title.textContent = 'Next character: how sure, how right';
-      const right = p.predicted.reduce((n, id, t) => n + (id === p.target[t]), 0);
-      this.caption.textContent = `${right} of ${L} guessed right (bars: the probability given to the true one)`;
-    } else if (state.readout === 'last_step') { // the adding problem: the sum, read at the end
-      const L = p.input.shape[0];
-      const x = Array.from({ length: L }, (_, t) => t);
-      const values = x.map((t) => p.input[t * 2]);
-      const marked = x.filter((t) => p.input[t * 2 + 1] > 0.5);
-      traces = [
-        { x, y: values, type: 'bar', width: 0.8, marker: { color: colors.grid }, name: 'values' },
-        { x: marked, y: marked.map((t) => values[t]), type: 'bar', width: 0.8, marker: { color: colors.accentSoft },
-          name: 'marked' },
-        { x: [L + 1], y: [p.target[0]], type: 'bar', width: 0.8, marker: { color: colors.green }, name: 'target sum' },
-        { x: [L + 2], y: [p.prediction[0]], type: 'bar', width: 0.8, marker: { color: colors.positive },
-          name: 'prediction' },
-      ];
-      layout = baseLayout({ barmode: 'overlay', showlegend: true, legend: { orientation: 'h', y: 1.15 },
-        xaxis: axis({ title: { text: 't  (then: target, prediction)' } }), yaxis: axis({ range: [0, 2] }) });
-      this.title.textContent = 'The adding problem';
-      this.caption.textContent = `target ${p.target[0].toFixed(3)}, prediction ${p.prediction[0].toFixed(3)}`;
-    } else { // waves: the next value at every step
-      const L = p.target.length;
-      const x = Array.from({ length: L }, (_, t) => t);
-      traces = [
-        { x, y: Array.from(p.target), type: 'scatter', mode: 'lines', name: 'target xₜ₊₁',
-          line: { color: 'rgba(131,193,103,0.45)', width: 9 } },
-        { x, y: Array.from(p.prediction), type: 'scatter', mode: 'lines+markers', name: 'prediction ŷₜ',
-          line: { color: colors.positive, width: 2 }, marker: { size: 4 } },
-      ];
-      layout = baseLayout({ showlegend: true, legend: { orientation: 'h', y: 1.15 },
-        xaxis: axis({ title: { text: 't' } }), yaxis: axis({ range: [-1.2, 1.2] }) });
-      this.title.textContent = 'Prediction against target';
-      let sq = 0;
-      for (let t = 0; t < L; t += 1) sq += (p.prediction[t] - p.target[t]) ** 2;
-      this.caption.textContent = `test sequence #${frame.probeIndex}: squared error ${(sq / L).toFixed(4)}`;
-    }
-    Plotly.react(this.el, traces, layout, chartConfig);
   }
 }
 

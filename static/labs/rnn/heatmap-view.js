@@ -14,7 +14,7 @@ const BAR = 12; // colour bar width
 export class HiddenHeatmap {
   constructor(el, layerSelect, redraw = () => {}) {
     this.canvas = document.createElement('canvas');
-    this.canvas.className = 'rnn-heatmap-canvas';
+    this.canvas.className = 'rnn-plot-canvas';
     el.replaceChildren(this.canvas);
     this.layerSelect = layerSelect;
     this.offscreen = document.createElement('canvas');

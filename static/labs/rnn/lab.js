@@ -8,7 +8,8 @@ import { Curves } from '../../core/curves.js';
 import { decodeFrame } from './frame.js';
 import { ShapesView } from './shapes-view.js';
 import { UnrolledView } from './unrolled-view.js';
-import { GradientTimeChart, PredictionChart } from './charts.js';
+import { GradientTimeChart } from './charts.js';
+import { PredictionChart } from './prediction-view.js';
 import { HiddenHeatmap } from './heatmap-view.js';
 import { TextView } from './text-view.js';
 
@@ -39,9 +40,8 @@ export function createLab(ctx) {
   const chars = () => state?.task === 'chars';
   charts.add('loss curves', () => curves.draw(), 400, inSight($('rnn-curves')));
   charts.add('gradient through time', () => gradient.draw(), 300, inSight($('rnn-gradient-time')));
-  charts.add('prediction', () => prediction.draw(), 300, inSight($('rnn-prediction')));
-  const dataViews = [gradient, prediction];
-  const canvasViews = [unrolled, heatmap];
+  const dataViews = [gradient];
+  const canvasViews = [unrolled, heatmap, prediction];
   Object.assign(nnp.views, { rnnUnrolled: unrolled, rnnGradient: gradient, rnnPrediction: prediction,
     rnnHeatmap: heatmap, rnnText: text, rnnShapes: shapes, rnnCurves: curves });
 

@@ -9,26 +9,40 @@ import { ProgressView } from './progress-view.js';
 import { BestChart, CurvesChart, ImportanceChart } from './charts.js';
 import { PlaneView } from './plane-view.js';
 import { ParcoordsView } from './parcoords-view.js';
+import { idOf } from '../../core/controls.js';
 
 export const URL_KEYS = [];
 const SECTIONS = ['curves', 'importances']; // with trials.<sampler>: the bundles of the race (docs/protocol.md)
 
-// A range's controls matter only when its hyperparameter is searched.
-const RANGES = {
-  learning_rate: ['learning_rate_low', 'learning_rate_high'],
-  width: ['width_low', 'width_high'],
-  depth: ['depth_low', 'depth_high'],
-  activation: ['activations'],
-  l2: ['l2_low', 'l2_high'],
-};
-const RELEVANT_WHEN = Object.fromEntries(Object.entries(RANGES).flatMap(([param, names]) => names.map(
-  (name) => [name, (s) => s.params.includes(param)])));
+// A range's controls matter only when its hyperparameter is searched (filled from the schema: each
+// hyperparameter names its controls); those of hyperparameters the lab to tune does not have are hidden.
+const RELEVANT_WHEN = {};
 
 export function createLab(ctx) {
   const { root, send, charts, inSight, nnp } = ctx;
   const $ = (id) => root.querySelector(`#${id}`);
   const model = new RaceModel();
   let stateVersion = -1;
+  let hyperparameters = [];
+  let targets = {};
+
+  /** Offer only what the lab to tune has: its datasets, its hyperparameters and their ranges. */
+  function showTarget(target) {
+    const offered = targets[target];
+    if (!offered) return;
+    for (const h of hyperparameters) {
+      for (const name of h.controls) {
+        const widget = ctx.controls.widgets?.get(name);
+        if (widget) widget.box.hidden = !offered.params.includes(h.name);
+      }
+    }
+    for (const box of document.querySelectorAll(`#${idOf('params')} input`)) {
+      box.closest('label').hidden = !offered.params.includes(box.value);
+    }
+    for (const option of document.querySelectorAll(`#${idOf('dataset')} option`)) {
+      option.hidden = !offered.datasets.includes(option.value);
+    }
+  }
 
   const progress = new ProgressView({ progress: $('search-progress'), best: $('search-best'),
     start: $('search-start'), stop: $('search-stop'), apply: $('apply-best') }, model);
@@ -60,6 +74,11 @@ export function createLab(ctx) {
     canvasViews: [],
 
     takeSchema(schema) {
+      hyperparameters = schema.hyperparameters ?? [];
+      targets = schema.targets ?? {};
+      for (const h of hyperparameters) {
+        for (const name of h.controls) RELEVANT_WHEN[name] = (s) => s.params.includes(h.name);
+      }
       plane.setHyperparameters(schema.hyperparameters ?? []);
       parcoords.setHyperparameters(schema.hyperparameters ?? []);
       importance.setHyperparameters(schema.hyperparameters ?? []);
@@ -68,6 +87,7 @@ export function createLab(ctx) {
 
     showState(s) {
       stateVersion = s.config_version;
+      showTarget(s.settings.target);
       plane.setAxes(s.settings.plane_x, s.settings.plane_y);
       model.takeProgress(s.race);
       progress.update();

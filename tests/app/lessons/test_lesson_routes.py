@@ -36,7 +36,7 @@ def test_the_menu_lists_every_lesson_with_its_concept(http):
     assert names["learning-rate"]["concept"] == "Gradient descent" and names["learning-rate"]["steps"] == 3
     lesson = http.get("/api/lessons/learning-rate").get_json()
     assert lesson["steps"][0]["predict"]["answer"] == "Still well above the best it can reach"
-    assert lesson["steps"][0]["run"] == {"steps": 300, "epochs": None, "until": None, "every": 10}
+    assert lesson["steps"][0]["run"] == {"steps": 300, "epochs": None, "race": None, "until": None, "every": 10}
     assert http.get("/api/lessons/no-such").status_code == 404
 
 
@@ -194,3 +194,31 @@ def test_a_check_over_seeds_from_the_page_is_the_command_lines(http, token):
     reply = http.post(f"/api/session/{token}/lesson/seeds/1/check").get_json()
     expected = check_lesson(load_text(text, "seeds", "seeds.yaml")).steps[0].checks[0].to_wire()
     assert reply["checks"] == [expected] and len(expected["per_seed"]) == 3
+
+
+def test_a_race_run_live_measures_what_the_command_line_does(http, token, manager):
+    """search-methods step 1 races grid, random and TPE in worker processes; its checks read the same trials
+    the headless check ran in-process (one worker per sampler: the same trials, the same values)."""
+    lesson = load_file(LESSONS_DIR / "search-methods.yaml")
+    headless = check_lesson(lesson)
+    session = manager.get(token)
+    base = f"/api/session/{token}/lesson/search-methods"
+    assert http.post(f"{base}/1/open").get_json()["ok"]
+    assert session.lab.name == "search" and session.lab.race is None
+    assert http.post(f"{base}/1/run").get_json()["ok"]
+    wait_until(lambda: session.lab.status != "running")
+    reply = http.post(f"{base}/1/check").get_json()
+    assert reply["passed"] and reply["checks"] == [c.to_wire() for c in headless.steps[0].checks]
+    assert reply["run"] == {"steps_trained": 48, "stopped_by": "race", "cap": {"race": True}}
+    assert headless.steps[0].stopped_by == "race" and headless.steps[0].steps_trained == 48
+    race = session.lab.race
+    opened = http.post(f"{base}/2/open").get_json()  # continues where step 1's race left the session
+    assert opened["ok"] and opened["replayed"] == [] and session.lab.race is race
+    reply = http.post(f"{base}/2/check").get_json()
+    assert reply["passed"] and reply["checks"] == [c.to_wire() for c in headless.steps[1].checks]
+    http.post(f"{base}/1/open")  # a fresh race-less step 1: step 2 opened now replays step 1's race first
+    assert session.lab.race is None
+    opened = http.post(f"{base}/2/open").get_json()
+    assert opened["ok"] and opened["replayed"] == [1] and session.lab.race.phase == "finished"
+    reply = http.post(f"{base}/2/check").get_json()
+    assert reply["checks"] == [c.to_wire() for c in headless.steps[1].checks]

@@ -62,6 +62,29 @@ def test_the_plane_always_shows_searched_hyperparameters(session):
     assert state["settings"]["plane_x"] == state["settings"]["plane_y"] == "activation"
 
 
+def test_another_lab_to_tune_brings_its_datasets_and_hyperparameters(session):
+    state, schema = send(session, "set", {"target": "rnn"})
+    assert (state["settings"]["dataset"], state["settings"]["params"]) == ("sine", ["learning_rate", "hidden_size"])
+    targets = session.lab.schema_extras()["targets"]
+    assert targets["cnn"]["params"] == ["learning_rate", "batch_size", "architecture", "optimizer", "l2"]
+    assert "adding" in targets["rnn"]["datasets"] and "circle" not in targets["rnn"]["datasets"]
+    # each offered hyperparameter's range is the target lab's schema's (app.search.space reads it)
+    from app.search import searchable
+    bounds = {c.name: (c.minimum, c.maximum) for c in session.lab.controls}
+    assert bounds["hidden_size_low"] == (searchable("rnn")["hidden_size"].minimum,
+                                         searchable("rnn")["hidden_size"].maximum)
+    with pytest.raises(ControlError) as caught:  # a hyperparameter the RNN lab does not have
+        send(session, "set", {"params": ["width"]})
+    assert caught.value.field == "params" and "hidden_size" in caught.value.detail
+    with pytest.raises(ControlError) as caught:
+        send(session, "set", {"dataset": "circle"})
+    assert caught.value.field == "dataset" and "sine" in caught.value.detail
+    state, _ = send(session, "set", {"target": "cnn", "params": ["architecture", "learning_rate"]})
+    assert state["settings"]["params"] == ["learning_rate", "architecture"]  # in the schema's order
+    assert state["settings"]["dataset"] == "digits"
+    assert (state["settings"]["plane_x"], state["settings"]["plane_y"]) == ("learning_rate", "architecture")
+
+
 @pytest.mark.parametrize("settings, field, allowed", [
     ({"learning_rate_low": 0.5, "learning_rate_high": 0.01}, "learning_rate_low", "less than learning_rate_high"),
     ({"width_low": 8, "width_high": 8}, "width_low", "less than width_high"),

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from app.server.client import Viewer
+from app.sessions.headless import evaluate
 
 
 @pytest.mark.slow
@@ -42,6 +43,43 @@ def test_a_race_over_the_socket(live, run):
             await viewer.wait_for(lambda v: v.schema["lab"] == "mlp" and v.state["lab"] == "mlp")
             assert viewer.state["settings"]["learning_rate"] == best["params"]["learning_rate"]
             assert viewer.state["settings"]["hidden_sizes"] == [best["params"]["width"]] * 2
+        finally:
+            await viewer.disconnect()
+
+    run(scenario())
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("target, params, check", [
+    ("cnn", {"params": ["learning_rate", "architecture"], "architectures": ["tiny"], "learning_rate_low": 0.001,
+             "learning_rate_high": 0.1}, lambda settings: settings["architecture"] == "tiny"),
+    ("rnn", {"params": ["learning_rate", "hidden_size"], "hidden_size_low": 4, "hidden_size_high": 12},
+     lambda settings: 4 <= settings["hidden_size"] <= 12),
+])
+def test_the_best_cnn_and_rnn_go_to_their_lab_with_their_weights(live, run, target, params, check):
+    """A race over another lab's hyperparameters; #apply-best puts the best trial's lab — its settings and the
+    weights it trained — in the session and shows it: its test loss is the trial's."""
+    async def scenario():
+        viewer = await Viewer(live.url).connect()
+        try:
+            assert (await viewer.call("set_lab", {"lab": "search"}))["ok"]
+            await viewer.wait_for(lambda v: v.schema["lab"] == "search" and v.state["lab"] == "search")
+            assert (await viewer.call("set", {"target": target}))["ok"]
+            await viewer.call("set", {"samplers": ["random"], "trials": 2, "epochs": 1, **params})
+            assert viewer.state["settings"]["target"] == target and not viewer.errors, viewer.errors
+            assert (await viewer.call("search_start"))["ok"]
+            await viewer.wait_for(lambda v: v.state["race"] and v.state["race"]["phase"] == "finished",
+                                  timeout=240)
+            best = viewer.state["race"]["samplers"][0]
+            assert (await viewer.call("apply_best", {}, timeout=120))["ok"]
+            await viewer.wait_for(lambda v: v.schema["lab"] == target and v.state["lab"] == target)
+            settings = viewer.state["settings"]
+            assert settings["learning_rate"] == best["best_params"]["learning_rate"] and check(settings)
+            session = live.app.extensions["nnplayground"].get(viewer.token)
+            with session.lock:
+                loss = evaluate(session.lab).loss
+            assert loss == pytest.approx(best["best_value"], abs=1e-5)
+            assert session.lab.trainer.epoch == 1  # trained, not fresh
         finally:
             await viewer.disconnect()
 
