@@ -108,6 +108,7 @@ class Frame:
         self.sections = sections
         self.raw_f4_bytes = raw_f4_bytes
         self.nonfinite = nonfinite  # NaNs and infinities in its arrays (see Bundle.nonfinite)
+        self.account = None  # whom its delivery is charged to (the scheduler's session; app.server.streaming)
 
     def again(self) -> "Frame":
         """The same frame to send once more (nothing changed): no new steps, a new time stamp."""
