@@ -9,9 +9,11 @@ which, with each padded image laid out flat and g placed on the pixels its windo
 one contiguous shifted add per offset (kH·kW of them; pixels shared by overlapping windows sum). No Python loop
 over pixels or images.
 
-The pools are separable: the max (or sum) over a ``kH × kW`` window is one over ``kW`` columns, then one
-over ``kH`` rows, each a few whole-array operations. MaxPool2d keeps each window's winner (torch's
-``return_indices``) and routes the gradient there; on ties the first in row-major order wins, as in torch.
+AvgPool2d is separable: the sum over a ``kH × kW`` window is one over ``kW`` columns, then one over ``kH``
+rows, each a few whole-array operations. MaxPool2d reads all windows through one strided view and visits the
+kH·kW positions of a window in row-major order, one output-sized comparison each; it keeps each window's
+winner (torch's ``return_indices``) and routes the gradient there; on ties the first in row-major order wins,
+as in torch.
 """
 
 from __future__ import annotations
