@@ -17,7 +17,9 @@ window for every client. Targets (issue 14, item 6; printed, not asserted): at 1
 ≥ 20 frames/s with p95 latency ≤ 150 ms, the teacher ≥ 50 frames/s, while 5 followers ack slowly.
 
 Then fairness (item 7): the teacher's steps/s (``speed`` 60,000: as fast as the scheduler lets it) alone, and
-with 30 students each training their own session from their own address while following the class.
+with 30 students each training their own session from their own address while following the class; and against
+the class followed by the same 30 without sessions of their own (the class pays its followers' frames' delivery
+from its share: docs/protocol.md, "Scheduling").
 
 Usage: ``python bench/classroom.py [--followers 25 50 100 200] [--seconds 5] [--processes 2] [--quick]``.
 """
@@ -269,9 +271,10 @@ async def main(args):
         if args.students:
             await teacher.call("set", {"speed": 60_000})
             fast_alone = await teacher_alone(teacher, args.seconds, server.pid)
-            shared = await measure_class(url, teacher, args.students, argparse.Namespace(
-                **{**vars(args), "slow": 0, "full": 0}), own_sessions={"speed": 60_000})
-            fair = (fast_alone, shared)
+            lean = argparse.Namespace(**{**vars(args), "slow": 0, "full": 0})
+            followed = await measure_class(url, teacher, args.students, lean)  # its followers, no student sessions
+            shared = await measure_class(url, teacher, args.students, lean, own_sessions={"speed": 60_000})
+            fair = (fast_alone, followed, shared)
         await teacher.disconnect()
     finally:
         server.terminate()
@@ -295,13 +298,17 @@ async def main(args):
               f"| {r['teacher_steps']:.0f} | {r['server_cpu']:.0f} % | {r['cpu_per_frame']:.2f} "
               f"| {r['clients_cpu']:.0f} % | {r['load']:.1f} |")
     if fair is not None:
-        alone, shared = fair
+        alone, followed, shared = fair
         print(f"\nFairness: the teacher's session at speed 60,000 trains {alone['teacher_steps']:.0f} steps/s alone; "
               f"with {args.students} students following it and each training their own session at speed 60,000: "
               f"{shared['teacher_steps']:.0f} steps/s = {shared['teacher_steps'] / max(alone['teacher_steps'], 1e-9):.0%} "
               f"of alone (its fair share by docs/protocol.md: "
               f"{fair_share(args.students):.0%}); teacher {shared['teacher_fps']:.1f} frames/s, followers "
               f"{shared['fps_median']:.1f} frames/s median. Load {shared['load']:.1f}.")
+        print(f"Against the class followed by the same {args.students} students whose own sessions do not train "
+              f"({followed['teacher_steps']:.0f} steps/s: it pays its followers' frames and their delivery in both): "
+              f"{shared['teacher_steps'] / max(followed['teacher_steps'], 1e-9):.0%} (fair share "
+              f"{fair_share(args.students):.0%}). Load {followed['load']:.1f}.")
 
 
 def fair_share(students: int) -> float:

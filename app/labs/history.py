@@ -30,14 +30,27 @@ class History:
 
     def clear(self) -> None:
         """Forget every row (a fresh model): a new version."""
-        self.rows: list[tuple] = []
+        # Rows live in a float64 table grown by doubling, so a section is a slice of it, not a list of tuples
+        # turned into an array again at every frame.
+        self._table = np.empty((16, len(self.fields)))
+        self._count = 0
         self.version += 1
         self._wire = None
 
+    @property
+    def rows(self) -> np.ndarray:
+        """The rows so far, (n, len(fields)), NaN where a value was None."""
+        return self._table[:self._count]
+
     def append(self, row: tuple) -> None:
-        self.rows.append(tuple(np.nan if v is None else v for v in row))
-        if len(self.rows) > self.capacity:
-            self.rows = self.rows[::2]
+        if self._count == len(self._table):
+            self._table = np.concatenate([self._table, np.empty_like(self._table)])
+        self._table[self._count] = [np.nan if v is None else v for v in row]
+        self._count += 1
+        if self._count > self.capacity:
+            kept = self._table[:self._count:2].copy()
+            self._count = len(kept)
+            self._table[:self._count] = kept
         self._wire = None
         if self.resend_on_change:
             self.version += 1
@@ -46,7 +59,7 @@ class History:
         """(version, wire bundle) of the rows so far, built once per change."""
         if self._wire is None:
             b = Bundle()
-            table = np.array(self.rows, dtype=np.float64).reshape(-1, len(self.fields))
+            table = self.rows
             for j, name in enumerate(self.fields):
                 b.add(f"history.{name}", table[:, j], nan_means_unknown=self.nan_means_unknown)
             self._wire = b.to_wire(version=self.version)

@@ -28,13 +28,19 @@ def quantize(array: np.ndarray) -> tuple[np.ndarray, list[float], list[float]]:
     value = low[i] + (high[i] − low[i])·q/255. NaN counts as 0 and values beyond float32's range are clamped."""
     flat = np.asarray(array, dtype=np.float64).reshape(len(array), -1)
     biggest = float(np.finfo(np.float32).max)  # the page decodes in float32
-    flat = np.clip(np.nan_to_num(flat, nan=0.0), -biggest, biggest)
     low = flat.min(axis=1)
     high = flat.max(axis=1)
+    # NaN fails both comparisons: only a NaN or a value beyond float32 needs the (costlier) cleaning pass
+    if not (np.all(low >= -biggest) and np.all(high <= biggest)):
+        flat = np.clip(np.nan_to_num(flat, nan=0.0), -biggest, biggest)
+        low = flat.min(axis=1)
+        high = flat.max(axis=1)
     span = high - low
     scale = np.divide(255.0, span, out=np.zeros_like(span), where=span > 0)
-    codes = np.rint((flat - low[:, None]) * scale[:, None]).astype(np.uint8).reshape(np.shape(array))
-    return codes, [float(v) for v in low], [float(v) for v in high]
+    scaled = flat - low[:, None]
+    scaled *= scale[:, None]
+    codes = np.rint(scaled, out=scaled).astype(np.uint8).reshape(np.shape(array))
+    return codes, low.tolist(), high.tolist()
 
 
 class Bundle:
@@ -50,8 +56,12 @@ class Bundle:
     def add(self, name: str, array, dtype: str = "f4", nan_means_unknown: bool = False, **quantization) -> None:
         """Add ``array`` as ``dtype`` ("f4", "u1", "i4"). ``nan_means_unknown``: NaN is a value of the protocol
         there (the history's "not measured"), so only infinities count in ``nonfinite``."""
-        with np.errstate(over="ignore"):  # a diverged run's weights beyond float32's range travel as ±inf
-            values = np.ascontiguousarray(array, dtype=DTYPES[dtype])
+        target = DTYPES[dtype]
+        if array.__class__ is np.ndarray and array.dtype == target and array.flags.c_contiguous:
+            values = array
+        else:
+            with np.errstate(over="ignore"):  # a diverged run's weights beyond float32's range travel as ±inf
+                values = np.ascontiguousarray(array, dtype=target)
         if dtype == "f4":
             self.nonfinite += int(np.count_nonzero(np.isinf(values) if nan_means_unknown else ~np.isfinite(values)))
         descriptor = {"name": name, "dtype": dtype, "shape": list(values.shape), "byte_offset": self._size}
@@ -98,6 +108,7 @@ class Frame:
         self.sections = sections
         self.raw_f4_bytes = raw_f4_bytes
         self.nonfinite = nonfinite  # NaNs and infinities in its arrays (see Bundle.nonfinite)
+        self.account = None  # whom its delivery is charged to (the scheduler's session; app.server.streaming)
 
     def again(self) -> "Frame":
         """The same frame to send once more (nothing changed): no new steps, a new time stamp."""

@@ -14,6 +14,13 @@ how long the trainer works on a frame.
 Per client at most one frame is in flight (sent, not yet acknowledged). Only when the connection is known to be
 alive (its Engine.IO queue is empty and it answers pings) and the ack is ACK_TIMEOUT overdue may a second one
 go; never a third. A client that stops acking is left to Engine.IO's ping/pong to close.
+
+Delivery is CPU too, spent by other threads than the scheduler's: the sender's encoding and writing of each frame
+(its thread's CPU time per send) and the reading and handling of what each viewer sends back, mostly acks (the
+connection's own threads' CPU time, ``sender.received_cpu``). Both are charged to the ``account`` of the frame
+(``Frame.account``: the scheduler's session), and ``take_delivered(account)`` hands the scheduler what its
+frames' delivery cost since it last asked, to pay from that session's part of the time (docs/protocol.md,
+"Scheduling").
 """
 
 from __future__ import annotations
@@ -40,7 +47,7 @@ class Channel:
     """One connection's frame slot."""
 
     __slots__ = ("sid", "in_flight", "sent_at", "pending", "steps", "sent_versions", "frames_sent",
-                 "frames_dropped", "interval")
+                 "frames_dropped", "interval", "account", "received_cpu")
 
     def __init__(self, sid: str, max_fps: float | None = None):
         self.sid = sid
@@ -52,6 +59,8 @@ class Channel:
         self.sent_versions: dict[str, tuple] = {}  # bundle name → (lab, version) this client has been sent
         self.frames_sent = 0
         self.frames_dropped = 0
+        self.account = None     # whose frames it was last sent (what it sends back is charged there)
+        self.received_cpu = None  # the connection's reading CPU seconds when last charged
 
 
 class FrameStream:
@@ -75,6 +84,7 @@ class FrameStream:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._delivered: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # account → CPU s not yet taken
 
     # --- connections
     def open(self, sid: str, max_fps: float | None = None) -> None:
@@ -161,10 +171,13 @@ class FrameStream:
                 channel.in_flight += 1
                 channel.sent_at = now
                 channel.frames_sent += 1
+                channel.account = frame.account
                 batch.append((channel.interval, sid, frame, sections, steps, versions_before))
+        self._charge_received(touched)
         batch.sort(key=lambda item: item[0])  # uncapped screens (the teacher's) first, then a class's phones
         sent = 0
         for _, sid, frame, sections, steps, versions_before in batch:  # outside the lock: acks may come in meanwhile
+            began = time.thread_time()
             cache = self._encoded.setdefault(frame, {})
             encoded = cache.get(sections)
             if encoded is None:
@@ -180,7 +193,38 @@ class FrameStream:
                 sent += 1
             else:
                 self._unsend(sid, versions_before)
+            self._charge(frame.account, time.thread_time() - began)
         return sent
+
+    # --- what delivery costs, by account
+    def _charge(self, account, seconds: float) -> None:
+        if account is not None and seconds > 0:
+            with self.lock:
+                self._delivered[account] = self._delivered.get(account, 0.0) + seconds
+
+    def _charge_received(self, sids) -> None:
+        """Charge the CPU the connections ``sids`` spent reading and handling what they sent (acks) since the
+        last look to the account whose frames they were last sent."""
+        received_cpu = getattr(self.sender, "received_cpu", None)
+        if received_cpu is None:
+            return
+        for sid in list(sids):
+            channel = self.channels.get(sid)
+            if channel is None or channel.account is None:
+                continue
+            now = received_cpu(sid)
+            if now is None:
+                continue
+            before, channel.received_cpu = channel.received_cpu, now
+            if before is not None:
+                self._charge(channel.account, now - before)
+
+    def take_delivered(self, account) -> float:
+        """CPU seconds the delivery of ``account``'s frames cost since the last call (and forget them)."""
+        if account is None:
+            return 0.0
+        with self.lock:
+            return self._delivered.pop(account, 0.0)
 
     def _unsend(self, sid: str, versions_before: dict) -> None:
         """``sid`` left before its frame could be queued: undo the bookkeeping (if it is still here at all)."""

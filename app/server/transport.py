@@ -177,6 +177,13 @@ class PacketSender:
             return False
         return True
 
+    def received_cpu(self, sid: str) -> float | None:
+        """CPU seconds ``sid``'s connection has spent reading and handling what the client sent (its acks,
+        mostly): a running total (BoundedWebSocket.received_cpu), or None when unknown (not a websocket)."""
+        eio_sid = self.server.manager.eio_sid_from_sid(sid, self.namespace)
+        ws = BoundedWebSocket.registry.get(eio_sid) if eio_sid is not None else None
+        return None if ws is None else ws.received_cpu
+
     def alive(self, sid: str) -> bool:
         """The connection is open, its Engine.IO queue is empty (what we sent has left the server) and it
         answers pings. False when that cannot be known (e.g. the test client)."""
@@ -257,7 +264,16 @@ class BoundedServer(simple_websocket.Server):
     """simple-websocket's server end, closing a message that announces more than ``max_message_size`` bytes as
     soon as its frame header arrives (simple-websocket counts what has come in, so it reads up to the limit)."""
 
+    reading_cpu = 0.0  # CPU seconds its reader thread spent decoding what came in (BoundedWebSocket.received_cpu)
+
     def _handle_events(self):
+        began = time.thread_time()
+        try:
+            return self._handle_bounded_events()
+        finally:
+            self.reading_cpu += time.thread_time() - began
+
+    def _handle_bounded_events(self):
         keep_going = super()._handle_events()
         if keep_going and self.max_message_size and self._announced() > self.max_message_size:
             try:
@@ -308,6 +324,8 @@ class BoundedWebSocket(SimpleWebSocketWSGI):
         client = getattr(handler, "__self__", None)  # engineio's Socket
         self.eio_sid = getattr(client, "sid", None)
         self.closing: tuple[int, str] | None = None
+        self.handling_cpu = 0.0  # CPU seconds the handler thread spent on the messages wait() returned
+        self._handling_since: float | None = None
         self.write_lock = threading.Lock()  # one writer of the socket at a time: the writer thread or write_now
         self.unwritten = b""  # the tail of a frame write_now could not write at once: written before anything else
         # Written to directly only when it was a websocket from the start: an upgrade from long-polling hands
@@ -339,7 +357,17 @@ class BoundedWebSocket(SimpleWebSocketWSGI):
             raise ConnectionError()
         return ret
 
+    @property
+    def received_cpu(self) -> float:
+        """CPU seconds spent reading and handling what the client sent: its reader thread's decoding plus the
+        handler thread's work on each message (from wait() returning it to the next wait(): Engine.IO, Socket.IO
+        and the ack's callback). The frames' acks are most of it: a delivery cost (app.server.streaming)."""
+        return self.handling_cpu + getattr(getattr(self, "ws", None), "reading_cpu", 0.0)
+
     def wait(self):
+        if self._handling_since is not None:  # the handler thread comes back from the last message
+            self.handling_cpu += time.thread_time() - self._handling_since
+            self._handling_since = None
         if self.closing is not None:
             return None
         message = super().wait()
@@ -355,6 +383,7 @@ class BoundedWebSocket(SimpleWebSocketWSGI):
             self.quiet.info("closing %s (%d): not an Engine.IO packet (%s)", self.eio_sid, PROTOCOL_ERROR, problem)
             self.shut(PROTOCOL_ERROR, "not an Engine.IO packet")
             return None
+        self._handling_since = time.thread_time()
         return message
 
     def send(self, message):

@@ -3,7 +3,8 @@
 Scheduling: every tick (1/FPS s) the scheduler visits each session that is watched and playing (or owes a
 frame), starting one further along each tick; a playing session trains the steps its ``speed`` (steps per
 second) owes it since its last turn (Session.steps_due) but no longer than its part of the tick less the cost of
-its own frame (a frame its part cannot afford waits until the session has saved up for it): shares are per
+its own frame (a frame its part cannot afford waits until the session has saved up for it) and of delivering its
+frames since its last turn (FrameStream.take_delivered: the sender's and the connections' CPU): shares are per
 client address, not per session (``weights``), so a class followed by 30 keeps about half the CPU when 30
 students train their own, however costly their frames, and a client opening more sessions divides its share.
 Then its frame is built, if a viewer can take one now, and put in its viewers' slots (app.streaming: a sender
@@ -248,21 +249,28 @@ class Scheduler:
                 self._wake.wait(1.0)  # idle: sleep until a control or a connection wakes us
             self._wake.clear()
 
-    def _train(self, session: Session, budget: float, weight: float, weight_left: float, frame: bool) -> float:
+    def _train(self, session: Session, budget: float, weight: float, weight_left: float,
+               frame: bool) -> tuple[float, bool]:
         """Train ``session`` for its part of ``budget`` (its ``weight`` over ``weight_left``: what a session
-        before it did not use goes to those after it) less its frame's cost when ``frame``. A frame its part
-        cannot afford (it would leave less than MIN_TRAIN_SHARE for training) is not built this tick: the
-        session trains MIN_TRAIN_SHARE of its part and saves the rest up for the frame. Returns the time used."""
+        before it did not use goes to those after it) less what its frames cost: the one it is about to build
+        when ``frame``, and the delivery of those sent since its last turn (FrameStream.take_delivered: the
+        sending and the acks, other threads' CPU). It always trains MIN_TRAIN_SHARE of its part; a frame its part
+        cannot afford (it would leave less than that) is not built this tick: the session saves the rest up for
+        it, and what its delivery cost beyond its part it owes. Returns (time used, whether it saves up)."""
         share = budget * weight / weight_left if weight_left > 0 else budget
-        available = share + self._saved.pop(session, 0.0)
-        saving = frame and session.frame_cost > (1.0 - self.min_train_share) * available
-        train_for = self.min_train_share * share if saving else available - (session.frame_cost if frame else 0.0)
+        floor = self.min_train_share * share
+        available = share + self._saved.pop(session, 0.0) - self.manager.stream.take_delivered(session)
+        cost = session.frame_cost if frame else 0.0
+        saving = frame and cost > (1.0 - self.min_train_share) * available
+        train_for = floor if saving else max(floor, available - cost)
         began = time.perf_counter()
         session.train_slice(session.steps_due(), began + train_for)
         used = time.perf_counter() - began
         if saving:
-            self._saved[session] = max(available - used, 1e-9)
-        return used
+            self._saved[session] = max(available - used, 1e-9) if available > 0 else available - floor
+        elif available - cost < floor:  # its delivery cost more than its part: what it trained anyway is owed
+            self._saved[session] = available - cost - floor
+        return used, saving
 
     def tick(self, start: float) -> bool:
         """Train each running session its slice and publish the frames due. Returns whether anything ran."""
@@ -287,14 +295,18 @@ class Scheduler:
         for session in due:
             try:
                 status, trains = session.status, session.trains
-                saving = False
+                saving = False  # its part could not afford its frame: it saves up for it
                 if trains:
-                    budget -= self._train(session, budget, weights.get(session, 0.0), weight_left, session in wanted)
+                    used, saving = self._train(session, budget, weights.get(session, 0.0), weight_left,
+                                               session in wanted)
+                    budget -= used
                     weight_left -= weights.get(session, 0.0)
-                    saving = session in self._saved  # its part could not afford its frame: it saves up for it
+                else:  # not training: its frames come off the top (``others``), their delivery is not owed later
+                    stream.take_delivered(session)
                 if not saving and (session in wanted or stream.wants_frame(list(session.viewers))):
                     began = time.perf_counter()
                     frame, viewers = session.build_frame()  # may find it diverged too (numbers beyond float32)
+                    frame.account = session  # its delivery is paid from this session's part (_train)
                     stream.publish(viewers, frame)
                     spent = time.perf_counter() - began
                     session.frame_cost += 0.2 * (spent - session.frame_cost)

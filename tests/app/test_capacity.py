@@ -42,6 +42,7 @@ def manager_with(clients):
     """``clients``: [(address, token or None)]: one connection each (None: a session of its own). Returns the
     manager (scheduler not started: ticked by hand) and the sessions in order of creation."""
     manager = SessionManager(dict(DEFAULT_CONFIG, FPS=60), socketio.Server())
+    manager.stream.threaded = False  # no sender thread: its real CPU time would be charged against this clock
     sessions = []
     for k, (address, token) in enumerate(clients):
         token = sessions[token].token if isinstance(token, int) else token
@@ -58,6 +59,23 @@ def steps_over_ticks(manager, sessions, ticks=40):
     for _ in range(ticks):
         manager.scheduler.tick(0.0)
     return [s.lab.trainer.step - b for s, b in zip(sessions, before)]
+
+
+def class_rate_alone_and_shared(manager, teacher, students, clock, ticks):
+    """The class's steps per second of the training clock over ``ticks`` with the students' sessions paused, then
+    playing (after 10 ticks in which the students' frame costs are learned: a running average)."""
+    def class_rate():
+        began, step = clock[0], teacher.lab.trainer.step
+        steps_over_ticks(manager, [], ticks)
+        return (teacher.lab.trainer.step - step) / (clock[0] - began)
+
+    for student in students:
+        student.lab.status = "paused"
+    alone = class_rate()
+    for student in students:
+        student.lab.status = "running"
+    steps_over_ticks(manager, [], 10)
+    return alone, class_rate()
 
 
 def test_a_class_followed_by_30_keeps_half_the_training_time_when_30_students_train_their_own(step_clock):
@@ -87,20 +105,39 @@ def test_a_session_s_frames_are_charged_to_its_own_share_so_costly_student_frame
             return build()
         student.build_frame = costly
 
-    def class_rate(ticks=30):  # the class's steps per second of the clock
-        began, step = training_clock[0], teacher.lab.trainer.step
-        steps_over_ticks(manager, [], ticks)
-        return (teacher.lab.trainer.step - step) / (training_clock[0] - began)
-
-    for student in students:
-        student.lab.status = "paused"
-    alone = class_rate()
-    for student in students:
-        student.lab.status = "running"
-    steps_over_ticks(manager, [], 10)  # the students' frame costs are learned (a running average)
-    shared = class_rate()
+    alone, shared = class_rate_alone_and_shared(manager, teacher, students, training_clock, 30)
     assert shared / alone >= 0.8 * 16 / 31, (shared, alone)
     assert all(s.lab.trainer.step > 0 for s in students)  # and each student's session trains too
+
+
+def test_what_a_session_s_frames_cost_to_deliver_is_paid_from_its_own_share(training_clock, monkeypatch):
+    # A class followed by 10 students, alone and then with each student training a session whose frames cost
+    # 2 ms each to deliver (sending it, reading its ack: CPU of the sender's and the connection's threads, which
+    # the scheduler learns from FrameStream.take_delivered and which takes that time from everyone's tick). The
+    # class keeps its share, 6/11 (1 + 10 × ½ against 10 × ½): the students' delivery comes out of their parts
+    # (when it was charged to nobody, the class kept 0.31 of its rate alone, under that).
+    followers = [(f"10.0.1.{k}", 0) for k in range(10)]
+    manager, sessions = manager_with([("10.0.0.1", None)] + followers + [(f"10.0.1.{k}", None) for k in range(10)])
+    teacher, students = sessions[0], sessions[1:]
+    delivery = {teacher: 1e-5}  # s per frame sent to a viewer: the class's phones cost little each
+    delivery.update(dict.fromkeys(students, 2e-3))
+    owed = {}
+    monkeypatch.setattr(manager.stream, "wants_frame", lambda sids: True)  # every viewer takes every frame
+
+    def publish(sids, frame):  # delivered at once, charged to the frame's account
+        owed[frame.account] = owed.get(frame.account, 0.0) + delivery[frame.account] * len(sids)
+
+    def take_delivered(account):  # the delivery happened between its turns: it took that long on the clock
+        cost = owed.pop(account, 0.0)
+        training_clock[0] += cost
+        return cost
+
+    monkeypatch.setattr(manager.stream, "publish", publish)
+    monkeypatch.setattr(manager.stream, "take_delivered", take_delivered)
+
+    alone, shared = class_rate_alone_and_shared(manager, teacher, students, training_clock, 60)
+    assert shared / alone >= 0.9 * 6 / 11, (shared, alone)
+    assert all(s.lab.trainer.step > 0 for s in students)  # each student's session still trains and shows frames
 
 
 def test_a_client_opening_more_sessions_divides_its_share_instead_of_multiplying_it(step_clock):
@@ -159,7 +196,8 @@ def test_a_capped_viewer_gets_at_most_its_frames_a_second_and_the_others_every_f
     import app.server.streaming as streaming
 
     now = [1000.0]
-    monkeypatch.setattr(streaming, "time", types.SimpleNamespace(monotonic=lambda: now[0], time=time.time))
+    monkeypatch.setattr(streaming, "time", types.SimpleNamespace(monotonic=lambda: now[0], time=time.time,
+                                                                  thread_time=time.thread_time))
     sender = FakeSender()
     stream = streaming.FrameStream(sender, threaded=False)
     stream.open("teacher")
@@ -199,6 +237,22 @@ def test_a_class_s_followers_are_capped_at_follower_fps_and_the_teacher_s_screen
         await follower.wait_for(lambda v: capped(v))
         for v in (teacher, follower, second_screen):
             await v.disconnect()
+
+    run(go())
+
+
+def test_the_cpu_a_connection_spends_reading_its_client_s_acks_is_measured_for_the_scheduler(live, run):
+    manager = live.app.extensions["nnplayground"]
+
+    async def go():
+        viewer = await Viewer(live.url, decode=False).connect()
+        sid = viewer.sio.get_sid()
+        before = manager.stream.sender.received_cpu(sid)
+        await viewer.call("play")
+        await viewer.wait_for(lambda v: v.frame is not None and v.frame["seq"] >= 20)  # 20 frames, 20 acks
+        assert manager.stream.sender.received_cpu(sid) > before  # Engine.IO, Socket.IO and the ack's callback
+        assert manager.stream.channels[sid].account is manager.get(viewer.token)  # charged to its session
+        await viewer.disconnect()
 
     run(go())
 

@@ -34,9 +34,79 @@ BACKPROP_ARRAYS = ("delta", "output_grad", "activation_slope", "cost_terms", "we
                    "prev_activation_grad_parts", "prev_activation_grad")
 
 
+class Float32Mirror:
+    """A float32 copy of the trained model for the grid passes, made once per network structure and refreshed
+    in place each frame (a cast copy of every parameter: the same numbers ``deepcopy(model).to(float32)`` gives,
+    without rebuilding the modules). The trained model is not touched."""
+
+    _SKIP = ("training", "_dtype")
+
+    def __init__(self):
+        self._key = None
+        self._pairs: list = []
+        self.model = None
+
+    @classmethod
+    def _structure(cls, model) -> tuple:
+        """What a refresh cannot follow: which modules, their parameters' shapes and their scalar settings."""
+        return tuple((m, tuple(p.data.shape if p is not None else None for p in m._parameters.values()),
+                      tuple((k, v) for k, v in m.__dict__.items()
+                            if k not in cls._SKIP and isinstance(v, (bool, int, float, str))))
+                     for m in model.modules())
+
+    def of(self, model):
+        key = self._structure(model)
+        if key != self._key:
+            self.model = copy.deepcopy(model).to(np.float32)
+            self._pairs = list(zip(model.parameters(), self.model.parameters()))
+            self._key = key
+        else:
+            for source, mirror in self._pairs:
+                np.copyto(mirror.data, source.data, casting="same_kind")
+        return self.model
+
+
 def softmax(z: np.ndarray) -> np.ndarray:
     e = np.exp(z - z.max(axis=-1, keepdims=True))
     return e / e.sum(axis=-1, keepdims=True)
+
+
+HIST_EDGES = np.linspace(*HIST_RANGE, HIST_BINS + 1)
+
+
+def pre_activation_histograms(layers: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Each layer's finite pre-activations clipped to HIST_RANGE → (fractions per bin (L, HIST_BINS),
+    (mean, std, min, max) (L, 4)). The counts are ``np.histogram(z, HIST_BINS, HIST_RANGE)``'s, bin for bin
+    (its own index arithmetic and edge corrections, in float64), for every float64 layer in one ``bincount``."""
+    hist = np.zeros((len(layers), HIST_BINS))
+    stats = np.zeros((len(layers), 4))
+    clipped, offsets, sizes = [], [], []
+    for k, z in enumerate(layers):
+        z = z.ravel()
+        z = z[np.isfinite(z)]
+        if not z.size:
+            continue
+        stats[k] = (z.mean(), z.std(), z.min(), z.max())
+        if z.dtype != np.float64:  # np.histogram bins a float32 array in float32: let it
+            counts, _ = np.histogram(np.clip(z, *HIST_RANGE), bins=HIST_BINS, range=HIST_RANGE)
+            hist[k] = counts / z.size
+        else:
+            clipped.append(np.clip(z, *HIST_RANGE))
+            offsets.append(np.full(z.size, k * HIST_BINS, np.intp))
+            sizes.append((k, z.size))
+    if not clipped:
+        return hist, stats
+    a = np.concatenate(clipped)
+    first, last = HIST_RANGE
+    indices = ((a - first) / (last - first) * HIST_BINS).astype(np.intp)
+    indices[indices == HIST_BINS] -= 1
+    indices[a < HIST_EDGES[indices]] -= 1
+    indices[(a >= HIST_EDGES[indices + 1]) & (indices != HIST_BINS - 1)] += 1
+    counts = np.bincount(indices + np.concatenate(offsets), minlength=len(layers) * HIST_BINS)
+    counts = counts.reshape(len(layers), HIST_BINS)
+    for k, size in sizes:
+        hist[k] = counts[k] / size
+    return hist, stats
 
 
 class FrameBuilder:
@@ -48,6 +118,7 @@ class FrameBuilder:
         # the cost chart grows from each frame's metrics: the history is sent again only when it starts over
         self.history = History(HISTORY_FIELDS, resend_on_change=False, nan_means_unknown=True)
         self._backprop_meta = None
+        self._mirror = Float32Mirror()
         self.restart()
 
     def restart(self) -> None:
@@ -228,15 +299,7 @@ class FrameBuilder:
             b.add("probe.target", target)
         else:
             self._backprop_meta = None
-        hist = np.zeros((len(records), HIST_BINS))
-        stats = np.zeros((len(records), 4))
-        for r in records:
-            z = r.pre_activation[1:].ravel()
-            z = z[np.isfinite(z)]
-            if z.size:
-                counts, _ = np.histogram(np.clip(z, *HIST_RANGE), bins=HIST_BINS, range=HIST_RANGE)
-                hist[r.index] = counts / z.size
-                stats[r.index] = (z.mean(), z.std(), z.min(), z.max())
+        hist, stats = pre_activation_histograms([r.pre_activation[1:] for r in records])
         b.add("pre_activation_hist", hist)
         b.add("pre_activation_stats", stats)
         positions = linear_positions(model)
@@ -284,7 +347,7 @@ class FrameBuilder:
         r_fine, r_coarse = s.config["GRID_RESOLUTION"], s.config["NEURON_GRID_RESOLUTION"]
         # A float32 copy for the grid passes: half the time of float64 for 10,625 points, and the heatmaps
         # are quantized to 8 bits anyway. The trained model is not touched.
-        outputs = grid_activations(copy.deepcopy(t.model).to(np.float32), inputs)
+        outputs = grid_activations(self._mirror.of(t.model), inputs)
         out = outputs[-1][:n_fine]
         if t.output_activation == "softmax":
             out = softmax(out)
