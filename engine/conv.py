@@ -9,9 +9,11 @@ which, with each padded image laid out flat and g placed on the pixels its windo
 one contiguous shifted add per offset (kH·kW of them; pixels shared by overlapping windows sum). No Python loop
 over pixels or images.
 
-The pools are separable: the max (or sum) over a ``kH × kW`` window is one over ``kW`` columns, then one
-over ``kH`` rows, each a few whole-array operations. MaxPool2d keeps each window's winner (torch's
-``return_indices``) and routes the gradient there; on ties the first in row-major order wins, as in torch.
+AvgPool2d is separable: the sum over a ``kH × kW`` window is one over ``kW`` columns, then one over ``kH``
+rows, each a few whole-array operations. MaxPool2d reads all windows through one strided view and visits the
+kH·kW positions of a window in row-major order, one output-sized comparison each; it keeps each window's
+winner (torch's ``return_indices``) and routes the gradient there; on ties the first in row-major order wins,
+as in torch.
 """
 
 from __future__ import annotations
@@ -255,26 +257,26 @@ class MaxPool2d(_Pool2d):
     def forward(self, x: np.ndarray) -> np.ndarray:
         """``x`` (N, C, H, W) → (N, C, H_out, W_out)."""
         n, c, h_out, w_out = self._check_input(x)
-        h, w = x.shape[2:]
+        w = x.shape[3]
         (kh, kw), (sh, sw) = self._kernel, self._stride
-        span_h, span_w = self._spans(h_out, w_out)
-        # Max over the kW columns of each window, for every input row. Strict '>' keeps the first on ties.
-        row_max = x[..., 0:span_w:sw]
-        column = np.zeros(row_max.shape, np.intp) if kw == 1 else None
-        for j in range(1, kw):
-            candidate = x[..., j:j + span_w:sw]
-            better = candidate > row_max
-            row_max = np.maximum(row_max, candidate)
-            column = better if j == 1 else np.where(better, j, column)  # a bool is offset 0 or 1
-        # Then over the kH rows of each window, for the window rows only (y·sH + i): output-sized operations.
-        out, offset = row_max[:, :, 0:span_h:sh], column[:, :, 0:span_h:sh]
-        for i in range(1, kh):
-            candidate = row_max[:, :, i:i + span_h:sh]
-            better = candidate > out  # strict: the upper row keeps a tie, as torch
-            out = np.maximum(out, candidate)
-            offset = np.where(better, column[:, :, i:i + span_h:sh] + i * w, offset)
-        out = out.copy() if out.base is not None or out is x else out  # never a view of the input
-        offset = offset.astype(np.intp, copy=False)
+        # Every window at once, a view (N, C, H_out, kH, W_out, kW): entry [n, c, y, i, x, j] is x[n, c, y·sH + i,
+        # x·sW + j]. Its positions (i, j) are visited in row-major order, each one output-sized comparison with the
+        # running maximum; strict '>' keeps the first of equal values, as torch. The winner is the last position
+        # that beat the running maximum; its flat offset i·W + j grows with the visiting order, so the winner's
+        # offset is a running max of offset·better (no select).
+        s = x.strides
+        windows = as_strided(x, (n, c, h_out, kh, w_out, kw), (s[0], s[1], s[2] * sh, s[2], s[3] * sw, s[3]),
+                             writeable=False)
+        out = windows[:, :, :, 0, :, 0].copy()
+        offset = np.zeros(out.shape, np.int32)  # i·W + j < 2³¹ for any image numpy can hold in a plane
+        better = np.empty(out.shape, np.bool_)
+        for i in range(kh):
+            for j in range(kw):
+                if i or j:
+                    candidate = windows[:, :, :, i, :, j]
+                    np.greater(candidate, out, out=better)
+                    np.maximum(out, candidate, out=out)
+                    np.maximum(offset, better * np.int32(i * w + j), out=offset)
         d = self.__dict__  # plain attributes: Module.__setattr__ bookkeeping costs more than it is worth here
         d["_offset"] = offset
         d["input"] = x

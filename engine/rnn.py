@@ -211,7 +211,8 @@ class RNNBase(Module):
             for d, (w_ih, w_hh, b_ih, b_hh) in enumerate(layer):
                 # every step's input term at once: (L·N, H_in) @ (H_in, G·H), gate blocks in the loop's order
                 if ids:
-                    x_terms = _rows(w_ih.data, order).T[layer_input]  # (L, N, G·H), a copy
+                    # (L, N, G·H), a copy: whole rows of the (H_in, G·H) table, one per id
+                    x_terms = np.ascontiguousarray(_rows(w_ih.data, order).T)[layer_input]
                 else:
                     x_terms = np.dot(flat_input, _rows(w_ih.data, order).T).reshape(L, N, -1)
                 if b_ih is not None:
@@ -451,14 +452,17 @@ def previous_steps(states: np.ndarray, initial: np.ndarray, reverse: bool) -> np
 
 def _scatter_columns(grad: np.ndarray, ids: np.ndarray, size: int) -> np.ndarray:
     """Σ over time and batch of grad_tᵀ onehot(ids_t) without the one-hot: ``(L, N, P), (L, N) -> (P, size)``,
-    each id's rows of ``grad`` summed (sorted once, then one reduceat)."""
+    each id's rows of ``grad`` summed: the rows gathered once in id order, then one contiguous sum per id
+    present (numpy's reduceat over rows is several times slower than these few whole-row sums)."""
     flat_ids = ids.reshape(-1)
     flat = grad.reshape(len(flat_ids), -1)
     order = np.argsort(flat_ids, kind="stable")
     sorted_ids = flat_ids[order]
-    starts = np.flatnonzero(np.r_[True, sorted_ids[1:] != sorted_ids[:-1]])
+    bounds = np.flatnonzero(np.r_[True, sorted_ids[1:] != sorted_ids[:-1], True])
+    rows = flat[order]
     out = np.zeros((size, flat.shape[1]), dtype=grad.dtype)  # written by whole rows, returned transposed
-    out[sorted_ids[starts]] = np.add.reduceat(flat[order], starts, axis=0)
+    for start, stop in zip(bounds[:-1].tolist(), bounds[1:].tolist()):
+        np.add.reduce(rows[start:stop], axis=0, out=out[sorted_ids[start]])
     return out.T
 
 

@@ -79,9 +79,10 @@ def test_drawing_points_makes_the_network_train_on_them(page: Page, console_erro
     ring = [(4.2 * math.cos(a / 24 * 2 * math.pi), 4.2 * math.sin(a / 24 * 2 * math.pi)) for a in range(25)]
     paint(page, ring)
     wait_state(page, "s.points.count >= 36 && s.num_classes === 2")
+    # the last painted points may still be arriving: wait for the frame to carry the newest state's split
+    wait_state(page, "f.dataset.meta.n_train === s.n_train && f.dataset.meta.n_test === s.n_test")
     state = page.evaluate("() => window.__nnp.state")
     assert state["n_train"] + state["n_test"] == state["points"]["count"] and state["n_train"] > 10
-    wait_state(page, f"f.dataset.meta.n_train === {state['n_train']}")
     shot(page, "own-data-drawn.png")
     page.click("#play")
     wait_state(page, "f.step > 400 && f.trainAccuracy >= 0.95", timeout=60_000)

@@ -258,7 +258,7 @@ def test_token_ids_are_their_one_hot_rows(cell, config, shape):
     dense = CELLS[cell](5, 4, rng=0, **config)
     sparse = CELLS[cell](5, 4, rng=0, **config)
     ids = np.random.default_rng(1).integers(0, 5, size=shape)
-    ids[0] = 4  # an id seen more than once, and another never: reduceat's runs
+    ids[0] = 4  # an id seen more than once, and another never: the per-id row sums
     one_hot = np.eye(5)[ids]
     dense_out = run(dense, one_hot, None)
     sparse_out = run(sparse, ids, None)
