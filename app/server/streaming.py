@@ -17,10 +17,10 @@ go; never a third. A client that stops acking is left to Engine.IO's ping/pong t
 
 Delivery is CPU too, spent by other threads than the scheduler's: the sender's encoding and writing of each frame
 (its thread's CPU time per send) and the reading and handling of what each viewer sends back, mostly acks (the
-connection's own threads' CPU time, ``sender.received_cpu``). Both are charged to the ``account`` of the frame
-(``Frame.account``: the scheduler's session), and ``take_delivered(account)`` hands the scheduler what its
-frames' delivery cost since it last asked, to pay from that session's part of the time (docs/protocol.md,
-"Scheduling").
+connection's own threads' CPU time, ``sender.received_cpu``). Both are counted per connection, for frames with an
+``account`` (``Frame.account``: the scheduler's session; not frames relayed from another process), and
+``take_delivered()`` hands the scheduler what each connection's delivery cost since it last asked, to pay from
+the parts of the sessions that connection's client watches (docs/protocol.md, "Scheduling")
 """
 
 from __future__ import annotations
@@ -84,7 +84,7 @@ class FrameStream:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._delivered: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # account → CPU s not yet taken
+        self._delivered: dict[str, float] = {}  # sid → delivery CPU s not yet taken
 
     # --- connections
     def open(self, sid: str, max_fps: float | None = None) -> None:
@@ -104,6 +104,7 @@ class FrameStream:
     def close(self, sid: str) -> None:
         with self.lock:
             self.channels.pop(sid, None)
+            self._delivered.pop(sid, None)
         self._failed.discard(sid)
 
     # --- the scheduler's side: cheap, never sends
@@ -193,18 +194,19 @@ class FrameStream:
                 sent += 1
             else:
                 self._unsend(sid, versions_before)
-            self._charge(frame.account, time.thread_time() - began)
+            if frame.account is not None:
+                self._charge(sid, time.thread_time() - began)
         return sent
 
-    # --- what delivery costs, by account
-    def _charge(self, account, seconds: float) -> None:
-        if account is not None and seconds > 0:
+    # --- what delivery costs, by connection
+    def _charge(self, sid: str, seconds: float) -> None:
+        if seconds > 0:
             with self.lock:
-                self._delivered[account] = self._delivered.get(account, 0.0) + seconds
+                self._delivered[sid] = self._delivered.get(sid, 0.0) + seconds
 
     def _charge_received(self, sids) -> None:
         """Charge the CPU the connections ``sids`` spent reading and handling what they sent (acks) since the
-        last look to the account whose frames they were last sent."""
+        last look to them (those that were sent a frame with an account)."""
         received_cpu = getattr(self.sender, "received_cpu", None)
         if received_cpu is None:
             return
@@ -217,14 +219,13 @@ class FrameStream:
                 continue
             before, channel.received_cpu = channel.received_cpu, now
             if before is not None:
-                self._charge(channel.account, now - before)
+                self._charge(sid, now - before)
 
-    def take_delivered(self, account) -> float:
-        """CPU seconds the delivery of ``account``'s frames cost since the last call (and forget them)."""
-        if account is None:
-            return 0.0
+    def take_delivered(self) -> dict[str, float]:
+        """{sid: CPU seconds its frames' delivery cost} since the last call (and forget them)."""
         with self.lock:
-            return self._delivered.pop(account, 0.0)
+            delivered, self._delivered = self._delivered, {}
+        return delivered
 
     def _unsend(self, sid: str, versions_before: dict) -> None:
         """``sid`` left before its frame could be queued: undo the bookkeeping (if it is still here at all)."""

@@ -4,7 +4,7 @@ Scheduling: every tick (1/FPS s) the scheduler visits each session that is watch
 frame), starting one further along each tick; a playing session trains the steps its ``speed`` (steps per
 second) owes it since its last turn (Session.steps_due) but no longer than its part of the tick less the cost of
 its own frame (a frame its part cannot afford waits until the session has saved up for it) and of delivering its
-frames since its last turn (FrameStream.take_delivered: the sender's and the connections' CPU): shares are per
+frames to its viewers since its last turn (FrameStream.take_delivered, delivery_by_session): shares are per
 client address, not per session (``weights``), so a class followed by 30 keeps about half the CPU when 30
 students train their own, however costly their frames, and a client opening more sessions divides its share.
 Then its frame is built, if a viewer can take one now, and put in its viewers' slots (app.streaming: a sender
@@ -155,6 +155,18 @@ class SessionManager:
                 weights[session] += 1.0 / len(own)
         return weights
 
+    def delivery_by_session(self, delivered: dict[str, float]) -> dict[Session, float]:
+        """``delivered`` {sid: CPU s its frames' delivery cost} → {session: what it pays}: each connection's
+        delivery is paid by the session it watches, but a class's followers' comes off the top of the tick (as it
+        did before it was measured): the class's share already counts its followers, and paying their phones'
+        frames from it would make a class train slower the more students follow it."""
+        out: dict[Session, float] = {}
+        for sid, seconds in delivered.items():
+            connection = self.connections.get(sid)
+            if connection is not None and not self.follows(connection.session, sid):
+                out[connection.session] = out.get(connection.session, 0.0) + seconds
+        return out
+
     def connection(self, sid: str) -> Connection | None:
         return self.connections.get(sid)
 
@@ -250,17 +262,17 @@ class Scheduler:
             self._wake.clear()
 
     def _train(self, session: Session, budget: float, weight: float, weight_left: float,
-               frame: bool) -> tuple[float, bool]:
+               frame: bool, delivered: float) -> tuple[float, bool]:
         """Train ``session`` for its part of ``budget`` (its ``weight`` over ``weight_left``: what a session
         before it did not use goes to those after it) less what its frames cost: the one it is about to build
-        when ``frame``, and the delivery of those sent since its last turn (FrameStream.take_delivered: the
+        when ``frame``, and ``delivered``, its part of the delivery since its last turn (delivery_by_session: the
         sending and the acks, other threads' CPU). It always trains MIN_TRAIN_SHARE of its part; a frame its part
         cannot afford (it would leave less than that) is not built this tick: the session saves the rest up for
         it, and what its delivery cost beyond its part it owes. Returns (time used, whether it saves up)."""
         # None of the tick left (slices overran it under load): no part, and nothing owed for that
         share = max(0.0, budget * weight / weight_left if weight_left > 0 else budget)
         floor = self.min_train_share * share
-        available = share + self._saved.pop(session, 0.0) - self.manager.stream.take_delivered(session)
+        available = share + self._saved.pop(session, 0.0) - delivered
         cost = session.frame_cost if frame else 0.0
         saving = frame and cost > (1.0 - self.min_train_share) * available
         train_for = floor if saving else max(floor, available - cost)
@@ -293,17 +305,17 @@ class Scheduler:
         others = sum(s.frame_cost for s in wanted if not s.trains)
         budget = max(self.min_train_share * self.period, self.period - others - HEADROOM)
         weight_left = sum(weights.values())
+        # what delivery cost since the last tick, per session (that of sessions not training is not owed later)
+        delivered = self.manager.delivery_by_session(stream.take_delivered())
         for session in due:
             try:
                 status, trains = session.status, session.trains
                 saving = False  # its part could not afford its frame: it saves up for it
                 if trains:
                     used, saving = self._train(session, budget, weights.get(session, 0.0), weight_left,
-                                               session in wanted)
+                                               session in wanted, delivered.get(session, 0.0))
                     budget -= used
                     weight_left -= weights.get(session, 0.0)
-                else:  # not training: its frames come off the top (``others``), their delivery is not owed later
-                    stream.take_delivered(session)
                 if not saving and (session in wanted or stream.wants_frame(list(session.viewers))):
                     began = time.perf_counter()
                     frame, viewers = session.build_frame()  # may find it diverged too (numbers beyond float32)

@@ -114,8 +114,8 @@ def test_what_a_session_s_frames_cost_to_deliver_is_paid_from_its_own_share(trai
     # A class followed by 10 students, alone and then with each student training a session whose frames cost
     # 2 ms each to deliver (sending it, reading its ack: CPU of the sender's and the connection's threads, which
     # the scheduler learns from FrameStream.take_delivered and which takes that time from everyone's tick). The
-    # class keeps its share, 6/11 (1 + 10 × ½ against 10 × ½): the students' delivery comes out of their parts
-    # (when it was charged to nobody, the class kept 0.31 of its rate alone, under that).
+    # class keeps its share, 6/11 (1 + 10 × ½ against 10 × ½): a session's viewers' delivery comes out of its part
+    # (when it was charged to nobody, the class kept 0.31 of its rate alone); its followers' off the top.
     followers = [(f"10.0.1.{k}", 0) for k in range(10)]
     manager, sessions = manager_with([("10.0.0.1", None)] + followers + [(f"10.0.1.{k}", None) for k in range(10)])
     teacher, students = sessions[0], sessions[1:]
@@ -124,13 +124,15 @@ def test_what_a_session_s_frames_cost_to_deliver_is_paid_from_its_own_share(trai
     owed = {}
     monkeypatch.setattr(manager.stream, "wants_frame", lambda sids: True)  # every viewer takes every frame
 
-    def publish(sids, frame):  # delivered at once, charged to the frame's account
-        owed[frame.account] = owed.get(frame.account, 0.0) + delivery[frame.account] * len(sids)
+    def publish(sids, frame):  # delivered at once, counted per connection
+        for sid in sids:
+            owed[sid] = owed.get(sid, 0.0) + delivery[frame.account]
 
-    def take_delivered(account):  # the delivery happened between its turns: it took that long on the clock
-        cost = owed.pop(account, 0.0)
-        training_clock[0] += cost
-        return cost
+    def take_delivered():  # the delivery happened since the last tick: it took that long on the clock
+        taken = dict(owed)
+        owed.clear()
+        training_clock[0] += sum(taken.values())
+        return taken
 
     monkeypatch.setattr(manager.stream, "publish", publish)
     monkeypatch.setattr(manager.stream, "take_delivered", take_delivered)
