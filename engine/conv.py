@@ -173,12 +173,17 @@ class Conv2d(Module):
         n, c_out, h_out, w_out = g.shape
         weight = self.weight.data
         k = weight[0].size
-        # dL/d[W | b]ᵀ = Σ_n cols_n · g_nᵀ  (the ones row of cols gives the bias gradient). Computed this way round,
-        # with the large columns as the left, untransposed operand, OpenBLAS runs it faster than Σ_n g_n · cols_nᵀ.
-        grad_kernel = np.matmul(self._cols, g.reshape(n, c_out, h_out * w_out).transpose(0, 2, 1)).sum(axis=0)
-        self.weight.grad += grad_kernel[:k].T.reshape(weight.shape)
+        # dL/d[W | b] = Σ_n g_n · cols_nᵀ  (the ones row of cols gives the bias gradient). In float32 OpenBLAS runs
+        # the same sum faster the other way round, Σ_n cols_n · g_nᵀ (the large columns as the untransposed left
+        # operand; measured on the course's CNN); in float64 the first form is as fast or faster.
+        gm = g.reshape(n, c_out, h_out * w_out)
+        if self._cols.dtype == np.float32:
+            grad_kernel = np.matmul(self._cols, gm.transpose(0, 2, 1)).sum(axis=0).T
+        else:
+            grad_kernel = np.matmul(gm, self._cols.transpose(0, 2, 1)).sum(axis=0)
+        self.weight.grad += grad_kernel[:, :k].reshape(weight.shape)
         if self.bias is not None:
-            self.bias.grad += grad_kernel[k]
+            self.bias.grad += grad_kernel[:, k]
         return self._grad_input(g) if input_grad else None
 
     def _grad_input(self, g: np.ndarray) -> np.ndarray:
