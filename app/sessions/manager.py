@@ -257,7 +257,8 @@ class Scheduler:
         sending and the acks, other threads' CPU). It always trains MIN_TRAIN_SHARE of its part; a frame its part
         cannot afford (it would leave less than that) is not built this tick: the session saves the rest up for
         it, and what its delivery cost beyond its part it owes. Returns (time used, whether it saves up)."""
-        share = budget * weight / weight_left if weight_left > 0 else budget
+        # None of the tick left (slices overran it under load): no part, and nothing owed for that
+        share = max(0.0, budget * weight / weight_left if weight_left > 0 else budget)
         floor = self.min_train_share * share
         available = share + self._saved.pop(session, 0.0) - self.manager.stream.take_delivered(session)
         cost = session.frame_cost if frame else 0.0
