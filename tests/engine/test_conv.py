@@ -238,6 +238,7 @@ def test_float32_end_to_end():
     np.testing.assert_allclose(out32, out64, rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(grad32, grad64, rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(conv32.weight.grad, conv64.weight.grad, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(conv32.bias.grad, conv64.bias.grad, rtol=1e-4, atol=1e-5)  # float32's own product
     conv64.to(np.float32)
     assert conv64(x.astype(np.float32)).dtype == np.float32
 
