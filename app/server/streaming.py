@@ -4,10 +4,10 @@ The scheduler only *publishes*: it puts a built frame in each viewer's one-frame
 an unsent one) and returns; and it builds a session's frame only when one of its viewers can take it now
 (``wants_frame``: a frame nobody can be sent yet would only be replaced). A sender thread takes the slots of
 the clients that may receive (only those a publish or an ack touched: its work grows with the frames sent,
-not with the viewers), encodes each distinct payload ONCE (app.transport.Encoded: a frame with the same
+not with the viewers), encodes each distinct payload ONCE (app.server.encoding.Encoded: a frame with the same
 bundles is one JSON encoding, and one set of websocket bytes, for every viewer; only the ack id and the
 viewer's ``steps_this_frame`` are spliced in per client) and writes it to the client's socket itself without
-waiting (app.transport.BoundedWebSocket.write_now; queued for the connection's writer thread when it cannot),
+waiting (app.server.transport.BoundedWebSocket.write_now; queued for the connection's writer thread when it cannot),
 uncapped viewers (the teacher's screen) first. So neither the number of viewers nor how fast they ack changes
 how long the trainer works on a frame.
 
@@ -31,7 +31,7 @@ import time
 import weakref
 
 from .bundle import Frame
-from .transport import PacketSender
+from .encoding import PacketSender
 
 log = logging.getLogger(__name__)
 MAX_IN_FLIGHT = 2
@@ -64,7 +64,7 @@ class Channel:
 
 
 class FrameStream:
-    """Sends frames through ``sender`` (app.transport.PacketSender, or a python-socketio Server to wrap).
+    """Sends frames through ``sender`` (app.server.encoding.PacketSender, or a python-socketio Server to wrap).
 
     ``threaded=False`` (tests): nothing is sent until ``flush()`` is called.
     """

@@ -138,7 +138,7 @@ def test_a_real_socketio_server_gets_the_same_bytes_as_its_own_emit():
     import socketio
     from socketio import packet
 
-    from app.server.transport import Encoded
+    from app.server.encoding import Encoded
 
     server = socketio.Server()
     payload = {"seq": 3, "data": b"\x00\x01\x02", "nested": {"a": [1, 2]}}
@@ -154,7 +154,7 @@ def test_a_frame_as_websocket_bytes_is_what_wsproto_would_write_for_each_client(
     from wsproto.connection import Connection, ConnectionType
     from wsproto.events import BytesMessage, TextMessage
 
-    from app.server.transport import Encoded
+    from app.server.encoding import Encoded
 
     framer = Connection(ConnectionType.SERVER)
     payload = {"seq": 3, "steps_this_frame": 0, "data": bytes(range(256)) * 300, "small": b"\x01\x02"}
