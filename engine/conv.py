@@ -24,6 +24,7 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from . import _checks
+from .activations import ReLU
 from .init import INIT_SCHEMES, calculate_gain, init_bias, init_weight
 from .module import Module
 from .parameter import Parameter, check_dtype
@@ -314,6 +315,24 @@ class MaxPool2d(_Pool2d):
         """``grad_output`` (N, C, H_out, W_out) → grad_input (N, C, H, W), routed to each window's winner."""
         g = _check_grad(self._where, grad_output, self.output)
         self.__dict__["grad_output"] = g
+        return self._route(g)
+
+    def backward_with(self, previous: Module, grad_output: np.ndarray) -> np.ndarray | None:
+        """The backward of ``previous`` and then of this pool in one, when ``previous`` is the ReLU whose output
+        this pool read: dL/d(the ReLU's input) (N, C, H, W), else None (run the two backwards one by one).
+
+        Sequential's backward asks. ReLU passes a gradient where its input z > 0, and the pool sends each window's
+        gradient to its winner, whose ReLU output max(z, 0) is the window's output: so z > 0 at the winner exactly
+        when the pool's output is > 0. Masking the small (N, C, H_out, W_out) gradient before routing it gives
+        the same numbers, bit for bit, as ReLU's backward over the whole (N, C, H, W) array after the pool's."""
+        if previous.__class__ is not ReLU or previous.__dict__.get("output") is not self.input:
+            return None
+        g = _check_grad(self._where, grad_output, self.output)
+        self.__dict__["grad_output"] = g
+        return self._route(g * (self.output > 0))
+
+    def _route(self, g: np.ndarray) -> np.ndarray:
+        """``g`` (N, C, H_out, W_out) sent to each window's winner: (N, C, H, W), zeros elsewhere."""
         shape = self.input.shape
         winners = (self._window_base(shape) + self._offset).ravel()
         if self._stride[0] >= self._kernel[0] and self._stride[1] >= self._kernel[1]:

@@ -383,3 +383,45 @@ def test_backward_without_the_input_gradient_gives_the_same_parameter_gradients(
     assert model.backward(g, input_grad=False) is None
     for p, grad in zip(model.parameters(), expected):
         np.testing.assert_array_equal(p.grad, grad)
+
+
+@pytest.mark.parametrize("kernel, stride", [(2, None), (3, 2), (2, 1)], ids=["k2", "k3-s2-overlap", "k2-s1-overlap"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_relu_then_max_pool_backward_in_one_gives_what_the_two_give_one_by_one(kernel, stride, dtype):
+    # Sequential runs MaxPool2d's backward and the ReLU's before it in one (MaxPool2d.backward_with): every
+    # gradient, the pool's kept grad_output and the gradient for the input must be the layer-by-layer ones, bit for
+    # bit, with many windows whose values are all <= 0 (ties at zero after the ReLU) and negative gradients.
+    rng = np.random.default_rng(12)
+    layers = [Conv2d(2, 3, 3, padding=1, rng=13, dtype=dtype), engine.ReLU(), MaxPool2d(kernel, stride),
+              engine.Tanh(), engine.Flatten()]
+    layers[0].bias.data[...] = -1.0  # many windows all <= 0
+    model = engine.Sequential(*layers)
+    x = rng.standard_normal((4, 2, 9, 8)).astype(dtype)
+    out = model(x)
+    g = rng.standard_normal(out.shape).astype(dtype)
+    fused = model.backward(g)
+    relu, pool = layers[1], layers[2]
+    assert relu.input.min() < 0 and (pool.output == 0).any(), "no window is all <= 0: the case is not exercised"
+    fused_grads = [p.grad.copy() for p in model.parameters()]
+    pool_grad_output = pool.grad_output
+    model.zero_grad()
+    step = g
+    for layer in layers[:0:-1]:
+        step = layer.backward(step)
+    np.testing.assert_array_equal(pool.grad_output, pool_grad_output)
+    one_by_one = layers[0].backward(step)
+    np.testing.assert_array_equal(fused, one_by_one)
+    assert fused.dtype == dtype
+    for p, grad in zip(model.parameters(), fused_grads):
+        np.testing.assert_array_equal(p.grad, grad)
+
+
+def test_max_pool_runs_its_own_backward_after_a_relu_that_did_not_feed_it():
+    # The probe and the training batch pass through the same layers: a ReLU whose output is not the pool's input
+    # (another forward ran since) must not be fused.
+    relu, pool = engine.ReLU(), MaxPool2d(2)
+    x = np.random.default_rng(14).standard_normal((1, 1, 4, 4))
+    pool(relu(x))
+    relu(x.copy())
+    assert pool.backward_with(relu, np.ones((1, 1, 2, 2))) is None
+    assert pool.backward_with(engine.Tanh(), np.ones((1, 1, 2, 2))) is None
