@@ -425,3 +425,25 @@ def test_max_pool_runs_its_own_backward_after_a_relu_that_did_not_feed_it():
     relu(x.copy())
     assert pool.backward_with(relu, np.ones((1, 1, 2, 2))) is None
     assert pool.backward_with(engine.Tanh(), np.ones((1, 1, 2, 2))) is None
+
+
+@pytest.mark.parametrize("c_in, kernel, padding, size", [(1, 5, 2, 28), (8, 5, 2, 14), (3, (3, 2), (1, 0), 7)],
+                         ids=["convnetjs-1", "convnetjs-2", "non-square"])
+def test_float32_layers_of_either_column_layout_match_torch(c_in, kernel, padding, size):
+    # One input channel takes image-major columns, several (kW·C_in >= W_out) pixel-major ones, with the kernel
+    # flattened in another order: both must give torch's output and gradients in float32.
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(15)
+    conv = Conv2d(c_in, 6, kernel, padding=padding, rng=16, dtype=np.float32)
+    x = rng.standard_normal((3, c_in, size, size)).astype(np.float32)
+    out = conv(x)
+    g = rng.standard_normal(out.shape).astype(np.float32)
+    grad_x = conv.backward(g)
+    tx = torch.tensor(x, requires_grad=True)
+    tw = torch.tensor(conv.weight.data, requires_grad=True)
+    tb = torch.tensor(conv.bias.data, requires_grad=True)
+    t_out = torch.nn.functional.conv2d(tx, tw, tb, padding=padding)
+    t_out.backward(torch.tensor(g))
+    for ours, theirs in [(out, t_out), (grad_x, tx.grad), (conv.weight.grad, tw.grad), (conv.bias.grad, tb.grad)]:
+        assert ours.dtype == np.float32
+        np.testing.assert_allclose(ours, theirs.detach().numpy(), rtol=1e-4, atol=1e-4)
