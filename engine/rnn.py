@@ -7,8 +7,9 @@ time loop. Layer k > 0 reads the concatenated states of both directions of layer
 training mode. The reverse direction walks t = L−1 … 0.
 
 Backward walks the same steps in reverse. Each cell turns dLoss/dh_t (from above, plus what step t+1 sends
-back) into the gradients of its gate pre-activations, split in an input side ``d_ih`` (L, N, G·H) and a
-recurrent side ``d_hh`` (equal except in the GRU); every weight gradient is then one matmul over all steps:
+back) into the gradients of its gate pre-activations, split in an input side ``d_ih`` and a recurrent side
+``d_hh`` (equal except in the GRU), both (G·H, L, N); every weight gradient is then one matmul over all steps
+(the time loops' layout: engine/rnn_steps.py):
 
     dW_ih += Σ_t d_ih,tᵀ x_t      dW_hh += Σ_t d_hh,tᵀ h_{t−1}      db_ih += Σ d_ih      db_hh += Σ d_hh
     dx_t   = d_ih,t W_ih
