@@ -1,8 +1,9 @@
 """Convolution and pooling on ``(N, C, H, W)`` batches, shaped and named as torch.nn.
 
-Conv2d is im2col and one matmul: a strided view gathers, for every output pixel, the ``C·kH·kW`` input
-values under the kernel (one copy), and the kernel flattened to ``(C_out, C·kH·kW)`` multiplies them all
-at once; the bias rides along as one more kernel column against a row of ones. Backward: the kernel's
+Conv2d is im2col and a matmul: a strided view gathers, for every output pixel, the ``C·kH·kW`` input
+values under the kernel (one copy, engine.im2col), and the kernel flattened to ``(C_out, C·kH·kW)`` multiplies
+them, one image at a time (OpenBLAS runs such small products faster than one large one); the bias rides along as
+one more kernel column against a row of ones. Backward: the kernel's
 gradient is one matmul of the output gradient with those same columns. The input's gradient goes back tap by
 tap: kernel offset (i, j) sends ``W[:, :, i, j]ᵀ · g`` to the input pixels (i, j) away from each output pixel,
 which, with each padded image laid out flat and g placed on the pixels its windows start at, is one matmul and
@@ -24,6 +25,8 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from . import _checks
+from .im2col import image_columns, pixel_columns
+from .activations import ReLU
 from .init import INIT_SCHEMES, calculate_gain, init_bias, init_weight
 from .module import Module
 from .parameter import Parameter, check_dtype
@@ -102,7 +105,8 @@ class Conv2d(Module):
             self.bias = None
         self.input = None
         self.output = None
-        self._cols = None  # (N, C_in·kH·kW [+ 1], H_out·W_out) im2col of the last forward, for backward
+        self._cols = None  # im2col of the last forward, for backward: engine.im2col's image- or pixel-major
+        self._pixel_major = False
         self._where = repr(self)
 
     def extra_repr(self) -> str:
@@ -124,42 +128,30 @@ class Conv2d(Module):
         h_out, w_out = _spatial_output(self._where, (h, w), self.kernel_size, self.stride, self.padding)
         return (n, self.out_channels, h_out, w_out)
 
-    def _windows(self, padded: np.ndarray, h_out: int, w_out: int) -> np.ndarray:
-        """View ``(N, C, kH, kW, H_out, W_out)`` of a padded ``(N, C, Hp, Wp)`` array: entry
-        ``[n, c, i, j, y, x]`` is ``padded[n, c, y·sH + i, x·sW + j]``. No copy."""
-        (kh, kw), (sh, sw) = self.kernel_size, self.stride
-        n, c = padded.shape[:2]
-        s = padded.strides
-        return as_strided(padded, (n, c, kh, kw, h_out, w_out), (s[0], s[1], s[2], s[3], s[2] * sh, s[3] * sw),
-                          writeable=False)
-
     def forward(self, x: np.ndarray) -> np.ndarray:
         """``x`` (N, C_in, H, W) → (N, C_out, H_out, W_out)."""
         weight = self.weight.data
         _checks.array(self._where, x, 4, dtype=weight.dtype, layout=_LAYOUT)
         n, c_out, h_out, w_out = self._output_shape(x.shape)  # x.shape: four ints >= 1, checked above
-        c, h, w = x.shape[1:]
-        (ph, pw) = self.padding
-        k = weight[0].size
-        if ph or pw:
-            padded = np.zeros((n, c, h + 2 * ph, w + 2 * pw), weight.dtype)
-            padded[:, :, ph:ph + h, pw:pw + w] = x
-        else:
-            padded = x
-        # im2col, one copy: a column of C·kH·kW input values per output pixel, per image. With a bias,
-        # one more row of ones turns it into one more weight column, so the same matmul adds it.
-        rows = k + (self.bias is not None)
-        cols = np.empty((n, rows, h_out * w_out), weight.dtype)
-        cols[:, :k].reshape(n, c, *self.kernel_size, h_out, w_out)[...] = self._windows(padded, h_out, w_out)
-        kernel = weight.reshape(c_out, k)
-        if self.bias is not None:
-            cols[:, k] = 1.0
+        c = x.shape[1]
+        # im2col (engine.im2col), one copy, along the longest contiguous run it can read: a row of W_out pixels
+        # (image-major), or with several channels the kW·C_in values of one kernel row (pixel-major). Then one
+        # matmul per image: OpenBLAS multiplies these small blocks faster one by one than as one large product.
+        pixel_major = c > 1 and self.kernel_size[1] * c >= w_out
+        cols = (pixel_columns if pixel_major else image_columns)(x, self.kernel_size, self.stride, self.padding,
+                                                                 (h_out, w_out), self.bias is not None)
+        kernel = (weight.transpose(0, 2, 3, 1) if pixel_major else weight).reshape(c_out, -1)
+        if self.bias is not None:  # the columns' last row (column) of ones meets the bias
             kernel = np.concatenate([kernel, self.bias.data[:, None]], axis=1)
-        out = np.matmul(kernel, cols).reshape(n, c_out, h_out, w_out)  # (C_out, rows) @ (N, rows, H_out·W_out)
+        if pixel_major:  # (N, H_out·W_out, rows) @ (rows, C_out), then to (N, C_out, H_out·W_out)
+            out = np.ascontiguousarray(np.matmul(cols, np.ascontiguousarray(kernel.T)).transpose(0, 2, 1))
+        else:  # (C_out, rows) @ (N, rows, H_out·W_out)
+            out = np.matmul(kernel, cols)
         d = self.__dict__  # plain attributes: Module.__setattr__ bookkeeping costs more than it is worth here
         d["_cols"] = cols
+        d["_pixel_major"] = pixel_major
         d["input"] = x
-        d["output"] = out
+        d["output"] = out = out.reshape(n, c_out, h_out, w_out)
         return out
 
     can_skip_input_grad = True  # Sequential.backward(..., input_grad=False) asks the first layer to
@@ -173,15 +165,21 @@ class Conv2d(Module):
         n, c_out, h_out, w_out = g.shape
         weight = self.weight.data
         k = weight[0].size
-        # dL/d[W | b] = Σ_n g_n · cols_nᵀ  (the ones row of cols gives the bias gradient). In float32 OpenBLAS runs
-        # the same sum faster the other way round, Σ_n cols_n · g_nᵀ (the large columns as the untransposed left
-        # operand; measured on the course's CNN); in float64 the first form is as fast or faster.
+        # dL/d[W | b] = Σ_n g_n · cols_nᵀ  (the ones of cols give the bias gradient), image by image. Which operand
+        # goes first and transposed is what OpenBLAS runs fastest, measured on the course's CNN: image-major
+        # columns, in float32 Σ_n cols_n · g_nᵀ, in float64 the first form; pixel-major, Σ_n (g_n · cols_n)ᵀ read
+        # as cols_nᵀ · g_nᵀ in both.
+        cols = self._cols
         gm = g.reshape(n, c_out, h_out * w_out)
-        if self._cols.dtype == np.float32:
-            grad_kernel = np.matmul(self._cols, gm.transpose(0, 2, 1)).sum(axis=0).T
+        if self._pixel_major:  # (N, H_out·W_out, rows): the kernel flattened as (C_out, kH, kW, C_in)
+            grad_kernel = np.matmul(cols.transpose(0, 2, 1), gm.transpose(0, 2, 1)).sum(axis=0).T
+            self.weight.grad += grad_kernel[:, :k].reshape(c_out, *self.kernel_size, -1).transpose(0, 3, 1, 2)
         else:
-            grad_kernel = np.matmul(gm, self._cols.transpose(0, 2, 1)).sum(axis=0)
-        self.weight.grad += grad_kernel[:, :k].reshape(weight.shape)
+            if cols.dtype == np.float32:
+                grad_kernel = np.matmul(cols, gm.transpose(0, 2, 1)).sum(axis=0).T
+            else:
+                grad_kernel = np.matmul(gm, cols.transpose(0, 2, 1)).sum(axis=0)
+            self.weight.grad += grad_kernel[:, :k].reshape(weight.shape)
         if self.bias is not None:
             self.bias.grad += grad_kernel[:, k]
         return self._grad_input(g) if input_grad else None
@@ -314,6 +312,24 @@ class MaxPool2d(_Pool2d):
         """``grad_output`` (N, C, H_out, W_out) → grad_input (N, C, H, W), routed to each window's winner."""
         g = _check_grad(self._where, grad_output, self.output)
         self.__dict__["grad_output"] = g
+        return self._route(g)
+
+    def backward_with(self, previous: Module, grad_output: np.ndarray) -> np.ndarray | None:
+        """The backward of ``previous`` and then of this pool in one, when ``previous`` is the ReLU whose output
+        this pool read: dL/d(the ReLU's input) (N, C, H, W), else None (run the two backwards one by one).
+
+        Sequential's backward asks. ReLU passes a gradient where its input z > 0, and the pool sends each window's
+        gradient to its winner, whose ReLU output max(z, 0) is the window's output: so z > 0 at the winner exactly
+        when the pool's output is > 0. Masking the small (N, C, H_out, W_out) gradient before routing it gives
+        the same numbers, bit for bit, as ReLU's backward over the whole (N, C, H, W) array after the pool's."""
+        if previous.__class__ is not ReLU or previous.__dict__.get("output") is not self.input:
+            return None
+        g = _check_grad(self._where, grad_output, self.output)
+        self.__dict__["grad_output"] = g
+        return self._route(g * (self.output > 0))
+
+    def _route(self, g: np.ndarray) -> np.ndarray:
+        """``g`` (N, C, H_out, W_out) sent to each window's winner: (N, C, H, W), zeros elsewhere."""
         shape = self.input.shape
         winners = (self._window_base(shape) + self._offset).ravel()
         if self._stride[0] >= self._kernel[0] and self._stride[1] >= self._kernel[1]:

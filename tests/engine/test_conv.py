@@ -383,3 +383,67 @@ def test_backward_without_the_input_gradient_gives_the_same_parameter_gradients(
     assert model.backward(g, input_grad=False) is None
     for p, grad in zip(model.parameters(), expected):
         np.testing.assert_array_equal(p.grad, grad)
+
+
+@pytest.mark.parametrize("kernel, stride", [(2, None), (3, 2), (2, 1)], ids=["k2", "k3-s2-overlap", "k2-s1-overlap"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_relu_then_max_pool_backward_in_one_gives_what_the_two_give_one_by_one(kernel, stride, dtype):
+    # Sequential runs MaxPool2d's backward and the ReLU's before it in one (MaxPool2d.backward_with): every
+    # gradient, the pool's kept grad_output and the gradient for the input must be the layer-by-layer ones, bit for
+    # bit, with many windows whose values are all <= 0 (ties at zero after the ReLU) and negative gradients.
+    rng = np.random.default_rng(12)
+    layers = [Conv2d(2, 3, 3, padding=1, rng=13, dtype=dtype), engine.ReLU(), MaxPool2d(kernel, stride),
+              engine.Tanh(), engine.Flatten()]
+    layers[0].bias.data[...] = -1.0  # many windows all <= 0
+    model = engine.Sequential(*layers)
+    x = rng.standard_normal((4, 2, 9, 8)).astype(dtype)
+    out = model(x)
+    g = rng.standard_normal(out.shape).astype(dtype)
+    fused = model.backward(g)
+    relu, pool = layers[1], layers[2]
+    assert relu.input.min() < 0 and (pool.output == 0).any(), "no window is all <= 0: the case is not exercised"
+    fused_grads = [p.grad.copy() for p in model.parameters()]
+    pool_grad_output = pool.grad_output
+    model.zero_grad()
+    step = g
+    for layer in layers[:0:-1]:
+        step = layer.backward(step)
+    np.testing.assert_array_equal(pool.grad_output, pool_grad_output)
+    one_by_one = layers[0].backward(step)
+    np.testing.assert_array_equal(fused, one_by_one)
+    assert fused.dtype == dtype
+    for p, grad in zip(model.parameters(), fused_grads):
+        np.testing.assert_array_equal(p.grad, grad)
+
+
+def test_max_pool_runs_its_own_backward_after_a_relu_that_did_not_feed_it():
+    # The probe and the training batch pass through the same layers: a ReLU whose output is not the pool's input
+    # (another forward ran since) must not be fused.
+    relu, pool = engine.ReLU(), MaxPool2d(2)
+    x = np.random.default_rng(14).standard_normal((1, 1, 4, 4))
+    pool(relu(x))
+    relu(x.copy())
+    assert pool.backward_with(relu, np.ones((1, 1, 2, 2))) is None
+    assert pool.backward_with(engine.Tanh(), np.ones((1, 1, 2, 2))) is None
+
+
+@pytest.mark.parametrize("c_in, kernel, padding, size", [(1, 5, 2, 28), (8, 5, 2, 14), (3, (3, 2), (1, 0), 7)],
+                         ids=["convnetjs-1", "convnetjs-2", "non-square"])
+def test_float32_layers_of_either_column_layout_match_torch(c_in, kernel, padding, size):
+    # One input channel takes image-major columns, several (kW·C_in >= W_out) pixel-major ones, with the kernel
+    # flattened in another order: both must give torch's output and gradients in float32.
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(15)
+    conv = Conv2d(c_in, 6, kernel, padding=padding, rng=16, dtype=np.float32)
+    x = rng.standard_normal((3, c_in, size, size)).astype(np.float32)
+    out = conv(x)
+    g = rng.standard_normal(out.shape).astype(np.float32)
+    grad_x = conv.backward(g)
+    tx = torch.tensor(x, requires_grad=True)
+    tw = torch.tensor(conv.weight.data, requires_grad=True)
+    tb = torch.tensor(conv.bias.data, requires_grad=True)
+    t_out = torch.nn.functional.conv2d(tx, tw, tb, padding=padding)
+    t_out.backward(torch.tensor(g))
+    for ours, theirs in [(out, t_out), (grad_x, tx.grad), (conv.weight.grad, tw.grad), (conv.bias.grad, tb.grad)]:
+        assert ours.dtype == np.float32
+        np.testing.assert_allclose(ours, theirs.detach().numpy(), rtol=1e-4, atol=1e-4)
