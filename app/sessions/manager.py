@@ -294,14 +294,15 @@ class Scheduler:
         account left: negative when it took more than it had, as a minibatch step longer than its part does)."""
         # None of the tick left (slices overran it under load): no part, and nothing owed for that
         share = max(0.0, budget * weight / weight_left if weight_left > 0 else budget)
+        behind = max(entitled - share, 0.0)  # of its part of the whole tick, what those before it took
         account = share + self._saved.pop(session, 0.0) - delivered
-        if account <= 0.0:
-            return Slice(0.0, 0.0, frame, account, 0.0)
+        if account <= 0.0:  # in debt: it sits out, its part (and what it was kept from) pays the debt off
+            return Slice(0.0, 0.0, frame, account + behind, 0.0)
         cost = session.frame_cost if frame else 0.0
         must_train = self._train_owed.get(session, 0.0) > 0.0
         waits = frame and (must_train or cost > account)
         if waits and not must_train:  # saving up for the frame
-            return Slice(0.0, 0.0, True, account, 0.0)
+            return Slice(0.0, 0.0, True, account + behind, 0.0)
         # The slice ends on the wall clock, within what is left of the tick; the session pays the CPU time it
         # took (this thread's): what other threads took meanwhile (delivering frames, reading acks) is paid by
         # whoever caused it (``delivered``), not by whichever session happened to be training.
@@ -313,7 +314,7 @@ class Scheduler:
             self._train_owed[session] -= used_cpu
         # It wanted more (it did not reach its speed) and those before it took some of its part of the tick (a
         # frame they had saved up for, a step longer than their part): it keeps the difference.
-        kept = max(entitled - share, 0.0) if done < due else 0.0
+        kept = behind if done < due else 0.0
         return Slice(used, used_cpu, waits, account - used_cpu + kept, kept)
 
     def _frame_built(self, session: Session, cost: float, trained: float) -> None:
