@@ -78,9 +78,9 @@ def training_clock(monkeypatch):
     import types
 
     import app.labs.base
-    import app.sessions.manager
+    import app.sessions.scheduler
 
-    for module, read in ((app.labs.base, training), (app.sessions.manager, lambda: now[0])):
+    for module, read in ((app.labs.base, training), (app.sessions.scheduler, lambda: now[0])):
         monkeypatch.setattr(module, "time", types.SimpleNamespace(perf_counter=read, thread_time=read, monotonic=time.monotonic,
                                                                   time=time.time))
     return now

@@ -15,7 +15,7 @@ import pytest
 import socketio
 
 import app.labs.base
-import app.sessions.manager
+import app.sessions.scheduler
 from app.server.client import Viewer
 from app.server.factory import DEFAULT_CONFIG
 from app.sessions.manager import SessionManager
@@ -36,7 +36,7 @@ def step_clock(monkeypatch):
     clock = types.SimpleNamespace(perf_counter=perf_counter, thread_time=perf_counter, monotonic=time.monotonic,
                                   time=time.time)
     monkeypatch.setattr(app.labs.base, "time", clock)
-    monkeypatch.setattr(app.sessions.manager, "time", clock)
+    monkeypatch.setattr(app.sessions.scheduler, "time", clock)
 
 
 @pytest.fixture
