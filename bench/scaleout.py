@@ -65,16 +65,20 @@ def server_pids(server: subprocess.Popen, workers: int) -> list[int]:
     return [int(line.split()[0]) for line in listing.splitlines() if "--worker-fd" in line]
 
 
-def sessions_per_process(redis_url: str | None, total: int) -> list[int]:
-    """How many sessions each process holds (the directory in Redis), or [total] for one process."""
+def owners(redis_url: str | None, tokens: list[str]) -> list:
+    """The process that holds each session (the directory in Redis, by the sessions' public ids), or all 0."""
     if redis_url is None:
-        return [total]
+        return [0] * len(tokens)
     import redis
 
+    from app.cluster.wire import public_id, session_key
+
     store = redis.Redis.from_url(redis_url)
-    owners = [json.loads(store.get(key))["worker"] for key in store.scan_iter("nnp:session:*")]
-    store.close()
-    return sorted((owners.count(w) for w in set(owners)), reverse=True)
+    try:
+        entries = store.mget([session_key(public_id(token)) for token in tokens])
+    finally:
+        store.close()
+    return [json.loads(entry)["worker"] if entry else None for entry in entries]
 
 
 # --- the clients: each process runs many lean viewers on one asyncio loop
@@ -104,7 +108,8 @@ async def _clients(url, kind, first, count, settings, join, commands, results):
     rows = []
     for viewer, trained in zip(viewers, steps):
         inside = [(r, t) for r, t in viewer.arrivals if start <= r < end]
-        rows.append({"frames": len(inside), "steps": trained, "latency": [r - t for r, t in inside]})
+        rows.append({"frames": len(inside), "steps": trained, "latency": [r - t for r, t in inside],
+                     "token": viewer.token})
     results.put(("done", first, rows, cpu))
     for viewer in viewers:
         await viewer.disconnect()
@@ -153,14 +158,21 @@ async def measure(url, kind, count, args, pids, first_address=0, join=None) -> d
             "steps": sum(r["steps"] for r in rows) / args.seconds,
             "p95": np.percentile(latency, 95) if latency.size else float("nan"),
             "server_cpu": 100 * server_cpu / args.seconds, "client_cpu": 100 * client_cpu / args.seconds,
-            "load": os.getloadavg()[0]}
+            "load": os.getloadavg()[0], "rows": rows}
 
 
 async def students(workers: int, args) -> dict:
     server, url, redis_url = start_servers(workers, 5800)
     try:
         result = await measure(url, "student", args.students, args, server_pids(server, workers))
-        result["split"] = sessions_per_process(redis_url, args.students)
+        by_owner: dict = {}
+        for row, owner in zip(result["rows"], owners(redis_url, [r["token"] for r in result["rows"]])):
+            by_owner.setdefault(owner, []).append(row)
+        result["processes"] = sorted(({"sessions": len(rows),
+                                       "fps": [r["frames"] / args.seconds for r in rows],
+                                       "steps": sum(r["steps"] for r in rows) / args.seconds}
+                                      for rows in by_owner.values()), key=lambda p: -p["sessions"])
+        result["split"] = [p["sessions"] for p in result["processes"]]
         return result
     finally:
         server.terminate()
@@ -199,6 +211,9 @@ async def main(args):
         print(f"| {workers} | {' + '.join(map(str, r['split']))} | {r['fps_min']:.1f} / {r['fps_median']:.1f} | "
               f"{r['steps']:,.0f} ({r['steps'] / max(one['steps'], 1e-9):.2f}×) | {r['server_cpu']:.0f} % | "
               f"{r['client_cpu']:.0f} % | {r['load']:.1f} |")
+    print("\nPer process, with 2: " + "; ".join(
+        f"{p['sessions']} sessions: frames/s min {min(p['fps']):.1f} / median {np.median(p['fps']):.1f}, "
+        f"steps/s {p['steps']:,.0f}" for p in two["processes"]) + ".")
     print(f"\nTargets with 2 processes: ≥ 10 frames/s per session (median {two['fps_median']:.1f}), ≥ 1.7× the total "
           f"steps/s of one ({two['steps'] / max(one['steps'], 1e-9):.2f}×).")
     if klass is not None:

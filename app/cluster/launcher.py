@@ -11,6 +11,7 @@ all.
 from __future__ import annotations
 
 import os
+import select
 import shutil
 import signal
 import socket
@@ -104,17 +105,21 @@ def _joined(redis_url: str, names: list[str], children, stopping, timeout: float
         client.close()
 
 
-def take_turns(server, node, delay: float = 0.03) -> None:
+def take_turns(server, node, patience: float = 0.25) -> None:
     """Make the kernel's spreading of connections even out the sessions: a worker ``server`` (Werkzeug's, on the
-    shared socket) that holds more sessions than another process (``node.busier_than_peers``) waits ``delay`` s
-    before it accepts, so a less busy process takes the connection first; if none does, it takes it itself. The
-    shared socket is made non-blocking, so the one that comes second finds nothing and goes back to waiting."""
+    shared socket) that holds more sessions than another process (``node.busier_than_peers``) leaves a waiting
+    connection to the others for up to ``patience`` s — as long as it is still waiting, so a less busy process
+    takes it first even while a training tick holds it up — and takes it itself only if none has. The shared
+    socket is made non-blocking, so the one that comes second finds nothing and goes back to waiting."""
     server.socket.setblocking(False)
     accept = server.get_request
 
     def get_request():
         if node.busier_than_peers():
-            time.sleep(delay)
+            waited = 0.0
+            while waited < patience and select.select([server.socket], [], [], 0)[0]:
+                time.sleep(0.01)
+                waited += 0.01
         return accept()  # BlockingIOError (an OSError) when another process took it: socketserver moves on
 
     server.get_request = get_request
