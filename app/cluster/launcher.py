@@ -106,13 +106,14 @@ def _joined(redis_url: str, names: list[str], children, stopping, timeout: float
 
 
 def take_turns(server, node, patience: float = 0.25) -> None:
-    """Make the kernel's spreading of connections even out the sessions: a worker ``server`` (Werkzeug's, on the
-    shared socket) that holds more sessions than another process (``node.busier_than_peers``) leaves a waiting
+    """Make the kernel's spreading of connections even them out over the processes: a worker ``server``
+    (Werkzeug's, on the shared socket) with more connections open than another process
+    (``node.busier_than_peers``: each announces its count in Redis at every accept and close) leaves a waiting
     connection to the others for up to ``patience`` s — as long as it is still waiting, so a less busy process
     takes it first even while a training tick holds it up — and takes it itself only if none has. The shared
     socket is made non-blocking, so the one that comes second finds nothing and goes back to waiting."""
     server.socket.setblocking(False)
-    accept = server.get_request
+    accept, shutdown = server.get_request, server.shutdown_request
 
     def get_request():
         if node.busier_than_peers():
@@ -120,9 +121,17 @@ def take_turns(server, node, patience: float = 0.25) -> None:
             while waited < patience and select.select([server.socket], [], [], 0)[0]:
                 time.sleep(0.01)
                 waited += 0.01
-        return accept()  # BlockingIOError (an OSError) when another process took it: socketserver moves on
+        request = accept()  # BlockingIOError (an OSError) when another process took it: socketserver moves on
+        node.connections_changed(+1)
+        return request
 
-    server.get_request = get_request
+    def shutdown_request(request):
+        try:
+            shutdown(request)
+        finally:
+            node.connections_changed(-1)
+
+    server.get_request, server.shutdown_request = get_request, shutdown_request
 
 
 def listening_socket(host: str, port: int) -> socket.socket:

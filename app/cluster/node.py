@@ -77,8 +77,9 @@ class Node:
         self.executor = ThreadPoolExecutor(8, thread_name_prefix="nnplayground-relay")
         self._stop = threading.Event()
         self._missing: dict[str, float] = {}      # a peer process whose heartbeat is missing → since when
-        self.lightest_peer: int | None = None     # the fewest sessions another process holds (heartbeats)
-        self._peer_keys: list = []                # the other processes' "alive" keys, as the last heartbeat found
+        self._peers: list[str] = []               # the other processes, as the last heartbeat found them
+        self.open_connections = 0                 # sockets this process accepted and has not closed (take_turns)
+        self._load_lock = threading.Lock()
 
     def client_manager(self) -> ClusterClientManager:
         return ClusterClientManager(self)
@@ -117,9 +118,25 @@ class Node:
         return self.virtual.get(eio_sid) if isinstance(eio_sid, str) and eio_sid[:1] == VIRTUAL else None
 
     def busier_than_peers(self) -> bool:
-        """Whether this process holds more sessions than another one (as their last heartbeats said)."""
-        peer = self.lightest_peer
-        return peer is not None and len(self.manager.sessions) > peer
+        """Whether this process has more connections open than another one, as they announce them in Redis at
+        each accept and close (False when Redis cannot say)."""
+        if not self._peers:
+            return False
+        try:
+            loads = [int(value) for value in self.link.redis.mget([wire.load_key(p) for p in self._peers]) if value]
+        except Exception:  # noqa: BLE001 - redis.RedisError, OSError: take the connection
+            return False
+        return bool(loads) and self.open_connections > min(loads)
+
+    def connections_changed(self, change: int) -> None:
+        """A connection accepted (+1) or closed (−1): the count, announced at once (take_turns)."""
+        with self._load_lock:
+            self.open_connections += change
+            count = self.open_connections
+        try:
+            self.link.redis.set(wire.load_key(self.worker), count, ex=wire.TTL)
+        except Exception:  # noqa: BLE001 - redis.RedisError, OSError: the heartbeat reports Redis away
+            pass
 
     def owner_elsewhere(self, auth) -> str | None:
         """The process that holds what ``auth`` asks for (a session's token, a class's code), if another one.
@@ -362,7 +379,6 @@ class Node:
         while not self._stop.wait(0.1):
             now_known = (frozenset(self.manager.sessions), frozenset(self.classrooms.by_code))
             if now_known == known and time.monotonic() - last < wire.HEARTBEAT:
-                self._read_peer_loads()  # a class arriving: how many sessions the others took since, 10 times a second
                 continue
             if self._announce():
                 known, last = now_known, time.monotonic()
@@ -378,29 +394,21 @@ class Node:
             pipe = self.link.redis.pipeline(transaction=False)
             pipe.set(wire.alive_key(self.worker), json.dumps({"worker": self.worker,
                                                               "sessions": len(self.manager.sessions)}), ex=wire.TTL)
+            pipe.set(wire.load_key(self.worker), self.open_connections, ex=wire.TTL)
             for token in list(self.manager.sessions):
                 pipe.set(wire.session_key(wire.public_id(token)), entry, ex=wire.TTL)
             for code, classroom in list(self.classrooms.by_code.items()):
                 pipe.set(wire.class_key(code), json.dumps({"worker": self.worker, "code": code,
                                                            "join_url": classroom.join_url}), ex=wire.TTL)
             pipe.execute()
-            self._peer_keys = [key for key in self.link.redis.scan_iter(match=wire.alive_key("*"), count=1000)
-                               if key.decode() != wire.alive_key(self.worker)]
-            self._read_peer_loads()
+            alive = wire.alive_key("")
+            self._peers = [key.decode()[len(alive):] for key in
+                           self.link.redis.scan_iter(match=wire.alive_key("*"), count=1000)
+                           if key.decode() != wire.alive_key(self.worker)]
             return True
         except Exception:  # noqa: BLE001 - redis.RedisError, OSError: the listener reports it
             self._missing.clear()  # while Redis is away nobody's heartbeat counts as missing
             return False
-
-    def _read_peer_loads(self) -> None:
-        """``lightest_peer``: the fewest sessions another process holds, as their announcements say (each
-        announces as soon as its sessions change: take_turns evens a class arriving out with it)."""
-        try:
-            values = self.link.redis.mget(self._peer_keys) if self._peer_keys else []
-        except Exception:  # noqa: BLE001 - redis.RedisError, OSError: the heartbeat reports Redis away
-            return
-        loads = [json.loads(value).get("sessions", 0) for value in values if value]
-        self.lightest_peer = min(loads) if loads else None
 
     def _let_go_of_dead_peers(self) -> None:
         """A peer whose heartbeat has been missing for wire.TTL s (with Redis up) is gone: its virtual clients

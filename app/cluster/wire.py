@@ -44,6 +44,11 @@ def alive_key(worker: str) -> str:
     return f"{PREFIX}:alive:{worker}"
 
 
+def load_key(worker: str) -> str:
+    """The connections a process has open now (take_turns evens them out over the processes)."""
+    return f"{PREFIX}:load:{worker}"
+
+
 def pack(value) -> bytes:
     """``value`` (dicts, lists, str, numbers, None, bytes, numpy scalars) as bytes; ``unpack`` inverts it
     (tuples come back as lists)."""
