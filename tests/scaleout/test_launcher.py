@@ -3,6 +3,7 @@ redis-server; and the flags' errors, one line each."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import signal
 import subprocess
@@ -63,6 +64,11 @@ def test_workers_serve_one_address_and_share_sessions(run):
                 if len(owners) == 2:
                     break
             assert owners == {f"{parent.pid}-0", f"{parent.pid}-1"}
+            # A class arriving at once: the processes take turns (launcher.take_turns), so the sessions are spread
+            # evenly, not as the kernel happens to hand the connections out.
+            viewers += await asyncio.gather(*(Viewer(url).connect() for _ in range(12)))
+            held = [(await wait_for_key(store, v.token))["worker"] for v in viewers]
+            assert abs(held.count(f"{parent.pid}-0") - held.count(f"{parent.pid}-1")) <= 2, held
             for viewer in viewers:  # every session answers through the one address, wherever it lives
                 again = await Viewer(url, token=viewer.token).connect()
                 assert again.created is False and (await again.call("set", {"learning_rate": 0.25}))["ok"]
