@@ -14,7 +14,8 @@ Backward, with dh = dL/dh_t (from above plus step t+1) and hn = W_hn h_{t−1} +
     dL/dh_{t−1} += dh ⊙ z + [dr dz dn ⊙ r] W_hh
 
 The GRU's recurrent side differs from its input side in the n block (r multiplies the recurrent term only),
-so it is the one cell whose ``d_hh`` is not its ``d_ih``. σ(a) is computed as ½·tanh(a/2) + ½.
+so it is the one cell whose ``d_hh`` is not its ``d_ih``. σ(a) is computed as ½·tanh(a/2) + ½, the ½ inside
+folded into the weights and biases the loop reads; the loop works feature-major (engine/rnn_steps.py).
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ from __future__ import annotations
 import numpy as np
 
 from .parameter import DEFAULT_DTYPE
-from .rnn import RNNBase, previous_steps, time_steps
+from .rnn import RNNBase
+from .rnn_steps import previous_steps, time_steps
 
 
 class GRU(RNNBase):
@@ -50,61 +52,85 @@ class GRU(RNNBase):
         grad_x, (grad_h0,) = self._run_backward(grad_output, (grad_h_n,))
         return grad_x, grad_h0
 
-    def _cell_forward(self, x_terms, w_hh, b_hh, initial, states, finals, reverse):
-        L, N, H = states.shape
-        rz = x_terms[:, :, :2 * H]
-        if b_hh is not None:
-            rz += b_hh[:2 * H]  # b_hr, b_hz add like the input biases; b_hn sits inside r ⊙ (…)
-        rz *= 0.5  # σ(a) = ½ tanh(a/2) + ½
-        w_hh_t = w_hh.T.copy()  # (H, 3H)
-        w_hh_t[:, :2 * H] *= 0.5
-        b_hn = None if b_hh is None else b_hh[2 * H:]
-        recurrent_n = np.empty_like(states)  # hn_t = W_hn h_{t−1} + b_hn, kept for backward
+    def _loop_weights(self, order, w_ih, w_hh, b_ih, b_hh):
+        # the r, z rows pre-scaled by ½ for σ(a) = ½ tanh(a/2) + ½; b_hr, b_hz add like the input biases,
+        # b_hn sits inside r ⊙ (…) and stays with the recurrent term
+        H = self.hidden_size
+        w_in, w_rec = w_ih.copy(), w_hh.copy()
+        w_in[:2 * H] *= 0.5
+        w_rec[:2 * H] *= 0.5
+        if b_ih is None:
+            return w_in, w_rec, None, None
+        bias = b_ih.copy()
+        bias[:2 * H] += b_hh[:2 * H]
+        bias[:2 * H] *= 0.5
+        return w_in, w_rec, bias, b_hh[2 * H:, None]
+
+    def _cell_forward(self, x_terms, w_hh, b_hh, initial, finals, reverse):
+        L, N = x_terms.shape[1:]
+        H = w_hh.shape[1]
+        dtype = x_terms.dtype
+        gates = np.empty((L, 3 * H, N), dtype=dtype)  # r, z, n of every step
+        recurrent_n = np.empty((L, H, N), dtype=dtype)  # hn_t = W_hn h_{t−1} + b_hn, kept for backward
+        states = np.empty_like(recurrent_n)
         h = initial[0]
         for t in time_steps(L, reverse):
-            a = x_terms[t]
-            recurrent = h @ w_hh_t
+            a = np.dot(w_hh, h, out=gates[t])
             hn = recurrent_n[t]
-            if b_hn is None:
-                hn[...] = recurrent[:, 2 * H:]
+            if b_hh is None:
+                hn[...] = a[2 * H:]
             else:
-                np.add(recurrent[:, 2 * H:], b_hn, out=hn)
-            gates = a[:, :2 * H]
-            gates += recurrent[:, :2 * H]
-            np.tanh(gates, out=gates)
-            gates *= 0.5
-            gates += 0.5
-            n = a[:, 2 * H:]
-            n += a[:, :H] * hn
+                np.add(a[2 * H:], b_hh, out=hn)
+            x_t = x_terms[:, t]
+            rz = a[:2 * H]
+            rz += x_t[:2 * H]
+            np.tanh(rz, out=rz)
+            rz *= 0.5
+            rz += 0.5
+            n = np.multiply(a[:H], hn, out=a[2 * H:])
+            n += x_t[2 * H:]
             np.tanh(n, out=n)
             step = h - n
-            step *= a[:, H:2 * H]
+            step *= a[H:2 * H]
             h = np.add(n, step, out=states[t])
         finals[0][...] = h
-        return x_terms.reshape(L, N, 3, H), recurrent_n, states, initial[0]
+        return states, (gates, recurrent_n, states, initial[0])
 
     def _cell_backward(self, cache, grad_h, grad_finals, w_hh, reverse):
         gates, recurrent_n, states, h0 = cache
-        L, N, H = states.shape
-        r, z, n = gates[:, :, 0], gates[:, :, 1], gates[:, :, 2]
+        L, H, N = states.shape
+        r, z, n = gates[:, :H], gates[:, H:2 * H], gates[:, 2 * H:]
         previous = previous_steps(states, h0, reverse)
-        z_factor = (previous - n) * z * (1.0 - z)      # dz = dh ⊙ z_factor
-        n_factor = (1.0 - z) * (1.0 - n * n)           # dn = dh ⊙ n_factor
-        r_factor = recurrent_n * r * (1.0 - r)         # dr = dn ⊙ r_factor
-        grad_recurrent = np.empty((L, N, 3, H), dtype=states.dtype)
-        grad_n = np.empty((L, N, H), dtype=states.dtype)
+        # for all steps at once, in place (each pass over (L, H, N) counts: these arrays outgrow the cache)
+        z_factor = np.subtract(previous, n, out=previous)       # dz = dh ⊙ z_factor
+        z_factor *= z
+        one_minus_z = np.subtract(1.0, z)
+        z_factor *= one_minus_z
+        n_factor = np.multiply(n, n)                            # dn = dh ⊙ n_factor
+        np.subtract(1.0, n_factor, out=n_factor)
+        n_factor *= one_minus_z
+        r_factor = np.subtract(1.0, r)                          # dr = dn ⊙ r_factor
+        r_factor *= r
+        r_factor *= recurrent_n
+        grad_recurrent = np.empty((3 * H, L, N), dtype=states.dtype)  # [dr dz dn ⊙ r]
+        grad_n = np.empty((H, L, N), dtype=states.dtype)
+        d3 = np.empty((3 * H, N), dtype=states.dtype)  # contiguous scratch, copied into grad_recurrent (see LSTM)
+        dr, dz, dn_r = d3.reshape(3, H, N)
+        dn = np.empty((H, N), dtype=states.dtype)
+        w_hh_t = np.ascontiguousarray(w_hh.T)
         carry = grad_finals[0]
         for t in time_steps(L, reverse, backward=True):
             dh = grad_h[t]
             if carry is not None:
                 dh += carry
-            d3 = grad_recurrent[t]
-            np.multiply(dh, z_factor[t], out=d3[:, 1])
-            dn = np.multiply(dh, n_factor[t], out=grad_n[t])
-            np.multiply(dn, r_factor[t], out=d3[:, 0])
-            np.multiply(dn, r[t], out=d3[:, 2])
-            carry = d3.reshape(N, 3 * H) @ w_hh
+            np.multiply(dh, z_factor[t], out=dz)
+            np.multiply(dh, n_factor[t], out=dn)
+            np.multiply(dn, r_factor[t], out=dr)
+            np.multiply(dn, r[t], out=dn_r)
+            carry = np.dot(w_hh_t, d3)
             carry += dh * z[t]
+            grad_recurrent[:, t] = d3
+            grad_n[:, t] = dn
         grad_input_side = grad_recurrent.copy()
-        grad_input_side[:, :, 2] = grad_n
-        return grad_input_side.reshape(L, N, 3 * H), grad_recurrent.reshape(L, N, 3 * H), [carry]
+        grad_input_side[2 * H:] = grad_n
+        return grad_input_side, grad_recurrent, [carry]

@@ -18,8 +18,9 @@ The cell state's path c_{t−1} → c_t is multiplied only by f: with f near 1 t
 steps without shrinking, which is why the LSTM learns what the Elman RNN forgets.
 
 Inside the time loop the blocks are kept in the order o, i, f, g (the three sigmoids side by side, and the
-three gates that read dc side by side), so each step is a few whole-array operations; σ(a) is computed as
-½·tanh(a/2) + ½, one tanh over all four blocks.
+three gates that read dc side by side), feature-major (engine/rnn_steps.py), so each step is a few
+whole-array operations on contiguous blocks; σ(a) is computed as ½·tanh(a/2) + ½, one tanh over all four
+blocks, with the ½ inside folded into the weights and biases the loop reads.
 """
 
 from __future__ import annotations
@@ -27,7 +28,8 @@ from __future__ import annotations
 import numpy as np
 
 from .parameter import DEFAULT_DTYPE
-from .rnn import RNNBase, previous_steps, time_steps
+from .rnn import RNNBase, per_layer
+from .rnn_steps import previous_steps, rows, time_steps
 
 # torch's blocks i, f, g, o → the loop's o, i, f, g
 _LOOP_BLOCKS = np.array([3, 0, 1, 2])
@@ -57,8 +59,7 @@ class LSTM(RNNBase):
 
     @property
     def cell_states(self) -> list[np.ndarray]:
-        return [np.concatenate([cache[1] for cache in layer], axis=2) if len(layer) > 1 else layer[0][1]
-                for layer in self._caches]
+        return [per_layer(layer, 1) for layer in self._caches]
 
     def forward(self, input: np.ndarray, hx: tuple | None = None):
         """input as RNN's; hx = (h0, c0), each ``(D·num_layers, N, H_out)``, or None for zeros.
@@ -73,59 +74,81 @@ class LSTM(RNNBase):
         grad_x, (grad_h0, grad_c0) = self._run_backward(grad_output, grad_hx or (None, None))
         return grad_x, (grad_h0, grad_c0)
 
-    def _cell_forward(self, x_terms, w_hh, b_hh, initial, states, finals, reverse):
-        L, N, H = states.shape
-        # gates in the loop's order o, i, f, g; the sigmoid blocks pre-scaled by ½ for σ(a) = ½ tanh(a/2) + ½
-        pre = x_terms
-        if b_hh is not None:
-            pre += b_hh
-        pre[:, :, :3 * H] *= 0.5
-        w_hh_t = w_hh.T.copy()  # (H, 4H)
-        w_hh_t[:, :3 * H] *= 0.5
-        gates = pre.reshape(L, N, 4, H)  # becomes the activations o, i, f, g in place
-        cells = np.empty((L, N, H), dtype=x_terms.dtype)
+    def _loop_weights(self, order, w_ih, w_hh, b_ih, b_hh):
+        # blocks o, i, f, g; the sigmoid blocks' rows pre-scaled by ½ for σ(a) = ½ tanh(a/2) + ½
+        sigmoid_rows = slice(0, 3 * self.hidden_size)
+        w_in, w_rec = w_ih[order], w_hh[order]  # fresh copies, scaled in place
+        w_in[sigmoid_rows] *= 0.5
+        w_rec[sigmoid_rows] *= 0.5
+        bias = None
+        if b_ih is not None:
+            bias = rows(b_ih + b_hh, order)
+            bias[sigmoid_rows] *= 0.5
+        return w_in, w_rec, bias, None
+
+    def _cell_forward(self, x_terms, w_hh, b_hh, initial, finals, reverse):
+        L, N = x_terms.shape[1:]
+        H = w_hh.shape[1]
+        dtype = x_terms.dtype
+        gates = np.empty((L, 4 * H, N), dtype=dtype)  # the activations o, i, f, g of every step
+        cells = np.empty((L, H, N), dtype=dtype)
         tanh_cells = np.empty_like(cells)
+        states = np.empty_like(cells)
         h, c = initial
         for t in time_steps(L, reverse):
-            a = pre[t]
-            a += h @ w_hh_t
+            a = np.dot(w_hh, h, out=gates[t])
+            a += x_terms[:, t]
             np.tanh(a, out=a)
-            sig = a[:, :3 * H]
+            sig = a[:3 * H]
             sig *= 0.5
             sig += 0.5
-            g4 = gates[t]
-            c = np.multiply(g4[:, 2], c, out=cells[t])
-            c += g4[:, 1] * g4[:, 3]
-            h = np.multiply(g4[:, 0], np.tanh(c, out=tanh_cells[t]), out=states[t])
+            c = np.multiply(a[2 * H:3 * H], c, out=cells[t])
+            c += a[H:2 * H] * a[3 * H:]
+            h = np.multiply(a[:H], np.tanh(c, out=tanh_cells[t]), out=states[t])
         finals[0][...] = h
         finals[1][...] = c
-        return gates, cells, tanh_cells, initial[1]
+        return states, (states, cells, gates, tanh_cells, initial[1])
 
     def _cell_backward(self, cache, grad_h, grad_finals, w_hh, reverse):
-        gates, cells, tanh_cells, c0 = cache
-        L, N, H = cells.shape
-        o, i, f, g = gates[:, :, 0], gates[:, :, 1], gates[:, :, 2], gates[:, :, 3]
-        previous_cells = previous_steps(cells, c0, reverse)
-        # the parts of each gate's derivative that do not depend on the incoming gradient, for all steps at once
-        o_factor = tanh_cells * o * (1.0 - o)                       # do = dh ⊙ o_factor
-        c_factor = o * (1.0 - tanh_cells * tanh_cells)              # dc += dh ⊙ c_factor
-        ifg_factor = np.empty((L, N, 3, H), dtype=cells.dtype)      # [di df dg] = dc ⊙ ifg_factor
-        ifg_factor[:, :, 0] = g * i * (1.0 - i)
-        ifg_factor[:, :, 1] = previous_cells * f * (1.0 - f)
-        ifg_factor[:, :, 2] = i * (1.0 - g * g)
-        grad_gates = np.empty((L, N, 4, H), dtype=cells.dtype)
+        _, cells, gates, tanh_cells, c0 = cache
+        L, H, N = cells.shape
+        o, i, f, g = gates[:, :H], gates[:, H:2 * H], gates[:, 2 * H:3 * H], gates[:, 3 * H:]
+        # the parts of each gate's derivative that do not depend on the incoming gradient, for all steps at
+        # once, in place (each pass over (L, H, N) counts: these arrays outgrow the cache)
+        o_factor = np.subtract(1.0, o)                              # do = dh ⊙ o_factor
+        o_factor *= o
+        o_factor *= tanh_cells
+        c_factor = np.multiply(tanh_cells, tanh_cells)              # dc += dh ⊙ c_factor
+        np.subtract(1.0, c_factor, out=c_factor)
+        c_factor *= o
+        ifg_factor = np.empty((L, 3, H, N), dtype=cells.dtype)      # [di df dg] = dc ⊙ ifg_factor
+        i_factor, f_factor, g_factor = ifg_factor[:, 0], ifg_factor[:, 1], ifg_factor[:, 2]
+        np.subtract(1.0, i, out=i_factor)
+        i_factor *= i
+        i_factor *= g
+        np.subtract(1.0, f, out=f_factor)
+        f_factor *= f
+        f_factor *= previous_steps(cells, c0, reverse)
+        np.multiply(g, g, out=g_factor)
+        np.subtract(1.0, g_factor, out=g_factor)
+        g_factor *= i
+        grad_gates = np.empty((4 * H, L, N), dtype=cells.dtype)
+        # each step's [do di df dg] in a contiguous scratch first: the product reads it faster, and one
+        # strided copy into grad_gates costs less than writing there piece by piece
+        d4 = np.empty((4 * H, N), dtype=cells.dtype)
+        blocks = d4.reshape(4, H, N)
+        w_hh_t = np.ascontiguousarray(w_hh.T)
         carry, carry_c = grad_finals
         for t in time_steps(L, reverse, backward=True):
             dh = grad_h[t]
             if carry is not None:
                 dh += carry
-            d4 = grad_gates[t]
-            np.multiply(dh, o_factor[t], out=d4[:, 0])
+            np.multiply(dh, o_factor[t], out=blocks[0])
             dc = dh * c_factor[t]
             if carry_c is not None:
                 dc += carry_c
-            np.multiply(dc[:, None, :], ifg_factor[t], out=d4[:, 1:])
+            np.multiply(dc, ifg_factor[t], out=blocks[1:])
             carry_c = dc * f[t]
-            carry = d4.reshape(N, 4 * H) @ w_hh
-        grad_pre = grad_gates.reshape(L, N, 4 * H)
-        return grad_pre, grad_pre, [carry, carry_c]
+            carry = np.dot(w_hh_t, d4)
+            grad_gates[:, t] = d4
+        return grad_gates, grad_gates, [carry, carry_c]

@@ -7,8 +7,9 @@ time loop. Layer k > 0 reads the concatenated states of both directions of layer
 training mode. The reverse direction walks t = L−1 … 0.
 
 Backward walks the same steps in reverse. Each cell turns dLoss/dh_t (from above, plus what step t+1 sends
-back) into the gradients of its gate pre-activations, split in an input side ``d_ih`` (L, N, G·H) and a
-recurrent side ``d_hh`` (equal except in the GRU); every weight gradient is then one matmul over all steps:
+back) into the gradients of its gate pre-activations, split in an input side ``d_ih`` and a recurrent side
+``d_hh`` (equal except in the GRU), both (G·H, L, N); every weight gradient is then one matmul over all steps
+(the time loops' layout: engine/rnn_steps.py):
 
     dW_ih += Σ_t d_ih,tᵀ x_t      dW_hh += Σ_t d_hh,tᵀ h_{t−1}      db_ih += Σ d_ih      db_hh += Σ d_hh
     dx_t   = d_ih,t W_ih
@@ -32,6 +33,7 @@ from . import _checks
 from .module import Module
 from .parameter import DEFAULT_DTYPE, Parameter, check_dtype
 from .random import resolve_rng
+from .rnn_steps import SortedIds, add_rows, input_terms, outer_sum, rows, time_steps
 
 NONLINEARITIES = ("tanh", "relu")
 PARAMETER_KINDS = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
@@ -96,7 +98,7 @@ class RNNBase(Module):
 
         self.input = self.output = self.h0 = self.h_n = self.grad_h0 = None
         self.hidden_states: list[np.ndarray] = []
-        self.grad_hidden_states: list[np.ndarray] = []
+        self._grad_states: list[list[np.ndarray]] = []  # per layer and direction, dL/dh_t (L, H, N)
         self._layer_inputs: list[np.ndarray] = []
         self._dropout_masks: list[np.ndarray | None] = []
         self._caches: list[list] = []
@@ -206,22 +208,15 @@ class RNNBase(Module):
                 masks.append(None)
             out = np.empty((L, N, D * H), dtype=dtype)
             layer_caches = []
-            ids = layer_input.dtype.kind in "iu"  # token ids: the one-hot rows' product is a lookup
-            flat_input = layer_input.reshape(L * N, -1)
             for d, (w_ih, w_hh, b_ih, b_hh) in enumerate(layer):
-                # every step's input term at once: (L·N, H_in) @ (H_in, G·H), gate blocks in the loop's order
-                if ids:
-                    # (L, N, G·H), a copy: whole rows of the (H_in, G·H) table, one per id
-                    x_terms = np.ascontiguousarray(_rows(w_ih.data, order).T)[layer_input]
-                else:
-                    x_terms = np.dot(flat_input, _rows(w_ih.data, order).T).reshape(L, N, -1)
-                if b_ih is not None:
-                    x_terms += _rows(b_ih.data, order)
                 index = k * D + d
-                layer_caches.append(self._cell_forward(
-                    x_terms, _rows(w_hh.data, order), None if b_hh is None else _rows(b_hh.data, order),
-                    [s[index] for s in initial], out[:, :, d * H:(d + 1) * H], [f[index] for f in finals],
-                    reverse=d == 1))
+                w_in, w_rec, bias, b_rec = self._loop_weights(order, w_ih.data, w_hh.data, *(
+                    None if b is None else b.data for b in (b_ih, b_hh)))
+                states, cache = self._cell_forward(
+                    input_terms(w_in, bias, layer_input), w_rec, b_rec, [s[index].T for s in initial],
+                    [f[index].T for f in finals], reverse=d == 1)
+                out[:, :, d * H:(d + 1) * H] = states.transpose(0, 2, 1)
+                layer_caches.append(cache)
             layer_inputs.append(layer_input)
             hidden_states.append(out)
             caches.append(layer_caches)
@@ -268,39 +263,44 @@ class RNNBase(Module):
         H, D = self.hidden_size, self.num_directions
         grad_initial = [np.empty(s.shape, dtype=dtype) for s in self._initial]
         order = self._loop_order()
-        grad_hidden_states = [None] * self.num_layers
-        # dL/dh of the layer's output from above (a fresh buffer each layer); the cells add dL/dh_t from
-        # step t+1 into it in place, so afterwards it holds the total dL/dh_t
-        grad_h = np.array(grad_output, dtype=dtype, order="C")
+        grad_states = [None] * self.num_layers
+        # dL/dh of the layer's output from above, time-major (L, N, D·H); each direction takes a feature-major
+        # copy (L, H, N), which its cell completes with what each step sends back to the one before
+        grad_h = grad_output
         for k in range(self.num_layers - 1, -1, -1):
             layer_input = self._layer_inputs[k]
+            ids = SortedIds(layer_input, self.input_size) if layer_input.dtype.kind in "iu" else None
             states = self.hidden_states[k]
-            grad_hidden_states[k] = grad_h
+            grad_states[k] = []
             grad_input = None
             for d, (w_ih, w_hh, b_ih, b_hh) in enumerate(self._cells[k]):
                 index = k * D + d
                 cols = slice(d * H, (d + 1) * H)
+                grad_h_d = grad_h[:, :, cols].transpose(0, 2, 1).astype(dtype, order="C")  # always a copy
+                grad_states[k].append(grad_h_d)
                 d_ih, d_hh, grads_start = self._cell_backward(
-                    self._caches[k][d], grad_h[:, :, cols], [None if g is None else g[index] for g in carried],
-                    _rows(w_hh.data, order), reverse=d == 1)
+                    self._caches[k][d], grad_h_d, [None if g is None else g[index].T for g in carried],
+                    rows(w_hh.data, order), reverse=d == 1)
                 for g, start in zip(grad_initial, grads_start):
-                    g[index] = start
+                    g[index] = start.T
                 h_d, h0_d = states[:, :, cols], self._initial[0][index]
                 # h_{t−1} is the previous step in this direction's order, h0 at the first step
                 if d == 0:
-                    _add_rows(w_hh.grad, order, _outer_sum(d_hh[1:], h_d[:-1]) + d_hh[0].T @ h0_d)
+                    add_rows(w_hh.grad, order, outer_sum(d_hh[:, 1:], h_d[:-1]) + d_hh[:, 0] @ h0_d)
                 else:
-                    _add_rows(w_hh.grad, order, _outer_sum(d_hh[:-1], h_d[1:]) + d_hh[-1].T @ h0_d)
-                ids = layer_input.dtype.kind in "iu"
-                _add_rows(w_ih.grad, order, _scatter_columns(d_ih, layer_input, self.input_size) if ids
-                          else _outer_sum(d_ih, layer_input))
+                    add_rows(w_hh.grad, order, outer_sum(d_hh[:, :-1], h_d[1:]) + d_hh[:, -1] @ h0_d)
+                add_rows(w_ih.grad, order, ids.scatter(d_ih) if ids
+                         else outer_sum(d_ih, layer_input))
                 if b_ih is not None:
-                    grad_bias = d_ih.sum(axis=(0, 1))
-                    _add_rows(b_ih.grad, order, grad_bias)
-                    _add_rows(b_hh.grad, order, grad_bias if d_hh is d_ih else d_hh.sum(axis=(0, 1)))
+                    grad_bias = np.add.reduce(d_ih.reshape(d_ih.shape[0], -1), axis=1)
+                    add_rows(b_ih.grad, order, grad_bias)
+                    add_rows(b_hh.grad, order, grad_bias if d_hh is d_ih
+                             else np.add.reduce(d_hh.reshape(d_hh.shape[0], -1), axis=1))
                 if ids or (k == 0 and not self.input_requires_grad):
                     continue  # data, not a layer's output: nobody reads its gradient (torch skips it too)
-                contribution = d_ih @ _rows(w_ih.data, order)
+                # dx_t = d_ih,t W_ih for every step: (L·N, G·H) @ (G·H, H_in), rows in torch's layout
+                contribution = np.dot(d_ih.reshape(d_ih.shape[0], -1).T, rows(w_ih.data, order))
+                contribution = contribution.reshape(layer_input.shape)
                 grad_input = contribution if grad_input is None else np.add(grad_input, contribution, out=grad_input)
             if k > 0:
                 mask = self._dropout_masks[k - 1]
@@ -310,12 +310,17 @@ class RNNBase(Module):
 
         grad_x = grad_h
         if self._unbatched:
-            self.__dict__.update(grad_hidden_states=grad_hidden_states, grad_h0=grad_initial[0][:, 0, :])
+            self.__dict__.update(_grad_states=grad_states, grad_h0=grad_initial[0][:, 0, :])
             return None if grad_x is None else grad_x[:, 0, :], [g[:, 0, :] for g in grad_initial]
-        self.__dict__.update(grad_hidden_states=grad_hidden_states, grad_h0=grad_initial[0])
+        self.__dict__.update(_grad_states=grad_states, grad_h0=grad_initial[0])
         if self.batch_first and grad_x is not None:
             grad_x = grad_x.transpose(1, 0, 2)
         return grad_x, grad_initial
+
+    @property
+    def grad_hidden_states(self) -> list[np.ndarray]:
+        """Per layer, dLoss/dh_t ``(L, N, D·H_out)`` time-major, after a backward pass (see the class)."""
+        return [per_layer(layer, None) for layer in self._grad_states]
 
     # --- the cell: subclasses ------------------------------------------------------------------------------
     state_names: tuple[str, ...] = ("h0",)
@@ -324,16 +329,23 @@ class RNNBase(Module):
         """Rows of the stacked gate blocks in the order the cell's time loop wants them (None: torch's)."""
         return None
 
-    def _cell_forward(self, x_terms, w_hh, b_hh, initial, states, finals, reverse):
-        """Run one layer and direction. ``x_terms`` (L, N, G·H) holds x_t W_ihᵀ + b_ih (a fresh buffer the
-        cell may overwrite); its gate blocks, those of ``w_hh`` (G·H, H) and ``b_hh``, and those of what
-        backward returns are in ``_loop_order``; ``initial`` [h0 (, c0)] (N, H); fill ``states`` (L, N, H)
-        with h_t and the ``finals`` [(N, H)] views; return what ``_cell_backward`` needs."""
+    def _loop_weights(self, order, w_ih, w_hh, b_ih, b_hh):
+        """``(w_in (G·H, H_in), w_rec (G·H, H), bias (G·H,) or None, recurrent-only bias or None)`` as the time
+        loop reads them (in ``_loop_order``, scaled as the cell wants): ``bias`` is added to the input terms.
+        The Elman cell: b_ih + b_hh both outside the product."""
+        bias = None if b_ih is None else rows(b_ih + b_hh, order)
+        return rows(w_ih, order), rows(w_hh, order), bias, None
+
+    def _cell_forward(self, x_terms, w_hh, b_hh, initial, finals, reverse):
+        """Run one layer and direction, feature-major (engine/rnn_steps.py). ``x_terms`` (G·H, L, N),
+        ``w_hh`` and ``b_hh`` from ``_loop_weights``; ``initial`` [h0 (, c0)] and ``finals`` (to fill with
+        h_n (, c_n)) as (H, N) views. Returns the states (L, H, N) and what ``_cell_backward`` needs."""
         raise NotImplementedError
 
     def _cell_backward(self, cache, grad_h, grad_finals, w_hh, reverse):
-        """``grad_h`` (L, N, H): dL/dh_t from above, to be completed in place with what each step sends back
-        to the step before. Returns ``d_ih``, ``d_hh`` (L, N, G·H) and [dL/dh0 (, dL/dc0)] (N, H)."""
+        """``grad_h`` (L, H, N): dL/dh_t from above, to be completed in place with what each step sends back
+        to the step before; ``w_hh`` (G·H, H) unscaled, in ``_loop_order``. Returns ``d_ih``, ``d_hh``
+        (G·H, L, N), the gradients of the gate pre-activations, and [dL/dh0 (, dL/dc0)] (H, N)."""
         raise NotImplementedError
 
     # --- printing ------------------------------------------------------------------------------------------
@@ -380,8 +392,7 @@ class RNN(RNNBase):
 
     @property
     def pre_activations(self) -> list[np.ndarray]:
-        return [np.concatenate([cache[0] for cache in layer], axis=2) if len(layer) > 1 else layer[0][0]
-                for layer in self._caches]
+        return [per_layer(layer, 0) for layer in self._caches]
 
     def forward(self, input: np.ndarray, h0: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """input ``(L, N, H_in)`` (``(N, L, H_in)`` if batch_first) or unbatched ``(L, H_in)``; h0
@@ -396,86 +407,49 @@ class RNN(RNNBase):
         grad_x, (grad_h0,) = self._run_backward(grad_output, (grad_h_n,))
         return grad_x, grad_h0
 
-    def _cell_forward(self, z, w_hh, b_hh, initial, states, finals, reverse):
-        if b_hh is not None:
-            z += b_hh
-        w_hh_t = w_hh.T
+    def _cell_forward(self, x_terms, w_hh, b_hh, initial, finals, reverse):
+        L, N = x_terms.shape[1:]
+        H = w_hh.shape[1]
+        z = np.empty((L, H, N), dtype=x_terms.dtype)  # pre-activations, kept for the views and backward
+        states = np.empty_like(z)
         h = initial[0]
         tanh = self.nonlinearity == "tanh"
-        for t in time_steps(z.shape[0], reverse):
-            z_t = z[t]
-            z_t += h @ w_hh_t
+        for t in time_steps(L, reverse):
+            z_t = np.dot(w_hh, h, out=z[t])
+            z_t += x_terms[:, t]
             h = np.tanh(z_t, out=states[t]) if tanh else np.maximum(z_t, 0.0, out=states[t])
         finals[0][...] = h
-        return z, states
+        return states, (z, states)
 
     def _cell_backward(self, cache, grad_h, grad_finals, w_hh, reverse):
         z, states = cache
         slope = 1.0 - states * states if self.nonlinearity == "tanh" else states > 0
-        dz = np.empty_like(z)
+        L, H, N = states.shape
+        dz = np.empty((H, L, N), dtype=states.dtype)
+        dz_t = np.empty((H, N), dtype=states.dtype)  # contiguous scratch, copied into dz (see LSTM)
+        w_hh_t = np.ascontiguousarray(w_hh.T)
         carry = grad_finals[0]
-        for t in time_steps(z.shape[0], reverse, backward=True):
+        for t in time_steps(L, reverse, backward=True):
             dh_t = grad_h[t]
             if carry is not None:
                 dh_t += carry
-            dz_t = np.multiply(dh_t, slope[t], out=dz[t])
-            carry = dz_t @ w_hh
+            np.multiply(dh_t, slope[t], out=dz_t)
+            carry = np.dot(w_hh_t, dz_t)
+            dz[:, t] = dz_t
         return dz, dz, [carry]
-
-
-def _rows(array: np.ndarray, order: np.ndarray | None) -> np.ndarray:
-    return array if order is None else array[order]
-
-
-def _add_rows(grad: np.ndarray, order: np.ndarray | None, value: np.ndarray) -> None:
-    """``grad += value`` where value's rows are in ``order`` (in place: grads may view a flat buffer)."""
-    if order is None:
-        grad += value
-    else:
-        grad[order] += value
-
-
-def time_steps(length: int, reverse: bool, backward: bool = False) -> range:
-    """The order a direction visits its steps: t = 0 … L−1 forward, L−1 … 0 in reverse; backprop the other way."""
-    return range(length - 1, -1, -1) if reverse != backward else range(length)
-
-
-def previous_steps(states: np.ndarray, initial: np.ndarray, reverse: bool) -> np.ndarray:
-    """``(L, N, H)``: the state each step started from (h_{t−1}, or h_{t+1} in reverse; the initial one first)."""
-    previous = np.empty_like(states)
-    if reverse:
-        previous[:-1], previous[-1] = states[1:], initial
-    else:
-        previous[1:], previous[0] = states[:-1], initial
-    return previous
-
-
-def _scatter_columns(grad: np.ndarray, ids: np.ndarray, size: int) -> np.ndarray:
-    """Σ over time and batch of grad_tᵀ onehot(ids_t) without the one-hot: ``(L, N, P), (L, N) -> (P, size)``,
-    each id's rows of ``grad`` summed: the rows gathered once in id order, then one contiguous sum per id
-    present (numpy's reduceat over rows is several times slower than these few whole-row sums)."""
-    flat_ids = ids.reshape(-1)
-    flat = grad.reshape(len(flat_ids), -1)
-    order = np.argsort(flat_ids, kind="stable")
-    sorted_ids = flat_ids[order]
-    bounds = np.flatnonzero(np.r_[True, sorted_ids[1:] != sorted_ids[:-1], True])
-    rows = flat[order]
-    out = np.zeros((size, flat.shape[1]), dtype=grad.dtype)  # written by whole rows, returned transposed
-    for start, stop in zip(bounds[:-1].tolist(), bounds[1:].tolist()):
-        np.add.reduce(rows[start:stop], axis=0, out=out[sorted_ids[start]])
-    return out.T
-
-
-def _outer_sum(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Σ over time and batch of a_tᵀ b_t: ``(L, N, P), (L, N, Q) -> (P, Q)``."""
-    # merging (L, N) is a view even for one direction's columns of a bidirectional state
-    return a.reshape(-1, a.shape[-1]).T @ b.reshape(-1, b.shape[-1])
 
 
 def _flag(where: str, field: str, value) -> bool:
     if not isinstance(value, (bool, np.bool_)):
         raise ValueError(f"{where}: {field} must be True or False, got {value!r}")
     return bool(value)
+
+
+def per_layer(layer: list, item: int | None) -> np.ndarray:
+    """One feature-major (L, H, N) array of every direction of a layer (``item`` of each direction's cache,
+    or the arrays themselves if None), as torch lays out states: (L, N, D·H)."""
+    parts = [(part if item is None else part[item]).transpose(0, 2, 1) for part in layer]
+    return parts[0] if len(parts) == 1 else np.concatenate(parts, axis=2)
 
 
 def dropout_note(dropout: float) -> str:

@@ -84,7 +84,7 @@ class _Edit:
         rnn = self.model.rnn
         rnn.rebuild()
         rnn.output = None  # the cached pass no longer matches the weights: backward needs a new forward
-        rnn.hidden_states, rnn.grad_hidden_states = [], []
+        rnn.hidden_states, rnn._grad_states = [], []
         self.model.head.in_features = self.model.head.weight.shape[1]
         if self.optimizer is not None:
             self.optimizer.set_params(list(self.model.parameters()), self.states)
