@@ -13,7 +13,7 @@ over pixels or images.
 
 AvgPool2d is separable: the sum over a ``kH × kW`` window is one over ``kW`` columns, then one over ``kH``
 rows, each a few whole-array operations. MaxPool2d reads all windows through one strided view and visits the
-kH·kW positions of a window in row-major order, one output-sized comparison each; it keeps each window's
+kH·kW positions of a window in row-major order, one output-sized maximum each; it keeps each window's
 winner (torch's ``return_indices``) and routes the gradient there; on ties the first in row-major order wins,
 as in torch.
 """
@@ -281,22 +281,24 @@ class MaxPool2d(_Pool2d):
         w = x.shape[3]
         (kh, kw), (sh, sw) = self._kernel, self._stride
         # Every window at once, a view (N, C, H_out, kH, W_out, kW): entry [n, c, y, i, x, j] is x[n, c, y·sH + i,
-        # x·sW + j]. Its positions (i, j) are visited in row-major order, each one output-sized comparison with the
-        # running maximum; strict '>' keeps the first of equal values, as torch. The winner is the last position
-        # that beat the running maximum; its flat offset i·W + j grows with the visiting order, so the winner's
-        # offset is a running max of offset·better (no select).
+        # x·sW + j]. Its positions (i, j) are visited in row-major order, each one output-sized maximum with the
+        # running maximum (the only pass over the strided view); a position beats the running maximum exactly when
+        # the new maximum differs from the old one (finite input: no NaN), so the first of equal values stays, as
+        # in torch. The winner is the last position that beat the running maximum; its flat offset i·W + j grows
+        # with the visiting order, so the winner's offset is a running max of offset·better (no select).
         s = x.strides
         windows = as_strided(x, (n, c, h_out, kh, w_out, kw), (s[0], s[1], s[2] * sh, s[2], s[3] * sw, s[3]),
                              writeable=False)
         out = windows[:, :, :, 0, :, 0].copy()
+        previous = np.empty_like(out)  # the running maximum before this position (two buffers, swapped)
         offset = np.zeros(out.shape, np.int32)  # i·W + j < 2³¹ for any image numpy can hold in a plane
         better = np.empty(out.shape, np.bool_)
         for i in range(kh):
             for j in range(kw):
                 if i or j:
-                    candidate = windows[:, :, :, i, :, j]
-                    np.greater(candidate, out, out=better)
-                    np.maximum(out, candidate, out=out)
+                    out, previous = previous, out
+                    np.maximum(previous, windows[:, :, :, i, :, j], out=out)
+                    np.not_equal(out, previous, out=better)
                     np.maximum(offset, better * np.int32(i * w + j), out=offset)
         d = self.__dict__  # plain attributes: Module.__setattr__ bookkeeping costs more than it is worth here
         d["_offset"] = offset
