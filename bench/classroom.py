@@ -16,10 +16,11 @@ built; both processes read the same clock). Frames/s and latencies are counted o
 window for every client. Targets (issue 14, item 6; printed, not asserted): at 100 followers, each fast one
 ≥ 20 frames/s with p95 latency ≤ 150 ms, the teacher ≥ 50 frames/s, while 5 followers ack slowly.
 
-Then fairness (item 7): the teacher's steps/s (``speed`` 60,000: as fast as the scheduler lets it) alone, and
-with 30 students each training their own session from their own address while following the class; and against
-the class followed by the same 30 without sessions of their own (the class pays its followers' frames' delivery
-from its share: docs/protocol.md, "Scheduling").
+Then fairness (item 7): with 30 students each training their own session from their own address while following
+the class, the class's share of the time the server gave running sessions, as the server reckons it (the ``cpu``
+field of the class's frames: docs/protocol.md, "Scheduling"), against its fair share; and the teacher's steps/s
+(``speed`` 60,000: as fast as the scheduler lets it) alone, followed by the 30 without sessions of their own, and
+with their sessions training.
 
 Usage: ``python bench/classroom.py [--followers 25 50 100 200] [--seconds 5] [--processes 2] [--quick]``.
 """
@@ -210,6 +211,7 @@ async def measure_class(url, teacher, followers, args, own_sessions=None):
     await asyncio.sleep(args.seconds)
     teacher_fps = (teacher.frame_count - t_count) / args.seconds
     teacher_steps = (teacher.frame["step"] - t_step) / args.seconds
+    share = teacher.frame.get("cpu")  # the server's own reckoning of the class's share, over its last 3 s
     server_cpu = 100 * (cpu_seconds(args.server_pid) - cpu) / args.seconds
     clients_cpu = 100 * (sum(cpu_seconds(pid) for pid in client_pids) - clients_cpu) / args.seconds
     rows, leftovers = [], 0
@@ -227,7 +229,7 @@ async def measure_class(url, teacher, followers, args, own_sessions=None):
     fps = np.array([r["frames"] / args.seconds for r in fast])
     delivered = teacher_fps + sum(r["frames"] for r in rows) / args.seconds
     latency = np.concatenate([r["latency"] for r in fast]) if fast else np.zeros(0)
-    return {"followers": followers, "teacher_fps": teacher_fps, "teacher_steps": teacher_steps,
+    return {"followers": followers, "teacher_fps": teacher_fps, "teacher_steps": teacher_steps, "share": share,
             "fps_min": fps.min(), "fps_median": np.median(fps), "fps_mean": fps.mean(),
             "p50": np.percentile(latency, 50) if latency.size else float("nan"),
             "p95": np.percentile(latency, 95) if latency.size else float("nan"),
@@ -299,16 +301,21 @@ async def main(args):
               f"| {r['clients_cpu']:.0f} % | {r['load']:.1f} |")
     if fair is not None:
         alone, followed, shared = fair
-        print(f"\nFairness: the teacher's session at speed 60,000 trains {alone['teacher_steps']:.0f} steps/s alone; "
-              f"with {args.students} students following it and each training their own session at speed 60,000: "
-              f"{shared['teacher_steps']:.0f} steps/s = {shared['teacher_steps'] / max(alone['teacher_steps'], 1e-9):.0%} "
-              f"of alone (its fair share by docs/protocol.md: "
-              f"{fair_share(args.students):.0%}); teacher {shared['teacher_fps']:.1f} frames/s, followers "
-              f"{shared['fps_median']:.1f} frames/s median. Load {shared['load']:.1f}.")
-        print(f"Against the class followed by the same {args.students} students whose own sessions do not train "
-              f"({followed['teacher_steps']:.0f} steps/s: it pays its followers' frames and their delivery in both): "
-              f"{shared['teacher_steps'] / max(followed['teacher_steps'], 1e-9):.0%} (fair share "
-              f"{fair_share(args.students):.0%}). Load {followed['load']:.1f}.")
+        share = shared["share"] or {"share": float("nan"), "fair": float("nan")}
+        print(f"\nFairness (item 7), {args.students} students each following the class and training their own "
+              f"session at speed 60,000, the class at 60,000 too: by the server's own accounting (the `cpu` of "
+              f"the class's frames: CPU time spent training each session, building its frames and delivering "
+              f"them, over the last 3 s) the class had **{share['share']:.0%}** of the time the running sessions "
+              f"used; its fair share is {share['fair']:.0%} (by docs/protocol.md: {fair_share(args.students):.0%}). "
+              f"Teacher {shared['teacher_fps']:.1f} frames/s, followers {shared['fps_median']:.1f} frames/s "
+              f"median, server CPU {shared['server_cpu']:.0f} %. Load {shared['load']:.1f}.")
+        print(f"Its steps/s: {alone['teacher_steps']:.0f} alone (no followers), {followed['teacher_steps']:.0f} "
+              f"followed by the {args.students} (their own sessions paused), {shared['teacher_steps']:.0f} with "
+              f"their sessions training = {shared['teacher_steps'] / max(alone['teacher_steps'], 1e-9):.0%} of "
+              f"alone, {shared['teacher_steps'] / max(followed['teacher_steps'], 1e-9):.0%} of followed. Fewer "
+              f"than the share says, because the class's own frames (at the teacher's frame rate) and its "
+              f"followers' delivery cost the same however many train: they take a bigger part of a smaller share. "
+              f"Load {followed['load']:.1f}.")
 
 
 def fair_share(students: int) -> float:

@@ -239,15 +239,16 @@ def convnetjs_products_case(images, labels, dtype):
     def a(*shape):
         return rng.standard_normal(shape).astype(f)
     w1, cols1, g1 = a(8, 26), a(20, 26, 784), a(20, 8, 784)      # conv 1: 1→8, 5×5, 28×28 (+ the bias row)
-    w2, cols2, g2 = a(16, 201), a(20, 201, 196), a(20, 16, 196)  # conv 2: 8→16, 5×5, 14×14
+    # conv 2: 8→16, 5×5, 14×14, pixel-major columns (engine.im2col) and the kernel as (rows, C_out)
+    w2, cols2, g2 = a(201, 16), a(20, 196, 201), a(20, 16, 196)
     w3, x3, g3 = a(10, 256), a(20, 256), a(20, 10)               # linear 256→10
 
     def products():
         np.matmul(w1, cols1)
         np.matmul(g1, cols1.transpose(0, 2, 1))
-        np.matmul(w2, cols2)
-        np.matmul(g2, cols2.transpose(0, 2, 1))
-        np.matmul(w2[:, :200].T, g2)
+        np.matmul(cols2, w2)
+        np.matmul(cols2.transpose(0, 2, 1), g2.transpose(0, 2, 1))
+        np.matmul(w2[:200], g2)
         x3 @ w3.T
         g3.T @ x3
         g3 @ w3

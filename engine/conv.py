@@ -7,7 +7,8 @@ one more kernel column against a row of ones. Backward: the kernel's
 gradient is one matmul of the output gradient with those same columns. The input's gradient goes back tap by
 tap: kernel offset (i, j) sends ``W[:, :, i, j]ᵀ · g`` to the input pixels (i, j) away from each output pixel,
 which, with each padded image laid out flat and g placed on the pixels its windows start at, is one matmul and
-one contiguous shifted add per offset (kH·kW of them; pixels shared by overlapping windows sum). No Python loop
+one contiguous shifted add per offset (kH·kW of them; in float64, kH larger ones; pixels shared by overlapping
+windows sum). No Python loop
 over pixels or images.
 
 AvgPool2d is separable: the sum over a ``kH × kW`` window is one over ``kW`` columns, then one over ``kH``
@@ -187,23 +188,38 @@ class Conv2d(Module):
     def _grad_input(self, g: np.ndarray) -> np.ndarray:
         """dL/dx for ``g`` (N, C_out, H_out, W_out): for each kernel offset (i, j), ``W[:, :, i, j]ᵀ · g`` lands on
         the input pixels (y·sH + i, x·sW + j). Each padded image is laid out flat, ``(C, N·Hp·Wp)``, with g on the
-        pixel where its window starts: offset (i, j) is then a shift by ``i·Wp + j`` along that one axis."""
+        pixel where its window starts: offset (i, j) is then a shift by ``i·Wp + j`` along that one axis.
+
+        In float32 that is one small product and one shifted add per offset. In float64 OpenBLAS prefers fewer,
+        larger products (measured on the course's CNN): the starts are laid out kW times, shifted by j = 0..kW−1,
+        so one product with the kernel as ``(kH·C_in, kW·C_out)`` sums each kernel row's offsets, and kH shifted
+        adds by ``i·Wp`` finish."""
         n, c_out, h_out, w_out = g.shape
         _, c, h, w = self.input.shape
         (kh, kw), (sh, sw), (ph, pw) = self.kernel_size, self.stride, self.padding
         hp, wp = h + 2 * ph, w + 2 * pw
-        starts = np.zeros((c_out, n, hp, wp), g.dtype)  # g at each window's top-left pixel, zeros elsewhere
-        starts[:, :, 0:sh * h_out:sh, 0:sw * w_out:sw] = g.transpose(1, 0, 2, 3)
-        starts = starts.reshape(c_out, n * hp * wp)
-        # (kH, kW, C_in, C_out), contiguous: OpenBLAS multiplies a strided float64 view several times slower
-        taps = np.ascontiguousarray(self.weight.data.transpose(2, 3, 1, 0))
+        length = n * hp * wp
+        shifts = kw if g.dtype == np.float64 else 1
+        starts = np.zeros((shifts, c_out, n, hp, wp), g.dtype)  # g at each window's top-left pixel (+ j)
+        for j in range(shifts):
+            starts[j, :, :, 0:sh * h_out:sh, j:j + sw * w_out:sw] = g.transpose(1, 0, 2, 3)
+        starts = starts.reshape(shifts * c_out, length)
+        weight = self.weight.data
         # A window never crosses its image, so shifts stay inside it except for zeros past the last one.
-        grad = np.zeros((c, n * hp * wp + (kh - 1) * wp + kw - 1), g.dtype)
-        for i in range(kh):
-            for j in range(kw):
-                shift = i * wp + j
-                grad[:, shift:shift + starts.shape[1]] += taps[i, j] @ starts
-        grad = grad[:, :n * hp * wp].reshape(c, n, hp, wp)[:, :, ph:ph + h, pw:pw + w]
+        grad = np.zeros((c, length + (kh - 1) * wp + kw - 1), g.dtype)
+        if shifts > 1:
+            rows = np.ascontiguousarray(weight.transpose(2, 1, 3, 0)).reshape(kh * c, kw * c_out)  # [(i, c), (j, o)]
+            products = (rows @ starts).reshape(kh, c, length)
+            for i in range(kh):
+                grad[:, i * wp:i * wp + length] += products[i]
+        else:
+            # (kH, kW, C_in, C_out), contiguous: OpenBLAS multiplies a strided view several times slower
+            taps = np.ascontiguousarray(weight.transpose(2, 3, 1, 0))
+            for i in range(kh):
+                for j in range(kw):
+                    shift = i * wp + j
+                    grad[:, shift:shift + length] += taps[i, j] @ starts
+        grad = grad[:, :length].reshape(c, n, hp, wp)[:, :, ph:ph + h, pw:pw + w]
         return np.ascontiguousarray(grad.transpose(1, 0, 2, 3))
 
 

@@ -78,6 +78,7 @@ class Node:
         self._stop = threading.Event()
         self._missing: dict[str, float] = {}      # a peer process whose heartbeat is missing → since when
         self.lightest_peer: int | None = None     # the fewest sessions another process holds (heartbeats)
+        self._peer_keys: list = []                # the other processes' "alive" keys, as the last heartbeat found
 
     def client_manager(self) -> ClusterClientManager:
         return ClusterClientManager(self)
@@ -361,6 +362,7 @@ class Node:
         while not self._stop.wait(0.1):
             now_known = (frozenset(self.manager.sessions), frozenset(self.classrooms.by_code))
             if now_known == known and time.monotonic() - last < wire.HEARTBEAT:
+                self._read_peer_loads()  # a class arriving: how many sessions the others took since, 10 times a second
                 continue
             if self._announce():
                 known, last = now_known, time.monotonic()
@@ -382,15 +384,23 @@ class Node:
                 pipe.set(wire.class_key(code), json.dumps({"worker": self.worker, "code": code,
                                                            "join_url": classroom.join_url}), ex=wire.TTL)
             pipe.execute()
-            peers = [key for key in self.link.redis.scan_iter(match=wire.alive_key("*"), count=1000)
-                     if key.decode() != wire.alive_key(self.worker)]
-            loads = [json.loads(value).get("sessions", 0) for value in self.link.redis.mget(peers) if value] \
-                if peers else []
-            self.lightest_peer = min(loads) if loads else None
+            self._peer_keys = [key for key in self.link.redis.scan_iter(match=wire.alive_key("*"), count=1000)
+                               if key.decode() != wire.alive_key(self.worker)]
+            self._read_peer_loads()
             return True
         except Exception:  # noqa: BLE001 - redis.RedisError, OSError: the listener reports it
             self._missing.clear()  # while Redis is away nobody's heartbeat counts as missing
             return False
+
+    def _read_peer_loads(self) -> None:
+        """``lightest_peer``: the fewest sessions another process holds, as their announcements say (each
+        announces as soon as its sessions change: take_turns evens a class arriving out with it)."""
+        try:
+            values = self.link.redis.mget(self._peer_keys) if self._peer_keys else []
+        except Exception:  # noqa: BLE001 - redis.RedisError, OSError: the heartbeat reports Redis away
+            return
+        loads = [json.loads(value).get("sessions", 0) for value in values if value]
+        self.lightest_peer = min(loads) if loads else None
 
     def _let_go_of_dead_peers(self) -> None:
         """A peer whose heartbeat has been missing for wire.TTL s (with Redis up) is gone: its virtual clients

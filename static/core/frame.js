@@ -51,5 +51,6 @@ export function decodeHeader(raw) {
     trainAccuracy: raw.train_accuracy,
     testAccuracy: raw.test_accuracy,
     metricsStep: raw.metrics_step ?? raw.step,
+    cpu: raw.cpu ?? null, // {share, fair} of the server's time while other sessions run too, else null
   };
 }

@@ -317,6 +317,13 @@ function redrawLast() {
   });
 }
 
+/** The session's share of the server while others train too ("server 52 % · fair 52 %"); hidden when alone. */
+function showServerShare(cpu) {
+  const element = $('server-share');
+  element.hidden = !cpu;
+  if (cpu) element.textContent = `server ${Math.round(cpu.share * 100)} % · fair ${Math.round(cpu.fair * 100)} %`;
+}
+
 const formatLoss = (v) => (v === null || v === undefined || !Number.isFinite(v) ? '–' : String(Number(v.toPrecision(4))));
 
 function showReadouts(header) {
@@ -325,6 +332,7 @@ function showReadouts(header) {
   $('test-loss').textContent = formatLoss(header.testLoss);
   const accuracy = header.testAccuracy;
   $('test-accuracy').textContent = accuracy === null || accuracy === undefined ? '–' : `${(accuracy * 100).toFixed(1)}%`;
+  showServerShare(header.cpu);
   // A frame can report what no control caused (divergence pauses the session): trust it unless it predates
   // the newest state.
   if (!state || header.configVersion >= state.config_version) {

@@ -81,6 +81,6 @@ def training_clock(monkeypatch):
     import app.sessions.manager
 
     for module, read in ((app.labs.base, training), (app.sessions.manager, lambda: now[0])):
-        monkeypatch.setattr(module, "time", types.SimpleNamespace(perf_counter=read, monotonic=time.monotonic,
+        monkeypatch.setattr(module, "time", types.SimpleNamespace(perf_counter=read, thread_time=read, monotonic=time.monotonic,
                                                                   time=time.time))
     return now
