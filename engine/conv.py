@@ -168,18 +168,18 @@ class Conv2d(Module):
         k = weight[0].size
         # dL/d[W | b] = Σ_n g_n · cols_nᵀ  (the ones of cols give the bias gradient), image by image. Which operand
         # goes first and transposed is what OpenBLAS runs fastest, measured on the course's CNN: image-major
-        # columns, in float32 Σ_n cols_n · g_nᵀ, in float64 the first form; pixel-major, Σ_n (g_n · cols_n)ᵀ read
-        # as cols_nᵀ · g_nᵀ in both.
+        # columns, in float32 Σ_n cols_n · g_nᵀ, in float64 the first form; pixel-major, Σ_n g_n · cols_n in
+        # float64, read as Σ_n (cols_nᵀ · g_nᵀ)ᵀ in float32.
         cols = self._cols
         gm = g.reshape(n, c_out, h_out * w_out)
+        float32 = cols.dtype == np.float32
         if self._pixel_major:  # (N, H_out·W_out, rows): the kernel flattened as (C_out, kH, kW, C_in)
-            grad_kernel = np.matmul(cols.transpose(0, 2, 1), gm.transpose(0, 2, 1)).sum(axis=0).T
+            grad_kernel = (np.matmul(cols.transpose(0, 2, 1), gm.transpose(0, 2, 1)).sum(axis=0).T if float32
+                           else np.matmul(gm, cols).sum(axis=0))
             self.weight.grad += grad_kernel[:, :k].reshape(c_out, *self.kernel_size, -1).transpose(0, 3, 1, 2)
-        else:
-            if cols.dtype == np.float32:
-                grad_kernel = np.matmul(cols, gm.transpose(0, 2, 1)).sum(axis=0).T
-            else:
-                grad_kernel = np.matmul(gm, cols.transpose(0, 2, 1)).sum(axis=0)
+        else:  # (N, rows, H_out·W_out)
+            grad_kernel = (np.matmul(cols, gm.transpose(0, 2, 1)).sum(axis=0).T if float32
+                           else np.matmul(gm, cols.transpose(0, 2, 1)).sum(axis=0))
             self.weight.grad += grad_kernel[:, :k].reshape(weight.shape)
         if self.bias is not None:
             self.bias.grad += grad_kernel[:, k]
