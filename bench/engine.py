@@ -9,6 +9,8 @@ rate and the median of the per-round ratios, so a burst of load from elsewhere o
 than the other. The whole table takes about 19 × 2 × --seconds plus warm-ups: under 2.5 min at the default 2.5 s.
 
 Targets (issue 2): ≥ 3× PyTorch on (a) and (b), ≥ 2× on (c), no slower on (d) and (e).
+(r), issue 12: the RNN lab's sine and character defaults for RNN, LSTM and GRU: ≥ 2×. After each id-input row, the
+ceiling: that step's matrix products alone against torch's whole step.
 (f), issue 11: ConvNetJS's MNIST network at batch 20 on 28×28, in float32 and in float64: ≥ 1.5×. Our step there is
 ``model.backward(grad, input_grad=False)``, skipping the data's gradient as torch does for an input that does not
 require grad. The row after each shows the ceiling: the step's matrix products alone, as OpenBLAS computes them,
@@ -239,15 +241,16 @@ def convnetjs_products_case(images, labels, dtype):
     def a(*shape):
         return rng.standard_normal(shape).astype(f)
     w1, cols1, g1 = a(8, 26), a(20, 26, 784), a(20, 8, 784)      # conv 1: 1→8, 5×5, 28×28 (+ the bias row)
-    w2, cols2, g2 = a(16, 201), a(20, 201, 196), a(20, 16, 196)  # conv 2: 8→16, 5×5, 14×14
+    # conv 2: 8→16, 5×5, 14×14, pixel-major columns (engine.im2col) and the kernel as (rows, C_out)
+    w2, cols2, g2 = a(201, 16), a(20, 196, 201), a(20, 16, 196)
     w3, x3, g3 = a(10, 256), a(20, 256), a(20, 10)               # linear 256→10
 
     def products():
         np.matmul(w1, cols1)
         np.matmul(g1, cols1.transpose(0, 2, 1))
-        np.matmul(w2, cols2)
-        np.matmul(g2, cols2.transpose(0, 2, 1))
-        np.matmul(w2[:, :200].T, g2)
+        np.matmul(cols2, w2)
+        np.matmul(cols2.transpose(0, 2, 1), g2.transpose(0, 2, 1))
+        np.matmul(w2[:200], g2)
         x3 @ w3.T
         g3.T @ x3
         g3 @ w3
@@ -319,7 +322,34 @@ def recurrent_cases() -> list:
             shape = f"hidden {hidden}, L {data[0][0].shape[1]}, batch 32" + (
                 (f", ids (torch: one-hot {V})" if ids else f", one-hot {V}") if flat else "")
             cases.append((f"(r) {cell} {task}: {shape}", contenders, 2.0))
+            if ids:
+                products = {"ours": recurrent_products(model.rnn.gate_count * hidden, hidden, V, 32, 32)}
+                if torch is not None:
+                    products["torch"] = contenders["torch"]
+                cases.append((f"(r) {cell} chars, ids: matrix products alone vs torch's step", products, None))
     return cases
+
+
+def recurrent_products(gates: int, hidden: int, classes: int, length: int, batch: int):
+    """The matrix products alone of a character model's step with id input, as numpy/OpenBLAS computes them: per
+    time step the recurrent product forward ``W_hh (G·H, H) @ h (H, N)`` and back ``W_hhᵀ @ d (G·H, N)``; once,
+    dW_hh over every step and the head's three (forward, weight gradient, input gradient). Against torch's whole
+    step: the ratio no numpy engine that loops over time can beat, whatever else it saves."""
+    rng = np.random.default_rng(0)
+    w_hh, w_hh_t = rng.standard_normal((gates, hidden)), rng.standard_normal((hidden, gates))
+    h, d = rng.standard_normal((hidden, batch)), rng.standard_normal((gates, batch))
+    d_all, h_all = rng.standard_normal((gates, length * batch)), rng.standard_normal((length * batch, hidden))
+    w_head, g_head = rng.standard_normal((classes, hidden)), rng.standard_normal((length * batch, classes))
+
+    def products():
+        for _ in range(length):
+            np.dot(w_hh, h)
+            np.dot(w_hh_t, d)
+        d_all @ h_all
+        h_all @ w_head.T
+        g_head.T @ h_all
+        g_head @ w_head
+    return products
 
 
 class _FlatLogits:

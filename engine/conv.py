@@ -7,12 +7,13 @@ one more kernel column against a row of ones. Backward: the kernel's
 gradient is one matmul of the output gradient with those same columns. The input's gradient goes back tap by
 tap: kernel offset (i, j) sends ``W[:, :, i, j]ᵀ · g`` to the input pixels (i, j) away from each output pixel,
 which, with each padded image laid out flat and g placed on the pixels its windows start at, is one matmul and
-one contiguous shifted add per offset (kH·kW of them; pixels shared by overlapping windows sum). No Python loop
+one contiguous shifted add per offset (kH·kW of them; in float64, kH larger ones; pixels shared by overlapping
+windows sum). No Python loop
 over pixels or images.
 
 AvgPool2d is separable: the sum over a ``kH × kW`` window is one over ``kW`` columns, then one over ``kH``
 rows, each a few whole-array operations. MaxPool2d reads all windows through one strided view and visits the
-kH·kW positions of a window in row-major order, one output-sized comparison each; it keeps each window's
+kH·kW positions of a window in row-major order, one output-sized maximum each; it keeps each window's
 winner (torch's ``return_indices``) and routes the gradient there; on ties the first in row-major order wins,
 as in torch.
 """
@@ -167,18 +168,18 @@ class Conv2d(Module):
         k = weight[0].size
         # dL/d[W | b] = Σ_n g_n · cols_nᵀ  (the ones of cols give the bias gradient), image by image. Which operand
         # goes first and transposed is what OpenBLAS runs fastest, measured on the course's CNN: image-major
-        # columns, in float32 Σ_n cols_n · g_nᵀ, in float64 the first form; pixel-major, Σ_n (g_n · cols_n)ᵀ read
-        # as cols_nᵀ · g_nᵀ in both.
+        # columns, in float32 Σ_n cols_n · g_nᵀ, in float64 the first form; pixel-major, Σ_n g_n · cols_n in
+        # float64, read as Σ_n (cols_nᵀ · g_nᵀ)ᵀ in float32.
         cols = self._cols
         gm = g.reshape(n, c_out, h_out * w_out)
+        float32 = cols.dtype == np.float32
         if self._pixel_major:  # (N, H_out·W_out, rows): the kernel flattened as (C_out, kH, kW, C_in)
-            grad_kernel = np.matmul(cols.transpose(0, 2, 1), gm.transpose(0, 2, 1)).sum(axis=0).T
+            grad_kernel = (np.matmul(cols.transpose(0, 2, 1), gm.transpose(0, 2, 1)).sum(axis=0).T if float32
+                           else np.matmul(gm, cols).sum(axis=0))
             self.weight.grad += grad_kernel[:, :k].reshape(c_out, *self.kernel_size, -1).transpose(0, 3, 1, 2)
-        else:
-            if cols.dtype == np.float32:
-                grad_kernel = np.matmul(cols, gm.transpose(0, 2, 1)).sum(axis=0).T
-            else:
-                grad_kernel = np.matmul(gm, cols.transpose(0, 2, 1)).sum(axis=0)
+        else:  # (N, rows, H_out·W_out)
+            grad_kernel = (np.matmul(cols, gm.transpose(0, 2, 1)).sum(axis=0).T if float32
+                           else np.matmul(gm, cols.transpose(0, 2, 1)).sum(axis=0))
             self.weight.grad += grad_kernel[:, :k].reshape(weight.shape)
         if self.bias is not None:
             self.bias.grad += grad_kernel[:, k]
@@ -186,24 +187,42 @@ class Conv2d(Module):
 
     def _grad_input(self, g: np.ndarray) -> np.ndarray:
         """dL/dx for ``g`` (N, C_out, H_out, W_out): for each kernel offset (i, j), ``W[:, :, i, j]ᵀ · g`` lands on
-        the input pixels (y·sH + i, x·sW + j). Each padded image is laid out flat, ``(C, N·Hp·Wp)``, with g on the
-        pixel where its window starts: offset (i, j) is then a shift by ``i·Wp + j`` along that one axis."""
+        the input pixels (y·sH + i, x·sW + j) of the padded input. The batch is laid out flat, ``(C, N·Ph·Pw)``,
+        images Ph rows of Pw apart, with g on the pixel where its window starts: offset (i, j) is then a shift by
+        ``i·Pw + j`` along that one axis. Only the unpadded pixels' gradients are kept, so rows and images may be
+        closer than the padded size: whatever runs past a row's (an image's) end lands in the next one's padding,
+        never in a pixel kept (Pw = W + pW, Ph = H + pH, and room for every window start).
+
+        In float32 that is one small product and one shifted add per offset. In float64 OpenBLAS prefers fewer,
+        larger products (measured on the course's CNN): the starts are laid out kW times, shifted by j = 0..kW−1,
+        so one product with the kernel as ``(kH·C_in, kW·C_out)`` sums each kernel row's offsets, and kH shifted
+        adds by ``i·Pw`` finish."""
         n, c_out, h_out, w_out = g.shape
         _, c, h, w = self.input.shape
         (kh, kw), (sh, sw), (ph, pw) = self.kernel_size, self.stride, self.padding
-        hp, wp = h + 2 * ph, w + 2 * pw
-        starts = np.zeros((c_out, n, hp, wp), g.dtype)  # g at each window's top-left pixel, zeros elsewhere
-        starts[:, :, 0:sh * h_out:sh, 0:sw * w_out:sw] = g.transpose(1, 0, 2, 3)
-        starts = starts.reshape(c_out, n * hp * wp)
-        # (kH, kW, C_in, C_out), contiguous: OpenBLAS multiplies a strided float64 view several times slower
-        taps = np.ascontiguousarray(self.weight.data.transpose(2, 3, 1, 0))
-        # A window never crosses its image, so shifts stay inside it except for zeros past the last one.
-        grad = np.zeros((c, n * hp * wp + (kh - 1) * wp + kw - 1), g.dtype)
-        for i in range(kh):
+        rows, pitch = max(h + ph, sh * (h_out - 1) + 1), max(w + pw, sw * (w_out - 1) + 1)
+        length = n * rows * pitch + kw - 1  # + room for the starts shifted by j
+        starts = np.zeros((c_out, length), g.dtype)  # g at each window's top-left pixel, zeros elsewhere
+        starts[:, :n * rows * pitch].reshape(c_out, n, rows, pitch)[:, :, 0:sh * h_out:sh, 0:sw * w_out:sw] = \
+            g.transpose(1, 0, 2, 3)
+        weight = self.weight.data
+        grad = np.zeros((c, length + (kh - 1) * pitch + kw - 1), g.dtype)
+        if g.dtype == np.float64:
+            stacked = np.zeros((kw, c_out, length), g.dtype)
             for j in range(kw):
-                shift = i * wp + j
-                grad[:, shift:shift + starts.shape[1]] += taps[i, j] @ starts
-        grad = grad[:, :n * hp * wp].reshape(c, n, hp, wp)[:, :, ph:ph + h, pw:pw + w]
+                stacked[j, :, j:] = starts[:, :length - j]
+            kernel_rows = np.ascontiguousarray(weight.transpose(2, 1, 3, 0)).reshape(kh * c, kw * c_out)
+            products = (kernel_rows @ stacked.reshape(kw * c_out, length)).reshape(kh, c, length)  # [i, c, pixel]
+            for i in range(kh):
+                grad[:, i * pitch:i * pitch + length] += products[i]
+        else:
+            # (kH, kW, C_in, C_out), contiguous: OpenBLAS multiplies a strided view several times slower
+            taps = np.ascontiguousarray(weight.transpose(2, 3, 1, 0))
+            for i in range(kh):
+                for j in range(kw):
+                    shift = i * pitch + j
+                    grad[:, shift:shift + length] += taps[i, j] @ starts
+        grad = grad[:, :n * rows * pitch].reshape(c, n, rows, pitch)[:, :, ph:ph + h, pw:pw + w]
         return np.ascontiguousarray(grad.transpose(1, 0, 2, 3))
 
 
@@ -265,22 +284,24 @@ class MaxPool2d(_Pool2d):
         w = x.shape[3]
         (kh, kw), (sh, sw) = self._kernel, self._stride
         # Every window at once, a view (N, C, H_out, kH, W_out, kW): entry [n, c, y, i, x, j] is x[n, c, y·sH + i,
-        # x·sW + j]. Its positions (i, j) are visited in row-major order, each one output-sized comparison with the
-        # running maximum; strict '>' keeps the first of equal values, as torch. The winner is the last position
-        # that beat the running maximum; its flat offset i·W + j grows with the visiting order, so the winner's
-        # offset is a running max of offset·better (no select).
+        # x·sW + j]. Its positions (i, j) are visited in row-major order, each one output-sized maximum with the
+        # running maximum (the only pass over the strided view); a position beats the running maximum exactly when
+        # the new maximum differs from the old one (finite input: no NaN), so the first of equal values stays, as
+        # in torch. The winner is the last position that beat the running maximum; its flat offset i·W + j grows
+        # with the visiting order, so the winner's offset is a running max of offset·better (no select).
         s = x.strides
         windows = as_strided(x, (n, c, h_out, kh, w_out, kw), (s[0], s[1], s[2] * sh, s[2], s[3] * sw, s[3]),
                              writeable=False)
         out = windows[:, :, :, 0, :, 0].copy()
+        previous = np.empty_like(out)  # the running maximum before this position (two buffers, swapped)
         offset = np.zeros(out.shape, np.int32)  # i·W + j < 2³¹ for any image numpy can hold in a plane
         better = np.empty(out.shape, np.bool_)
         for i in range(kh):
             for j in range(kw):
                 if i or j:
-                    candidate = windows[:, :, :, i, :, j]
-                    np.greater(candidate, out, out=better)
-                    np.maximum(out, candidate, out=out)
+                    out, previous = previous, out
+                    np.maximum(previous, windows[:, :, :, i, :, j], out=out)
+                    np.not_equal(out, previous, out=better)
                     np.maximum(offset, better * np.int32(i * w + j), out=offset)
         d = self.__dict__  # plain attributes: Module.__setattr__ bookkeeping costs more than it is worth here
         d["_offset"] = offset

@@ -17,6 +17,7 @@ import math
 import numpy as np
 
 _REDUCTIONS = ("mean", "sum")
+_SMALLEST_TOTAL = 1e-280  # Σ e^(z − m) below this has lost digits to underflow: shift by each row's max
 
 
 def _check_reduction(where: str, reduction) -> str:
@@ -88,16 +89,23 @@ class CrossEntropyLoss:
         if target.min() < 0 or target.max() >= c:
             raise ValueError(f"CrossEntropyLoss: target holds classes {int(target.min())}..{int(target.max())}; "
                              f"expected classes in [0, {c - 1}] for {c} logits")
-        # ufunc reductions directly: .max()/.sum() add a Python wrapper per call, which shows at small batches
-        shifted = logits - np.maximum.reduce(logits, axis=1, keepdims=True)
+        # log p_y = (z_y − m) − log Σ e^(z − m) for any shift m. One shift for the whole batch (its largest
+        # logit) is a whole-array pass; per-row maxima reduce and broadcast along short rows, several times
+        # slower. A row far below the batch's largest logit (by ~700) would underflow to Σ = 0: then, and for
+        # non-finite logits, the per-row maxima are used.
+        # (ufunc reductions directly: .max()/.sum() add a Python wrapper per call, which shows at small batches)
+        shifted = logits - np.maximum.reduce(logits, axis=None)
         exp = np.exp(shifted)
-        total = np.add.reduce(exp, axis=1)
+        total = np.dot(exp, np.ones(c, dtype=exp.dtype))  # row sums as a matrix-vector product: no short-row loop
+        if not total.min() > _SMALLEST_TOTAL:
+            shifted = logits - np.maximum.reduce(logits, axis=1, keepdims=True)
+            exp = np.exp(shifted, out=exp)
+            total = np.add.reduce(exp, axis=1)
         rows = np.arange(n)
-        # log p_y = (z_y − max) − log Σ e^(z − max)
         loss = float(np.log(total).sum() - shifted[rows, target].sum())
         if self.reduction == "mean":
             loss /= n
-        exp /= total[:, None]
+        exp *= (1.0 / total)[:, None]
         self.logits, self.target, self.probs, self._rows = logits, target, exp, rows
         return loss
 
@@ -114,10 +122,9 @@ class CrossEntropyLoss:
 
     def backward(self) -> np.ndarray:
         """dLoss/dlogits (N, C) = (softmax − onehot) / N (without /N for "sum")."""
-        grad = self.probs.copy()
-        grad[self._rows, self.target] -= 1.0
-        if self.reduction == "mean":
-            grad /= len(self.target)
+        scale = 1.0 / len(self.target) if self.reduction == "mean" else 1.0
+        grad = self.probs * scale
+        grad[self._rows, self.target] -= scale
         return grad
 
     def __repr__(self) -> str:

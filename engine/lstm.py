@@ -29,7 +29,7 @@ import numpy as np
 
 from .parameter import DEFAULT_DTYPE
 from .rnn import RNNBase, per_layer
-from .rnn_steps import previous_steps, rows, time_steps
+from .rnn_steps import multiply_by_previous, rows, time_steps
 
 # torch's blocks i, f, g, o → the loop's o, i, f, g
 _LOOP_BLOCKS = np.array([3, 0, 1, 2])
@@ -128,7 +128,7 @@ class LSTM(RNNBase):
         i_factor *= g
         np.subtract(1.0, f, out=f_factor)
         f_factor *= f
-        f_factor *= previous_steps(cells, c0, reverse)
+        multiply_by_previous(f_factor, cells, c0, reverse)  # ⊙ c_{t−1}
         np.multiply(g, g, out=g_factor)
         np.subtract(1.0, g_factor, out=g_factor)
         g_factor *= i

@@ -423,7 +423,11 @@ class RNN(RNNBase):
 
     def _cell_backward(self, cache, grad_h, grad_finals, w_hh, reverse):
         z, states = cache
-        slope = 1.0 - states * states if self.nonlinearity == "tanh" else states > 0
+        if self.nonlinearity == "tanh":
+            slope = np.multiply(states, states)  # tanh' = 1 − h², in place
+            np.subtract(1.0, slope, out=slope)
+        else:
+            slope = states > 0
         L, H, N = states.shape
         dz = np.empty((H, L, N), dtype=states.dtype)
         dz_t = np.empty((H, N), dtype=states.dtype)  # contiguous scratch, copied into dz (see LSTM)

@@ -35,6 +35,16 @@ def previous_steps(states: np.ndarray, initial: np.ndarray, reverse: bool) -> np
     return previous
 
 
+def multiply_by_previous(values: np.ndarray, states: np.ndarray, initial: np.ndarray, reverse: bool) -> None:
+    """``values[t] *= `` the state step t started from (as ``previous_steps``), in place, without building it."""
+    if reverse:
+        values[:-1] *= states[1:]
+        values[-1] *= initial
+    else:
+        values[1:] *= states[:-1]
+        values[0] *= initial
+
+
 def rows(array: np.ndarray, order: np.ndarray | None) -> np.ndarray:
     """The gate blocks of a stacked weight or bias in the loop's order (None: torch's)."""
     return array if order is None else array[order]

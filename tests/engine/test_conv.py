@@ -427,23 +427,27 @@ def test_max_pool_runs_its_own_backward_after_a_relu_that_did_not_feed_it():
     assert pool.backward_with(engine.Tanh(), np.ones((1, 1, 2, 2))) is None
 
 
-@pytest.mark.parametrize("c_in, kernel, padding, size", [(1, 5, 2, 28), (8, 5, 2, 14), (3, (3, 2), (1, 0), 7)],
-                         ids=["convnetjs-1", "convnetjs-2", "non-square"])
-def test_float32_layers_of_either_column_layout_match_torch(c_in, kernel, padding, size):
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("c_in, kernel, stride, padding, size", [
+    (1, 5, 1, 2, 28), (8, 5, 1, 2, 14), (3, (3, 2), 1, (1, 0), 7), (2, 3, 2, (4, 3), 6), (2, (2, 3), (3, 2), 0, 8)],
+    ids=["convnetjs-1", "convnetjs-2", "non-square", "padding-past-kernel", "strided-no-padding"])
+def test_layers_of_either_column_layout_match_torch(c_in, kernel, stride, padding, size, dtype):
     # One input channel takes image-major columns, several (kW·C_in >= W_out) pixel-major ones, with the kernel
-    # flattened in another order: both must give torch's output and gradients in float32.
+    # flattened in another order; the input gradient packs images and rows closer than the padded size, and
+    # differs in float32 and float64: all must give torch's output and gradients.
     torch = pytest.importorskip("torch")
     rng = np.random.default_rng(15)
-    conv = Conv2d(c_in, 6, kernel, padding=padding, rng=16, dtype=np.float32)
-    x = rng.standard_normal((3, c_in, size, size)).astype(np.float32)
+    conv = Conv2d(c_in, 6, kernel, stride=stride, padding=padding, rng=16, dtype=dtype)
+    x = rng.standard_normal((3, c_in, size, size)).astype(dtype)
     out = conv(x)
-    g = rng.standard_normal(out.shape).astype(np.float32)
+    g = rng.standard_normal(out.shape).astype(dtype)
     grad_x = conv.backward(g)
     tx = torch.tensor(x, requires_grad=True)
     tw = torch.tensor(conv.weight.data, requires_grad=True)
     tb = torch.tensor(conv.bias.data, requires_grad=True)
-    t_out = torch.nn.functional.conv2d(tx, tw, tb, padding=padding)
+    t_out = torch.nn.functional.conv2d(tx, tw, tb, stride=stride, padding=padding)
     t_out.backward(torch.tensor(g))
+    tolerance = 1e-4 if dtype == np.float32 else 1e-10
     for ours, theirs in [(out, t_out), (grad_x, tx.grad), (conv.weight.grad, tw.grad), (conv.bias.grad, tb.grad)]:
-        assert ours.dtype == np.float32
-        np.testing.assert_allclose(ours, theirs.detach().numpy(), rtol=1e-4, atol=1e-4)
+        assert ours.dtype == dtype
+        np.testing.assert_allclose(ours, theirs.detach().numpy(), rtol=tolerance, atol=tolerance)

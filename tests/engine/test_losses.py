@@ -68,6 +68,13 @@ def test_cross_entropy_is_stable_for_huge_logits():
     # shifting every logit by the same amount changes nothing
     logits = np.array([[1.0, 2.0, 3.0]])
     assert fn(logits + 1000, np.array([1])) == pytest.approx(fn(logits, np.array([1])), rel=1e-12)
+    # rows thousands apart in one batch (one shift for all would underflow the low row): each row as if alone
+    with np.errstate(over="raise", divide="raise", invalid="raise"):
+        apart = fn(np.vstack([logits + 5000, logits - 5000]), np.array([1, 2]))
+        grad = fn.backward()
+    alone = [fn(logits, np.array([1])), fn(logits, np.array([2]))]
+    assert apart == pytest.approx(sum(alone) / 2, rel=1e-12)
+    np.testing.assert_allclose(grad[1], fn.backward()[0] / 2, rtol=1e-12)
 
 
 def test_cross_entropy_keeps_probabilities_for_the_views():
