@@ -44,6 +44,7 @@ class Slice:
     waits: bool  # its frame waits: it saves up for it, or owes training first
     account: float  # s it has left: negative when it took more than it had (a step longer than its part)
     kept: float  # s of a positive account it may keep for its next turn besides what it saves up (_carry)
+    reached: bool  # it trained all the steps its ``speed`` asks for now
 
 
 class Scheduler:
@@ -118,12 +119,12 @@ class Scheduler:
         behind = max(entitled - share, 0.0)  # of its part of the whole tick, what those before it took
         account = share + self._saved.pop(session, 0.0) - delivered
         if account <= 0.0:  # in debt: it sits out, its part (and what it was kept from) pays the debt off
-            return Slice(0.0, 0.0, frame, account + behind, 0.0)
+            return Slice(0.0, 0.0, frame, account + behind, 0.0, False)
         cost = session.frame_cost if frame else 0.0
         must_train = self._train_owed.get(session, 0.0) > 0.0
         waits = frame and (must_train or cost > account)
         if waits and not must_train:  # saving up for the frame
-            return Slice(0.0, 0.0, True, account + behind, 0.0)
+            return Slice(0.0, 0.0, True, account + behind, 0.0, False)
         # The slice ends on the wall clock, within what is left of the tick; the session pays the CPU time it
         # took (this thread's): what other threads took meanwhile (delivering frames, reading acks) is paid by
         # whoever caused it (``delivered``), not by whichever session happened to be training.
@@ -131,19 +132,25 @@ class Scheduler:
         due = session.steps_due()
         done = session.train_slice(due, began + min(account if waits else account - cost, budget))
         used, used_cpu = time.perf_counter() - began, time.thread_time() - began_cpu
+        reached = done >= due  # it trained all its ``speed`` asks for now
         if must_train:
-            self._train_owed[session] -= used_cpu
+            if reached:  # nothing more to train: the frame it waited for may come with what is left
+                self._train_owed.pop(session, None)
+                waits = frame and cost > account - used_cpu
+            else:
+                self._train_owed[session] -= used_cpu
         # It wanted more (it did not reach its speed) and those before it took some of its part of the tick (a
         # frame they had saved up for, a step longer than their part): it keeps the difference.
-        kept = behind if done < due else 0.0
-        return Slice(used, used_cpu, waits, account - used_cpu + kept, kept)
+        kept = 0.0 if reached else behind
+        return Slice(used, used_cpu, waits, account - used_cpu + kept, kept, reached)
 
-    def _frame_built(self, session: Session, cost: float, trained: float) -> None:
-        """A frame that cost ``cost`` was built after the session trained ``trained`` this tick: before its next
-        one it trains at least MIN_TRAIN_SHARE of the time the two took (a session whose part is smaller than
-        its frames alternates saving up and training, so it still learns while it shows)."""
-        owed = cost * self.min_train_share / (1.0 - self.min_train_share) - trained
-        if owed > 0.0:
+    def _frame_built(self, session: Session, cost: float, turn: Slice) -> None:
+        """A frame that cost ``cost`` was built after the session's ``turn`` this tick: before its next one it
+        trains at least MIN_TRAIN_SHARE of the time the two took (a session whose part is smaller than its frames
+        alternates saving up and training, so it still learns while it shows) — unless it trained all its
+        ``speed`` asked for (a class at 20 steps a second owes nothing: its frames come every tick)."""
+        owed = cost * self.min_train_share / (1.0 - self.min_train_share) - turn.cpu
+        if owed > 0.0 and not turn.reached:
             self._train_owed[session] = owed
         else:
             self._train_owed.pop(session, None)
@@ -223,7 +230,7 @@ class Scheduler:
                         budget -= spent
                         turn.account -= spent_cpu
                         self._usage[session] += spent_cpu
-                        self._frame_built(session, spent_cpu, turn.cpu)
+                        self._frame_built(session, spent_cpu, turn)
                 if trains:
                     self._carry(session, turn)
                 if session.status != status:  # diverged, or an epoch step done: the state says so, not only frames

@@ -146,6 +146,28 @@ def test_a_session_s_frames_are_charged_to_its_own_share_so_costly_student_frame
     assert all(s.lab.trainer.step > 0 for s in students)  # and each student's session trains too
 
 
+def test_a_session_that_trains_all_its_speed_asks_gets_a_frame_every_tick(training_clock, monkeypatch):
+    # A class at its default pace (20 steps a second) whose frames cost 2 ms: it owes no training for them (it
+    # trained what its speed asks), so its frames come every tick (when it owed training it could not do, the
+    # teacher's screen got 3 frames a second).
+    manager, (teacher,) = manager_with([("10.0.0.1", None)])
+    teacher.lab.apply_settings({"speed": 20})
+    published = []
+    monkeypatch.setattr(manager.stream, "wants_frame", lambda sids: True)
+    monkeypatch.setattr(manager.stream, "publish", lambda sids, frame: published.append(frame))
+
+    def costly(build=teacher.build_frame):
+        training_clock[0] += 2e-3
+        return build()
+
+    teacher.build_frame = costly
+    for _ in range(60):
+        training_clock[0] += 1.0 / 60  # the tick's wait: speed is steps per second of this clock
+        manager.scheduler.tick(0.0)
+    assert len(published) >= 58, len(published)
+    assert 15 <= teacher.lab.trainer.step <= 25  # and it trained its 20 steps a second
+
+
 def test_what_a_session_s_frames_cost_to_deliver_is_paid_from_its_own_share(training_clock, monkeypatch):
     # A class followed by 10 students, alone and then with each student training a session whose frames cost
     # 2 ms each to deliver (sending it, reading its ack: CPU of the sender's and the connection's threads, which
