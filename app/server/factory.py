@@ -27,7 +27,7 @@ ROOT = SOURCE if (SOURCE / "pyproject.toml").is_file() and (SOURCE / "templates"
 
 DEFAULT_CONFIG = {
     "FPS": 60,                       # frames per second per session, at most
-    "MIN_TRAIN_SHARE": 0.5,          # fraction of a session's time kept for training however costly its frames
+    "MIN_TRAIN_SHARE": 0.4,          # fraction of a session's time kept for training however costly its frames
     "FOLLOWER_FPS": 30,              # frames per second, at most, to each follower of a class
     "GRID_RESOLUTION": 100,          # output heatmap, points per side
     "NEURON_GRID_RESOLUTION": 25,    # each hidden neuron's heatmap, points per side
