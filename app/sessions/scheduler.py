@@ -82,6 +82,7 @@ class Scheduler:
 
     def _run(self) -> None:
         last_reap = time.monotonic()
+        deadline = time.perf_counter()
         while not self._stop.is_set():
             tick = time.perf_counter()
             try:
@@ -93,7 +94,11 @@ class Scheduler:
             if time.monotonic() - last_reap > 1.0:
                 self.manager.reap()
                 last_reap = time.monotonic()
-            remaining = tick + self.period - time.perf_counter()
+            # Ticks keep their cadence (deadlines a period apart, not a period after each late wake-up: under load
+            # waking takes milliseconds, and 60 ticks a second became 50), catching up at most one tick at once.
+            now = time.perf_counter()
+            deadline = max(deadline + self.period, now - self.period)
+            remaining = deadline - now
             if busy:
                 if remaining > 0:
                     self._wake.wait(remaining)
