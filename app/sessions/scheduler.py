@@ -32,6 +32,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 HEADROOM = 0.001  # s of each tick left for the handlers and the socket threads
 MAX_DEBT = 0.25  # s: the most a session can owe (a minibatch step longer than its parts; its frames' delivery)
+MAX_CHARGE = 0.01  # s: the most one tick's delivery is charged, and one frame beyond 3 times its usual cost: a
+#                   one-off (a garbage collection, a new viewer's first bundles) must not stop a session's frames for
+#                   a second while it pays it off
 MAX_SAVED = 0.1  # s: the most a session can have saved up (for a costly frame, or time the others took from it)
 USAGE_SECONDS = 3.0  # s over which a session's share of the server is reckoned for its frames (``cpu``)
 
@@ -217,9 +220,10 @@ class Scheduler:
                 if trains:
                     weight = weights.get(session, 0.0)
                     turn = self._train(session, budget, weight, weight_left, whole * weight, session in wanted,
-                                       delivered.get(session, 0.0))
+                                       min(delivered.get(session, 0.0), MAX_CHARGE))
                     saving = turn.waits
-                    self._usage[session] = self._usage.get(session, 0.0) + turn.cpu + delivered.get(session, 0.0)
+                    self._usage[session] = self._usage.get(session, 0.0) + turn.cpu + min(delivered.get(session, 0.0),
+                                                                                          MAX_CHARGE)
                     budget -= turn.used
                     weight_left -= weight
                 if not saving and (session in wanted or stream.wants_frame(list(session.viewers))):
@@ -230,6 +234,7 @@ class Scheduler:
                         frame.fields["cpu"] = share
                     stream.publish(viewers, frame)
                     spent, spent_cpu = time.perf_counter() - began, time.thread_time() - began_cpu
+                    spent_cpu = min(spent_cpu, max(MAX_CHARGE, 3.0 * session.frame_cost))  # a spike: see MAX_CHARGE
                     session.frame_cost += 0.2 * (spent_cpu - session.frame_cost)
                     if trains:
                         budget -= spent
