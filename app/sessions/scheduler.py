@@ -98,9 +98,10 @@ class Scheduler:
                 self.manager.reap()
                 last_reap = time.monotonic()
             # Ticks keep their cadence (deadlines a period apart, not a period after each late wake-up: under load
-            # waking takes milliseconds, and 60 ticks a second became 50), catching up at most one tick at once.
+            # waking takes milliseconds, and 60 ticks a second became 50), catching up at most one tick at once;
+            # a tick woken early (a control, a new viewer) puts the next one at most a period away.
             now = time.perf_counter()
-            deadline = max(deadline + self.period, now - self.period)
+            deadline = min(max(deadline + self.period, now - self.period), now + self.period)
             remaining = deadline - now
             if busy:
                 if remaining > 0:
