@@ -39,6 +39,14 @@ MAX_SAVED = 0.1  # s: the most a session can have saved up (for a costly frame, 
 USAGE_SECONDS = 3.0  # s over which a session's share of the server is reckoned for its frames (``cpu``)
 
 
+def next_deadline(deadline: float, now: float, period: float) -> float:
+    """When the tick after one due at ``deadline`` is due, ``now`` that it has run. Ticks keep their cadence,
+    deadlines a period apart, not a period after each late wake-up (under load waking takes milliseconds, and 60
+    ticks a second became 50); a tick that ran late catches up at most one tick at once, and a tick woken early (a
+    control, a new viewer) puts the next one at most a period away."""
+    return min(max(deadline + period, now - period), now + period)
+
+
 @dataclass
 class Slice:
     """What a session's turn in a tick came to (Scheduler._train)."""
@@ -97,11 +105,8 @@ class Scheduler:
             if time.monotonic() - last_reap > 1.0:
                 self.manager.reap()
                 last_reap = time.monotonic()
-            # Ticks keep their cadence (deadlines a period apart, not a period after each late wake-up: under load
-            # waking takes milliseconds, and 60 ticks a second became 50), catching up at most one tick at once;
-            # a tick woken early (a control, a new viewer) puts the next one at most a period away.
             now = time.perf_counter()
-            deadline = min(max(deadline + self.period, now - self.period), now + self.period)
+            deadline = next_deadline(deadline, now, self.period)
             remaining = deadline - now
             if busy:
                 if remaining > 0:

@@ -19,6 +19,7 @@ import app.sessions.scheduler
 from app.server.client import Viewer
 from app.server.factory import DEFAULT_CONFIG
 from app.sessions.manager import SessionManager
+from app.sessions.scheduler import next_deadline
 
 from rawsocket import RawSocket
 
@@ -240,6 +241,21 @@ def test_a_tick_overrun_by_slow_steps_leaves_no_session_owing_time_it_was_never_
     steps = steps_over_ticks(manager, sessions, 60)
     assert min(manager.scheduler._saved.values(), default=0.0) >= -2e-3  # at most one step's overrun
     assert min(steps) >= 10, steps  # the tick's ~8 steps go round: each trains on every fourth tick or so
+
+
+def test_ticks_keep_their_cadence_catch_up_one_at_most_and_an_early_one_never_pushes_the_next_away():
+    period = 1 / 60
+    deadline, ticks = 0.0, []
+    for _ in range(600):  # each wake-up 2 ms late: the deadlines stay a period apart (60 a second, not 53)
+        deadline = next_deadline(deadline, deadline + 0.002, period)
+        ticks.append(deadline)
+    assert ticks[-1] == pytest.approx(600 * period)
+    assert next_deadline(1.0, 1.5, period) == pytest.approx(1.5 - period)  # half a second late: one tick at once
+    deadline = 1.0
+    for k in range(90):  # 90 controls in a second each wake it early: the next tick stays a period away
+        now = 1.0 + k / 90
+        deadline = next_deadline(deadline, now, period)
+        assert deadline <= now + period + 1e-12
 
 
 def test_a_client_opening_more_sessions_divides_its_share_instead_of_multiplying_it(step_clock):
