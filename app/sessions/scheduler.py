@@ -123,11 +123,11 @@ class Scheduler:
         threads' CPU), and what it took beyond its parts before. A session in debt sits the tick out (its part
         pays the debt off). A session that wanted more than its part, and whose part was smaller than the
         ``entitled`` one its weight gives it of the whole tick (those before it took more than theirs: frames they
-        had saved up for, a step longer than their part), keeps the difference for its next turn. When a frame is wanted (``frame``) and the account affords it, the session trains
-        what the frame leaves and the frame is built; when it does not, the session saves up for it without
-        training — unless it still owes training from its last frame: at least MIN_TRAIN_SHARE of its time
-        trains, however costly its frames (_frame_built). Returns (time used, whether the frame waits, the
-        account left: negative when it took more than it had, as a minibatch step longer than its part does)."""
+        had saved up for, a step longer than their part), keeps the difference for its next turn. When a frame
+        is wanted (``frame``) and the account affords it, the session trains what the frame leaves and the frame
+        is built; when it does not, the session saves up for it without training — unless it still owes training
+        from its last frame: at least MIN_TRAIN_SHARE of its time trains, however costly its frames
+        (_frame_built)."""
         # None of the tick left (slices overran it under load): no part, and nothing owed for that
         share = max(0.0, budget * weight / weight_left if weight_left > 0 else budget)
         behind = max(entitled - share, 0.0)  # of its part of the whole tick, what those before it took
@@ -172,8 +172,8 @@ class Scheduler:
     def _carry(self, session: Session, turn: Slice) -> None:
         """What ``session``'s account carries into its next turn: what it owes (at most MAX_DEBT: a debt is paid
         off by sitting turns out, and a long stall must not become a longer one), what it saves up for a frame,
-        or what it may keep (``turn.kept``: the part of the tick others took from it), at most MAX_SAVED. Time it had and did
-        not use (it reached its ``speed``) is not kept: it went to those after it."""
+        or what it may keep (``turn.kept``: the part of the tick others took from it), at most MAX_SAVED. Time it
+        had and did not use (it reached its ``speed``) is not kept: it went to those after it."""
         account = turn.account if turn.account < 0.0 or turn.waits else min(turn.account, turn.kept)
         if account:
             self._saved[session] = min(max(account, -MAX_DEBT), MAX_SAVED)
@@ -186,12 +186,12 @@ class Scheduler:
         self._usage_at = now
         self._usage = weakref.WeakKeyDictionary({s: self._usage.get(s, 0.0) * decay for s in running})
 
-    def share(self, session: Session, weights: dict) -> dict | None:
-        """``session``'s share of the time the server gave running sessions lately, and its fair share by the
-        weights (docs/protocol.md, "Scheduling"), for its frames: None when it runs alone."""
+    def share(self, session: Session, weights: dict, used: float) -> dict | None:
+        """``session``'s share of the time the server gave running sessions lately (``used`` in all, as the tick
+        began), and its fair share by the weights (docs/protocol.md, "Scheduling"), for its frames: None when it
+        runs alone."""
         if len(weights) < 2 or session not in weights:
             return None
-        used = sum(self._usage.values())
         return {"share": round(self._usage.get(session, 0.0) / used, 3) if used > 0 else 0.0,
                 "fair": round(weights[session] / sum(weights.values()), 3)}
 
@@ -215,6 +215,7 @@ class Scheduler:
         others = sum(s.frame_cost for s in wanted if not s.trains)
         budget = max(self.min_train_share * self.period, self.period - others - HEADROOM)
         self._account_usage(running, weights)
+        used = sum(self._usage.values())  # what the running sessions used lately, for their frames' ``cpu``
         weight_left = sum(weights.values())
         whole = budget / weight_left if weight_left > 0 else 0.0  # of the tick, per unit of weight
         # what delivery cost since the last tick, per session (that of sessions not training is not owed later)
@@ -225,18 +226,17 @@ class Scheduler:
                 saving = False  # its part could not afford its frame: it saves up for it
                 if trains:
                     weight = weights.get(session, 0.0)
-                    turn = self._train(session, budget, weight, weight_left, whole * weight, session in wanted,
-                                       min(delivered.get(session, 0.0), MAX_CHARGE))
+                    owed = min(delivered.get(session, 0.0), MAX_CHARGE)
+                    turn = self._train(session, budget, weight, weight_left, whole * weight, session in wanted, owed)
                     saving = turn.waits
-                    self._usage[session] = self._usage.get(session, 0.0) + turn.cpu + min(delivered.get(session, 0.0),
-                                                                                          MAX_CHARGE)
+                    self._usage[session] = self._usage.get(session, 0.0) + turn.cpu + owed
                     budget -= turn.used
                     weight_left -= weight
                 if not saving and (session in wanted or stream.wants_frame(list(session.viewers))):
                     began, began_cpu = time.perf_counter(), time.thread_time()
                     frame, viewers = session.build_frame()  # may find it diverged too (numbers beyond float32)
                     frame.account = session  # its delivery is paid from this session's part (_train)
-                    if trains and (share := self.share(session, weights)) is not None:
+                    if trains and (share := self.share(session, weights, used)) is not None:
                         frame.fields["cpu"] = share
                     stream.publish(viewers, frame)
                     spent, spent_cpu = time.perf_counter() - began, time.thread_time() - began_cpu
