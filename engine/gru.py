@@ -23,7 +23,7 @@ from __future__ import annotations
 import numpy as np
 
 from .parameter import DEFAULT_DTYPE
-from .rnn import RNNBase
+from .recurrent import RNNBase
 from .rnn_steps import previous_steps, time_steps
 
 

@@ -28,7 +28,7 @@ from __future__ import annotations
 import numpy as np
 
 from .parameter import DEFAULT_DTYPE
-from .rnn import RNNBase, per_layer
+from .recurrent import RNNBase, per_layer
 from .rnn_steps import multiply_by_previous, rows, time_steps
 
 # torch's blocks i, f, g, o → the loop's o, i, f, g

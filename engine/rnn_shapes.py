@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from . import _checks
-from .rnn import RNNBase, dropout_note
+from .recurrent import RNNBase, dropout_note
 
 BATCH_FIRST_NOTE = ("batch_first does not apply to h_0 and h_n (nor c_0 and c_n): they are always "
                     "(D·num_layers, N, H_out)")

@@ -1,4 +1,4 @@
-"""The memory layout of backprop through time, shared by RNN, LSTM and GRU (engine/rnn.py and the cells).
+"""The memory layout of backprop through time, shared by RNN, LSTM and GRU (engine/recurrent.py and the cells).
 
 numpy pays for every call and for every row of a strided view, and a time step of a recurrent layer is a
 dozen small calls. So the time loops work *feature-major*: per step a state is ``(H, N)`` and the gate

@@ -25,7 +25,7 @@ import numpy as np
 from . import _checks
 from .parameter import Parameter
 from .random import resolve_rng
-from .rnn import parameter_name
+from .recurrent import parameter_name
 
 # what fills a new entry: drawn like torch's init, or zero (so the function is unchanged)
 _DRAW, _ZERO = -1, -2

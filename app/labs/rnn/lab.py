@@ -13,7 +13,7 @@ import numpy as np
 from app.labs.base import Lab
 from app.server.errors import ControlError
 from engine import rnn_surgery
-from engine.rnn import dropout_note
+from engine.recurrent import dropout_note
 from engine.rnn_shapes import rnn_shapes
 
 from . import data as datamod
