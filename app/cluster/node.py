@@ -392,8 +392,7 @@ class Node:
         try:
             entry = json.dumps({"worker": self.worker})
             pipe = self.link.redis.pipeline(transaction=False)
-            pipe.set(wire.alive_key(self.worker), json.dumps({"worker": self.worker,
-                                                              "sessions": len(self.manager.sessions)}), ex=wire.TTL)
+            pipe.set(wire.alive_key(self.worker), entry, ex=wire.TTL)
             pipe.set(wire.load_key(self.worker), self.open_connections, ex=wire.TTL)
             for token in list(self.manager.sessions):
                 pipe.set(wire.session_key(wire.public_id(token)), entry, ex=wire.TTL)
