@@ -217,10 +217,13 @@ class Conv2d(Module):
         else:
             # (kH, kW, C_in, C_out), contiguous: OpenBLAS multiplies a strided view several times slower
             taps = np.ascontiguousarray(weight.transpose(2, 3, 1, 0))
+            product = np.empty((c, length), g.dtype)  # one buffer for every offset's product: it stays in cache
+            matmul, add = np.matmul, np.add
             for i in range(kh):
                 for j in range(kw):
                     shift = i * pitch + j
-                    grad[:, shift:shift + length] += taps[i, j] @ starts
+                    target = grad[:, shift:shift + length]
+                    add(target, matmul(taps[i, j], starts, out=product), out=target)
         grad = grad[:, :n * rows * pitch].reshape(c, n, rows, pitch)[:, :, ph:ph + h, pw:pw + w]
         return np.ascontiguousarray(grad.transpose(1, 0, 2, 3))
 
@@ -292,15 +295,19 @@ class MaxPool2d(_Pool2d):
         windows = window_view(x, (n, c, h_out, kh, w_out, kw), (s[0], s[1], s[2] * sh, s[2], s[3] * sw, s[3]))
         out = windows[:, :, :, 0, :, 0].copy()
         previous = np.empty_like(out)  # the running maximum before this position (two buffers, swapped)
-        offset = np.zeros(out.shape, np.int32)  # i·W + j < 2³¹ for any image numpy can hold in a plane
+        # The smallest integer type that holds the largest offset: the offset passes are as many bytes narrower.
+        offset_type = np.min_scalar_type((kh - 1) * w + kw - 1)
+        offset = np.zeros(out.shape, offset_type)
+        scaled = np.empty(out.shape, offset_type)  # better · (i·W + j)
         better = np.empty(out.shape, np.bool_)
+        maximum, not_equal, multiply = np.maximum, np.not_equal, np.multiply
         for i in range(kh):
             for j in range(kw):
                 if i or j:
                     out, previous = previous, out
-                    np.maximum(previous, windows[:, :, :, i, :, j], out=out)
-                    np.not_equal(out, previous, out=better)
-                    np.maximum(offset, better * np.int32(i * w + j), out=offset)
+                    maximum(previous, windows[:, :, :, i, :, j], out=out)
+                    not_equal(out, previous, out=better)
+                    maximum(offset, multiply(better, offset_type.type(i * w + j), out=scaled), out=offset)
         d = self.__dict__  # plain attributes: Module.__setattr__ bookkeeping costs more than it is worth here
         d["_offset"] = offset
         d["input"] = x
