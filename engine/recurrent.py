@@ -284,10 +284,12 @@ class RNNBase(Module):
                     add_rows(w_hh.grad, order, outer_sum(d_hh[:, 1:], h_d[:-1]) + d_hh[:, 0] @ h0_d)
                 else:
                     add_rows(w_hh.grad, order, outer_sum(d_hh[:, :-1], h_d[1:]) + d_hh[:, -1] @ h0_d)
-                add_rows(w_ih.grad, order, ids.scatter(d_ih) if ids
-                         else outer_sum(d_ih, layer_input))
+                grad_w_ih = ids.scatter(d_ih) if ids else outer_sum(d_ih, layer_input)
+                add_rows(w_ih.grad, order, grad_w_ih)
                 if b_ih is not None:
-                    grad_bias = np.add.reduce(d_ih.reshape(d_ih.shape[0], -1), axis=1)
+                    # with ids each step adds its gradient to exactly one column of dW_ih: dW_ih's row sums are
+                    # the bias gradient, a sum over V columns instead of L·N
+                    grad_bias = np.add.reduce(grad_w_ih if ids else d_ih.reshape(d_ih.shape[0], -1), axis=1)
                     add_rows(b_ih.grad, order, grad_bias)
                     add_rows(b_hh.grad, order, grad_bias if d_hh is d_ih
                              else np.add.reduce(d_hh.reshape(d_hh.shape[0], -1), axis=1))
