@@ -87,7 +87,8 @@ class SequenceModel(Module):
             rnn.backward(self.head.backward(grad_rows).reshape(N, L, width))
             return
         else:
-            grad_rows = np.ascontiguousarray(grad_output).reshape(L * N, -1)
+            grad_tm = grad_output.transpose(1, 0, 2) if rnn.batch_first and not rnn._unbatched else grad_output
+            grad_rows = np.ascontiguousarray(grad_tm).reshape(L * N, -1)
             grad_features = self.head.backward(grad_rows).reshape(L, N, width)
         if rnn._unbatched:
             grad_features = grad_features[:, 0]
