@@ -55,8 +55,10 @@ def real(where: str, field: str, value, low=-np.inf, high=np.inf, low_open=False
 
 
 def array(where: str, x, ndim: int | tuple[int, ...], last_dim: int | None = None,
-          name: str = "input", dtype=None, layout: str | None = None) -> np.ndarray:
-    """Check a floating input array: its type, number of dimensions, trailing size and finiteness.
+          name: str = "input", dtype=None, layout: str | None = None, finite: bool = True) -> np.ndarray:
+    """Check a floating input array: its type, number of dimensions, trailing size and (unless ``finite`` is
+    False) finiteness. Layers inside a Sequential pass False: the model's input is checked once, and a diverging
+    network's inf activations reach the loss; ``Module.__call__`` checks a layer called on its own.
 
     ``layout`` is a human name of the expected shape, e.g. ``"(N, C, H, W)"``, used in messages.
     """
@@ -74,6 +76,6 @@ def array(where: str, x, ndim: int | tuple[int, ...], last_dim: int | None = Non
         raise ValueError(f"{where}: {name} has shape {x.shape}; expected last dimension {last_dim} {shape_text}")
     if any(s == 0 for s in x.shape):
         raise ValueError(f"{where}: {name} has shape {x.shape}; expected no empty dimension")
-    if not all_finite(x):
+    if finite and not all_finite(x):
         raise ValueError(f"{where}: {name} contains NaN or infinite values; expected finite numbers")
     return x

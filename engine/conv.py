@@ -23,10 +23,9 @@ from __future__ import annotations
 import numbers
 
 import numpy as np
-from numpy.lib.stride_tricks import as_strided
 
 from . import _checks
-from .im2col import image_columns, pixel_columns
+from .im2col import image_columns, pixel_columns, window_view
 from .activations import ReLU
 from .init import INIT_SCHEMES, calculate_gain, init_bias, init_weight
 from .module import Module
@@ -132,7 +131,7 @@ class Conv2d(Module):
     def forward(self, x: np.ndarray) -> np.ndarray:
         """``x`` (N, C_in, H, W) → (N, C_out, H_out, W_out)."""
         weight = self.weight.data
-        _checks.array(self._where, x, 4, dtype=weight.dtype, layout=_LAYOUT)
+        _checks.array(self._where, x, 4, dtype=weight.dtype, layout=_LAYOUT, finite=False)
         n, c_out, h_out, w_out = self._output_shape(x.shape)  # x.shape: four ints >= 1, checked above
         c = x.shape[1]
         # im2col (engine.im2col), one copy, along the longest contiguous run it can read: a row of W_out pixels
@@ -174,12 +173,12 @@ class Conv2d(Module):
         gm = g.reshape(n, c_out, h_out * w_out)
         float32 = cols.dtype == np.float32
         if self._pixel_major:  # (N, H_out·W_out, rows): the kernel flattened as (C_out, kH, kW, C_in)
-            grad_kernel = (np.matmul(cols.transpose(0, 2, 1), gm.transpose(0, 2, 1)).sum(axis=0).T if float32
-                           else np.matmul(gm, cols).sum(axis=0))
+            grad_kernel = (np.add.reduce(np.matmul(cols.transpose(0, 2, 1), gm.transpose(0, 2, 1)), axis=0).T
+                           if float32 else np.add.reduce(np.matmul(gm, cols), axis=0))
             self.weight.grad += grad_kernel[:, :k].reshape(c_out, *self.kernel_size, -1).transpose(0, 3, 1, 2)
         else:  # (N, rows, H_out·W_out)
-            grad_kernel = (np.matmul(cols, gm.transpose(0, 2, 1)).sum(axis=0).T if float32
-                           else np.matmul(gm, cols.transpose(0, 2, 1)).sum(axis=0))
+            grad_kernel = (np.add.reduce(np.matmul(cols, gm.transpose(0, 2, 1)), axis=0).T if float32
+                           else np.add.reduce(np.matmul(gm, cols.transpose(0, 2, 1)), axis=0))
             self.weight.grad += grad_kernel[:, :k].reshape(weight.shape)
         if self.bias is not None:
             self.bias.grad += grad_kernel[:, k]
@@ -257,7 +256,7 @@ class _Pool2d(Module):
 
     def _check_input(self, x) -> tuple[int, int, int, int]:
         """Validate ``x`` (N, C, H, W) and return the output shape."""
-        _checks.array(self._where, x, 4, layout=_LAYOUT)
+        _checks.array(self._where, x, 4, layout=_LAYOUT, finite=False)
         return self._output_shape(x.shape)
 
     def _spans(self, h_out: int, w_out: int) -> tuple[int, int]:
@@ -290,8 +289,7 @@ class MaxPool2d(_Pool2d):
         # in torch. The winner is the last position that beat the running maximum; its flat offset i·W + j grows
         # with the visiting order, so the winner's offset is a running max of offset·better (no select).
         s = x.strides
-        windows = as_strided(x, (n, c, h_out, kh, w_out, kw), (s[0], s[1], s[2] * sh, s[2], s[3] * sw, s[3]),
-                             writeable=False)
+        windows = window_view(x, (n, c, h_out, kh, w_out, kw), (s[0], s[1], s[2] * sh, s[2], s[3] * sw, s[3]))
         out = windows[:, :, :, 0, :, 0].copy()
         previous = np.empty_like(out)  # the running maximum before this position (two buffers, swapped)
         offset = np.zeros(out.shape, np.int32)  # i·W + j < 2³¹ for any image numpy can hold in a plane

@@ -17,6 +17,14 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 
+def window_view(x: np.ndarray, shape, strides) -> np.ndarray:
+    """A read-only strided view of ``x`` (``as_strided``'s); for a contiguous ``x`` built directly on its buffer,
+    several µs cheaper per call than as_strided's pure-Python route. Never write through it: its windows overlap."""
+    if x.flags.c_contiguous:
+        return np.ndarray(shape, x.dtype, x, 0, strides)
+    return as_strided(x, shape, strides, writeable=False)
+
+
 def image_columns(x: np.ndarray, kernel, stride, padding, out_hw, bias: bool) -> np.ndarray:
     """``x`` (N, C, H, W) → (N, C·kH·kW [+ 1], H_out·W_out): entry ``[n, (c, i, j), (y, x)]`` is
     ``padded[n, c, y·sH + i, x·sW + j]``."""
@@ -30,8 +38,7 @@ def image_columns(x: np.ndarray, kernel, stride, padding, out_hw, bias: bool) ->
     k = c * kh * kw
     cols = np.empty((n, k + bias, h_out * w_out), x.dtype)
     s = padded.strides
-    windows = as_strided(padded, (n, c, kh, kw, h_out, w_out), (s[0], s[1], s[2], s[3], s[2] * sh, s[3] * sw),
-                         writeable=False)
+    windows = window_view(padded, (n, c, kh, kw, h_out, w_out), (s[0], s[1], s[2], s[3], s[2] * sh, s[3] * sw))
     cols[:, :k].reshape(n, c, kh, kw, h_out, w_out)[...] = windows
     if bias:
         cols[:, k] = 1.0
@@ -48,8 +55,7 @@ def pixel_columns(x: np.ndarray, kernel, stride, padding, out_hw, bias: bool) ->
     k = c * kh * kw
     cols = np.empty((n, h_out * w_out, k + bias), x.dtype)
     s = padded.strides
-    windows = as_strided(padded, (n, h_out, w_out, kh, kw, c), (s[0], s[1] * sh, s[2] * sw, s[1], s[2], s[3]),
-                         writeable=False)
+    windows = window_view(padded, (n, h_out, w_out, kh, kw, c), (s[0], s[1] * sh, s[2] * sw, s[1], s[2], s[3]))
     cols[:, :, :k].reshape(n, h_out, w_out, kh, kw, c)[...] = windows
     if bias:
         cols[:, :, k] = 1.0

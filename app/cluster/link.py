@@ -12,7 +12,6 @@ from __future__ import annotations
 import itertools
 import logging
 import threading
-import time
 from collections import deque
 from concurrent.futures import Future, TimeoutError as FutureTimeout
 

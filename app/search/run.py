@@ -26,6 +26,7 @@ import tempfile
 import threading
 import time
 from datetime import timedelta
+from typing import Callable
 
 import optuna
 from optuna.trial import TrialState
@@ -48,13 +49,20 @@ optuna.logging.set_verbosity(optuna.logging.WARNING)
 
 class WorkerPool:
     """``count`` worker processes on one study. ``tickets``: how many trials they may start between them (None:
-    as many as the study's budget allows, counted in the storage — for workers joining from elsewhere)."""
+    no count of their own). ``budget_left()``: how many trials the study's budget still allows, counted in the
+    storage (every run's and machine's trials). A ticket is granted only while the trials recorded plus the
+    tickets granted and not yet turned into a recorded trial stay within the budget, so two workers of one pool
+    never both take the last trial (workers on another machine still can: the later one is told FAIL, "over the
+    budget")."""
 
     def __init__(self, storage_url: str, study_name: str, count: int, tickets: int | None = None,
-                 first_index: int = 0, origin: str | None = None):
+                 first_index: int = 0, origin: str | None = None, budget_left: Callable[[], int] | None = None):
         self.events: queue.Queue[dict] = queue.Queue()
         self._tickets = tickets
+        self._budget_left = budget_left
         self._lock = threading.Lock()
+        self._granted = threading.Condition(self._lock)  # notified when a granted ticket is used or given back
+        self._pending: set[subprocess.Popen] = set()  # workers holding a ticket whose trial is not recorded yet
         self.processes: list[subprocess.Popen] = []
         self._readers: list[threading.Thread] = []
         for k in range(first_index, first_index + count):
@@ -76,17 +84,32 @@ class WorkerPool:
             except ValueError:
                 continue  # not ours (a library printing): stdout is the events' only by convention
             if event.get("type") == "ticket":
-                self._answer(process, self._take())
+                self._answer(process, self._take(process))
             else:
+                if event.get("type") == "trial_started":  # asked before it is announced: now in the storage
+                    self._release(process)
                 self.events.put(event)
+        self._release(process)  # the worker is gone: a ticket it held is not going to be used
 
-    def _take(self) -> bool:
+    def _release(self, process: subprocess.Popen) -> None:
         with self._lock:
-            if self._tickets is None:
-                return True
-            if self._tickets <= 0:
+            self._pending.discard(process)
+            self._granted.notify_all()
+
+    def _take(self, process: subprocess.Popen) -> bool:
+        with self._lock:
+            self._pending.discard(process)  # a worker asks again only after its last trial was told
+            if self._tickets is not None and self._tickets <= 0:
                 return False
-            self._tickets -= 1
+            if self._budget_left is not None:
+                while self._budget_left() - len(self._pending) <= 0:
+                    if not self._pending:
+                        return False
+                    # another worker's ticket may yet come back unused (it found the study full): wait for it
+                    self._granted.wait(0.5)
+            if self._tickets is not None:
+                self._tickets -= 1
+            self._pending.add(process)
             return True
 
     @staticmethod
@@ -199,7 +222,7 @@ class SearchRun:
             raise SearchError("", Described("<start>"), "one start per run", "this search has started already")
         self._started_at = time.monotonic()
         self._pool = WorkerPool(self._url, self.study_name, self.spec.workers, tickets=self._tickets,
-                                first_index=self._first_index, origin=self.origin)
+                                first_index=self._first_index, origin=self.origin, budget_left=self._budget_left)
 
     def stop(self, timeout: float = STOP_TIMEOUT) -> None:
         """Stop the workers: each tells its running trial (FAIL, "stopped") at its next epoch and exits; one that
@@ -250,6 +273,10 @@ class SearchRun:
         return out
 
     # --- the trials other runs take (workers joined from other machines, on a shared storage)
+    def _budget_left(self) -> int:
+        """Trials the study's budget still allows, counted in the storage (every run's, every machine's)."""
+        return self.spec.budget - len(self.study.get_trials(deepcopy=False))
+
     def _init_foreign(self) -> None:
         self.origin = secrets.token_hex(8)  # written on every trial this run's workers take
         self._foreign: dict[int, dict] = {}  # trial number -> what was told of it: started, epochs, finished

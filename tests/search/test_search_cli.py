@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import itertools
 import json
 
@@ -10,6 +11,7 @@ import pytest
 
 from app.cli import main
 from app.search import SearchSpec, gp_available
+from app.search.spec import GP_NEEDS
 
 TINY = ["--lab", "mlp", "--dataset", "spiral", "--epochs", "2",
         "--param", "learning_rate=1e-3:1:log", "--param", "activation=relu,tanh"]
@@ -42,7 +44,8 @@ def test_gp_runs_or_says_what_to_install(capsys):
     with pytest.raises(SystemExit) as stopped:
         main(["search", *TINY, "--sampler", "gp", "--trials", "3"])
     text = str(stopped.value)
-    assert "sampler" in text and "pip install" in text and "torch" in text and "tpe" in text
+    missing = [name for name in GP_NEEDS if importlib.util.find_spec(name) is None]
+    assert "sampler" in text and "tpe" in text and "pip install " + " ".join(missing) in text
 
 
 def test_grid_covers_its_lattice_exactly(capsys):

@@ -164,3 +164,34 @@ def test_a_sqlite_url_is_the_same_code_path(tmp_path):
     assert [t["state"] for t in summary["trials"]] == ["COMPLETE", "COMPLETE"]
     assert SearchRun.join(url, "on-sqlite").summary()["best_value"] == summary["best_value"]
     assert str(tmp_path) not in json.dumps(summary)
+
+
+def test_two_workers_of_one_pool_never_both_take_the_last_trial():
+    """The tickets a pool of workers joining a study grants: trials recorded in the storage plus tickets granted
+    and not yet recorded stay within the budget. A worker asking while another's ticket is outstanding waits for
+    that ticket to be used (then is refused: the study is full) or given back (then takes it)."""
+    import threading
+
+    from app.search.run import WorkerPool
+
+    recorded = [11]  # a budget of 12 with 11 trials recorded: one left
+    pool = WorkerPool("unused", "study", 0, budget_left=lambda: 12 - recorded[0])
+    a, b, c = object(), object(), object()
+    assert pool._take(a)
+    answers = {}
+    asking = threading.Thread(target=lambda: answers.setdefault("b", pool._take(b)))
+    asking.start()
+    asking.join(0.3)
+    assert asking.is_alive()  # b waits on a's ticket
+    recorded[0] = 12  # a asked the study for its trial…
+    pool._release(a)  # …and announced it
+    asking.join(5)
+    assert answers == {"b": False}
+    # a ticket given back (its worker exited without a trial) lets the next one take the last place
+    recorded[0] = 11
+    assert pool._take(a)
+    asking = threading.Thread(target=lambda: answers.__setitem__("c", pool._take(c)))
+    asking.start()
+    pool._release(a)
+    asking.join(5)
+    assert answers["c"] is True and pool._pending == {c}

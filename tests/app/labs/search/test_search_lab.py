@@ -169,12 +169,16 @@ def test_a_full_server_refuses_a_race_and_a_closed_session_leaves_no_worker(sess
 
 
 def test_gp_is_offered_and_explained_where_it_cannot_run(session):
+    import importlib.util
+
     from app.search import gp_available
+    from app.search.spec import GP_NEEDS
 
     if gp_available():
         pytest.skip("this server has PyTorch and SciPy: gp runs")
     send(session, "set", {**TINY, "samplers": ["grid", "gp"]})
-    with pytest.raises(ControlError, match="needs torch") as caught:
+    missing = " and ".join(name for name in GP_NEEDS if importlib.util.find_spec(name) is None)
+    with pytest.raises(ControlError, match=f"needs {missing}") as caught:
         send(session, "search_start")
     assert caught.value.to_wire()["field"] == "samplers"
     assert session.state()["race"] is None and not search_workers()
