@@ -96,9 +96,20 @@ class GRU(RNNBase):
         finals[0][...] = h
         return states, (gates, recurrent_n, states, initial[0])
 
+    def _recurrent_order(self, order):
+        # d_hh's rows n, r, z: [dn ⊙ r  dr  dz] sits just before [dr dz dn] in one array (see _cell_backward)
+        H = self.hidden_size
+        return np.r_[2 * H:3 * H, 0:2 * H]
+
+    def _recurrent_bias_grad(self, d_hh, grad_bias):
+        # rows n, r, z: the r and z rows are the input side's
+        H = self.hidden_size
+        return np.concatenate((np.add.reduce(d_hh[:H].reshape(H, -1), axis=1), grad_bias[:2 * H]))
+
     def _cell_backward(self, cache, grad_h, grad_finals, w_hh, reverse):
         gates, recurrent_n, states, h0 = cache
         L, H, N = states.shape
+        dtype = states.dtype
         r, z, n = gates[:, :H], gates[:, H:2 * H], gates[:, 2 * H:]
         previous = previous_steps(states, h0, reverse)
         # for all steps at once, in place (each pass over (L, H, N) counts: these arrays outgrow the cache)
@@ -112,25 +123,26 @@ class GRU(RNNBase):
         r_factor = np.subtract(1.0, r)                          # dr = dn ⊙ r_factor
         r_factor *= r
         r_factor *= recurrent_n
-        grad_recurrent = np.empty((3 * H, L, N), dtype=states.dtype)  # [dr dz dn ⊙ r]
-        grad_n = np.empty((H, L, N), dtype=states.dtype)
-        d3 = np.empty((3 * H, N), dtype=states.dtype)  # contiguous scratch, copied into grad_recurrent (see LSTM)
-        dr, dz, dn_r = d3.reshape(3, H, N)
-        dn = np.empty((H, N), dtype=states.dtype)
-        w_hh_t = np.ascontiguousarray(w_hh.T)
+        # each step's [dn⊙r dr dz dn] in one contiguous scratch, copied into one (4·H, L, N) array (see LSTM):
+        # its first 3·H rows are the recurrent side [dn⊙r dr dz] (rows n, r, z: _recurrent_order), its last
+        # 3·H the input side [dr dz dn] (torch's rows), so neither is copied out of the other
+        grads = np.empty((4 * H, L, N), dtype=dtype)
+        d4 = np.empty((4 * H, N), dtype=dtype)
+        dn_r, dr, dz, dn = d4.reshape(4, H, N)
+        d_recurrent = d4[:3 * H]
+        carry_buffer, through_z = np.empty((H, N), dtype=dtype), np.empty((H, N), dtype=dtype)
+        w_hh_t = np.ascontiguousarray(w_hh.T)  # columns n, r, z
+        dot, multiply = np.dot, np.multiply
         carry = grad_finals[0]
         for t in time_steps(L, reverse, backward=True):
             dh = grad_h[t]
             if carry is not None:
                 dh += carry
-            np.multiply(dh, z_factor[t], out=dz)
-            np.multiply(dh, n_factor[t], out=dn)
-            np.multiply(dn, r_factor[t], out=dr)
-            np.multiply(dn, r[t], out=dn_r)
-            carry = np.dot(w_hh_t, d3)
-            carry += dh * z[t]
-            grad_recurrent[:, t] = d3
-            grad_n[:, t] = dn
-        grad_input_side = grad_recurrent.copy()
-        grad_input_side[2 * H:] = grad_n
-        return grad_input_side, grad_recurrent, [carry]
+            multiply(dh, z_factor[t], out=dz)
+            multiply(dh, n_factor[t], out=dn)
+            multiply(dn, r_factor[t], out=dr)
+            multiply(dn, r[t], out=dn_r)
+            carry = dot(w_hh_t, d_recurrent, out=carry_buffer)
+            carry += multiply(dh, z[t], out=through_z)
+            grads[:, t] = d4
+        return grads[H:], grads[:3 * H], [carry]

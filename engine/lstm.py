@@ -94,61 +94,65 @@ class LSTM(RNNBase):
         cells = np.empty((L, H, N), dtype=dtype)
         tanh_cells = np.empty_like(cells)
         states = np.empty_like(cells)
+        inputs = np.empty_like(cells)  # i ⊙ g, what each step writes to its cell; backward reuses it
         h, c = initial
+        dot, tanh, multiply = np.dot, np.tanh, np.multiply
         for t in time_steps(L, reverse):
-            a = np.dot(w_hh, h, out=gates[t])
+            a = dot(w_hh, h, out=gates[t])
             a += x_terms[:, t]
-            np.tanh(a, out=a)
+            tanh(a, out=a)
             sig = a[:3 * H]
             sig *= 0.5
             sig += 0.5
-            c = np.multiply(a[2 * H:3 * H], c, out=cells[t])
-            c += a[H:2 * H] * a[3 * H:]
-            h = np.multiply(a[:H], np.tanh(c, out=tanh_cells[t]), out=states[t])
+            c = multiply(a[2 * H:3 * H], c, out=cells[t])
+            c += multiply(a[H:2 * H], a[3 * H:], out=inputs[t])
+            h = multiply(a[:H], tanh(c, out=tanh_cells[t]), out=states[t])
         finals[0][...] = h
         finals[1][...] = c
-        return states, (states, cells, gates, tanh_cells, initial[1])
+        return states, (states, cells, gates, tanh_cells, inputs, initial[1])
 
     def _cell_backward(self, cache, grad_h, grad_finals, w_hh, reverse):
-        _, cells, gates, tanh_cells, c0 = cache
+        states, cells, gates, tanh_cells, inputs, c0 = cache
         L, H, N = cells.shape
+        dtype = cells.dtype
         o, i, f, g = gates[:, :H], gates[:, H:2 * H], gates[:, 2 * H:3 * H], gates[:, 3 * H:]
-        # the parts of each gate's derivative that do not depend on the incoming gradient, for all steps at
-        # once, in place (each pass over (L, H, N) counts: these arrays outgrow the cache)
-        o_factor = np.subtract(1.0, o)                              # do = dh ⊙ o_factor
-        o_factor *= o
-        o_factor *= tanh_cells
-        c_factor = np.multiply(tanh_cells, tanh_cells)              # dc += dh ⊙ c_factor
-        np.subtract(1.0, c_factor, out=c_factor)
-        c_factor *= o
-        ifg_factor = np.empty((L, 3, H, N), dtype=cells.dtype)      # [di df dg] = dc ⊙ ifg_factor
-        i_factor, f_factor, g_factor = ifg_factor[:, 0], ifg_factor[:, 1], ifg_factor[:, 2]
+        # the parts of each derivative that do not depend on the incoming gradient, for all steps at once, in
+        # place (each pass over (L, H, N) counts: these arrays outgrow the cache), rewritten with h = o ⊙ tanh c
+        # and i ⊙ g (kept by forward) to save passes:
+        #   dc += dh ⊙ o(1 − tanh²c) = dh ⊙ (o − h ⊙ tanh c)        do = dh ⊙ o(1−o) tanh c = dh ⊙ (1−o) ⊙ h
+        #   di = dc ⊙ i(1−i) g = dc ⊙ (1−i) ⊙ ig    df = dc ⊙ f(1−f) c_{t−1}    dg = dc ⊙ i(1−g²) = dc ⊙ (i − ig ⊙ g)
+        factors = np.empty((L, 5, H, N), dtype=dtype)  # per step [c o i f g]: dh's two, then dc's three
+        c_factor, o_factor, i_factor, f_factor, g_factor = (factors[:, k] for k in range(5))
+        np.multiply(states, tanh_cells, out=c_factor)
+        np.subtract(o, c_factor, out=c_factor)
+        np.subtract(1.0, o, out=o_factor)
+        o_factor *= states
         np.subtract(1.0, i, out=i_factor)
-        i_factor *= i
-        i_factor *= g
+        i_factor *= inputs
+        np.multiply(inputs, g, out=g_factor)
+        np.subtract(i, g_factor, out=g_factor)
         np.subtract(1.0, f, out=f_factor)
         f_factor *= f
         multiply_by_previous(f_factor, cells, c0, reverse)  # ⊙ c_{t−1}
-        np.multiply(g, g, out=g_factor)
-        np.subtract(1.0, g_factor, out=g_factor)
-        g_factor *= i
-        grad_gates = np.empty((4 * H, L, N), dtype=cells.dtype)
-        # each step's [do di df dg] in a contiguous scratch first: the product reads it faster, and one
-        # strided copy into grad_gates costs less than writing there piece by piece
-        d4 = np.empty((4 * H, N), dtype=cells.dtype)
-        blocks = d4.reshape(4, H, N)
+        dh_factors, dc_factors = factors[:, :2], factors[:, 2:]
+        grad_gates = np.empty((4 * H, L, N), dtype=dtype)
+        # each step's [dc do di df dg] in one contiguous scratch, [do di df dg] its last 4·H rows: the product
+        # reads them faster, and one strided copy into grad_gates costs less than writing there piece by piece
+        scratch = np.empty((5, H, N), dtype=dtype)
+        dc, d4 = scratch[0], scratch[1:].reshape(4 * H, N)
+        carry_buffer, carry_c_buffer = np.empty((H, N), dtype=dtype), np.empty((H, N), dtype=dtype)
         w_hh_t = np.ascontiguousarray(w_hh.T)
+        dot, multiply = np.dot, np.multiply
         carry, carry_c = grad_finals
         for t in time_steps(L, reverse, backward=True):
             dh = grad_h[t]
             if carry is not None:
                 dh += carry
-            np.multiply(dh, o_factor[t], out=blocks[0])
-            dc = dh * c_factor[t]
+            multiply(dh, dh_factors[t], out=scratch[:2])
             if carry_c is not None:
                 dc += carry_c
-            np.multiply(dc, ifg_factor[t], out=blocks[1:])
-            carry_c = dc * f[t]
-            carry = np.dot(w_hh_t, d4)
+            multiply(dc, dc_factors[t], out=scratch[2:])
+            carry_c = multiply(dc, f[t], out=carry_c_buffer)
+            carry = dot(w_hh_t, d4, out=carry_buffer)
             grad_gates[:, t] = d4
         return grad_gates, grad_gates, [carry, carry_c]

@@ -258,6 +258,7 @@ class RNNBase(Module):
         H, D = self.hidden_size, self.num_directions
         grad_initial = [np.empty(s.shape, dtype=dtype) for s in self._initial]
         order = self._loop_order()
+        recurrent_order = self._recurrent_order(order)
         grad_states = [None] * self.num_layers
         # dL/dh of the layer's output from above, time-major (L, N, D·H); each direction takes a feature-major
         # copy (L, H, N), which its cell completes with what each step sends back to the one before
@@ -275,22 +276,24 @@ class RNNBase(Module):
                 grad_states[k].append(grad_h_d)
                 d_ih, d_hh, grads_start = self._cell_backward(
                     self._caches[k][d], grad_h_d, [None if g is None else g[index].T for g in carried],
-                    rows(w_hh.data, order), reverse=d == 1)
+                    rows(w_hh.data, recurrent_order), reverse=d == 1)
                 for g, start in zip(grad_initial, grads_start):
                     g[index] = start.T
                 h_d, h0_d = states[:, :, cols], self._initial[0][index]
                 # h_{t−1} is the previous step in this direction's order, h0 at the first step
                 if d == 0:
-                    add_rows(w_hh.grad, order, outer_sum(d_hh[:, 1:], h_d[:-1]) + d_hh[:, 0] @ h0_d)
+                    add_rows(w_hh.grad, recurrent_order, outer_sum(d_hh[:, 1:], h_d[:-1]) + d_hh[:, 0] @ h0_d)
                 else:
-                    add_rows(w_hh.grad, order, outer_sum(d_hh[:, :-1], h_d[1:]) + d_hh[:, -1] @ h0_d)
-                add_rows(w_ih.grad, order, ids.scatter(d_ih) if ids
-                         else outer_sum(d_ih, layer_input))
+                    add_rows(w_hh.grad, recurrent_order, outer_sum(d_hh[:, :-1], h_d[1:]) + d_hh[:, -1] @ h0_d)
+                grad_w_ih = ids.scatter(d_ih) if ids else outer_sum(d_ih, layer_input)
+                add_rows(w_ih.grad, order, grad_w_ih)
                 if b_ih is not None:
-                    grad_bias = np.add.reduce(d_ih.reshape(d_ih.shape[0], -1), axis=1)
+                    # with ids each step adds its gradient to exactly one column of dW_ih: dW_ih's row sums are
+                    # the bias gradient, a sum over V columns instead of L·N
+                    grad_bias = np.add.reduce(grad_w_ih if ids else d_ih.reshape(d_ih.shape[0], -1), axis=1)
                     add_rows(b_ih.grad, order, grad_bias)
-                    add_rows(b_hh.grad, order, grad_bias if d_hh is d_ih
-                             else np.add.reduce(d_hh.reshape(d_hh.shape[0], -1), axis=1))
+                    add_rows(b_hh.grad, recurrent_order, grad_bias if d_hh is d_ih
+                             else self._recurrent_bias_grad(d_hh, grad_bias))
                 if ids or (k == 0 and not self.input_requires_grad):
                     continue  # data, not a layer's output: nobody reads its gradient (torch skips it too)
                 # dx_t = d_ih,t W_ih for every step: (L·N, G·H) @ (G·H, H_in), rows in torch's layout
@@ -324,6 +327,14 @@ class RNNBase(Module):
         """Rows of the stacked gate blocks in the order the cell's time loop wants them (None: torch's)."""
         return None
 
+    def _recurrent_order(self, order: np.ndarray | None) -> np.ndarray | None:
+        """Rows of ``d_hh`` (and of the ``w_hh`` that ``_cell_backward`` gets): the loop's order but in the GRU."""
+        return order
+
+    def _recurrent_bias_grad(self, d_hh: np.ndarray, grad_bias: np.ndarray) -> np.ndarray:
+        """db_hh = Σ d_hh, in ``_recurrent_order``, when ``d_hh`` is not ``d_ih`` (whose sums are ``grad_bias``)."""
+        return np.add.reduce(d_hh.reshape(d_hh.shape[0], -1), axis=1)
+
     def _loop_weights(self, order, w_ih, w_hh, b_ih, b_hh):
         """``(w_in (G·H, H_in), w_rec (G·H, H), bias (G·H,) or None, recurrent-only bias or None)`` as the time
         loop reads them (in ``_loop_order``, scaled as the cell wants): ``bias`` is added to the input terms.
@@ -339,7 +350,7 @@ class RNNBase(Module):
 
     def _cell_backward(self, cache, grad_h, grad_finals, w_hh, reverse):
         """``grad_h`` (L, H, N): dL/dh_t from above, to be completed in place with what each step sends back
-        to the step before; ``w_hh`` (G·H, H) unscaled, in ``_loop_order``. Returns ``d_ih``, ``d_hh``
+        to the step before; ``w_hh`` (G·H, H) unscaled, in ``_recurrent_order``. Returns ``d_ih``, ``d_hh``
         (G·H, L, N), the gradients of the gate pre-activations, and [dL/dh0 (, dL/dc0)] (H, N)."""
         raise NotImplementedError
 

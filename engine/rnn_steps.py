@@ -64,7 +64,7 @@ def input_terms(weight: np.ndarray, bias: np.ndarray | None, layer_input: np.nda
     table W + b, gathered (bias included)."""
     if layer_input.dtype.kind in "iu":
         table = weight if bias is None else weight + bias[:, None]
-        return np.take(table, layer_input, axis=1)
+        return np.take(table, layer_input, axis=1, mode="wrap")  # ids checked: "wrap" skips a bounds pass
     L, N, width = layer_input.shape
     terms = np.dot(weight, layer_input.reshape(L * N, width).T)
     if bias is not None:
@@ -90,7 +90,7 @@ class SortedIds:
         """Σ over every step of grad_t onehot(ids_t) without the one-hot: ``(P, L, N) -> (P, size)``: the columns
         gathered once in id order, then one segment sum per id present."""
         P = grad.shape[0]
-        columns = np.take(grad.reshape(P, -1), self.order, axis=1)
+        columns = np.take(grad.reshape(P, -1), self.order, axis=1, mode="wrap")  # a permutation: in bounds
         out = np.zeros((P, self.size), dtype=grad.dtype)
         out[:, self.present] = np.add.reduceat(columns, self.starts, axis=1)
         return out

@@ -64,6 +64,11 @@ class SequenceModel(Module):
             y = self.head(features[-1])  # (N, out)
             return y[0] if rnn._unbatched else y
         L, N, width = features.shape
+        if self._head_reads_batch_first():
+            # one copy of the states, batch-first, so the logits come out (N, L, out) in memory: a loss reads them
+            # as (N·L, out) rows and returns their gradient so, where time-major logits cost it two copies
+            features = np.ascontiguousarray(features.transpose(1, 0, 2))
+            return self.head(features.reshape(N * L, width)).reshape(N, L, -1)
         y = self.head(features.reshape(L * N, width)).reshape(L, N, -1)
         if rnn._unbatched:
             return y[:, 0]
@@ -77,15 +82,26 @@ class SequenceModel(Module):
         if self.readout == "last_step":
             grad_features = np.zeros_like(features)
             grad_features[-1] = self.head.backward(grad_output.reshape(N, -1))
+        elif self._head_reads_batch_first():
+            grad_rows = np.ascontiguousarray(grad_output).reshape(N * L, -1)
+            rnn.backward(self.head.backward(grad_rows).reshape(N, L, width))
+            return
         else:
-            grad_tm = grad_output.reshape(L, N, -1) if rnn._unbatched or not rnn.batch_first \
-                else grad_output.transpose(1, 0, 2)
-            grad_features = self.head.backward(np.ascontiguousarray(grad_tm).reshape(L * N, -1)).reshape(L, N, width)
+            grad_tm = grad_output.transpose(1, 0, 2) if rnn.batch_first and not rnn._unbatched else grad_output
+            grad_rows = np.ascontiguousarray(grad_tm).reshape(L * N, -1)
+            grad_features = self.head.backward(grad_rows).reshape(L, N, width)
         if rnn._unbatched:
             grad_features = grad_features[:, 0]
         elif rnn.batch_first:
             grad_features = grad_features.transpose(1, 0, 2)
         rnn.backward(grad_features)
+
+    def _head_reads_batch_first(self) -> bool:
+        """Batch-first every-step readout whose logits outweigh half the states (a character model's: copying
+        the states once beats copying the logits and their gradient)."""
+        rnn = self.rnn
+        return (rnn.batch_first and not rnn._unbatched
+                and 2 * self.head.out_features > self.head.in_features)
 
     def extra_repr(self) -> str:
         return f"readout={self.readout!r}"
