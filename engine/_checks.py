@@ -8,18 +8,23 @@ import numbers
 import numpy as np
 
 
+# From this many values on, one BLAS dot product of x with itself proves finiteness faster than testing value by
+# value (a NaN or an infinity makes it non-finite); below it (a CNN's batch of images, an MLP's activations) the
+# value-by-value test is faster, with the data in cache or not (measured, float32 and float64).
+DOT_PRODUCT_FROM = 1 << 17
+
+
 def all_finite(x: np.ndarray) -> bool:
-    """Whether every value of the float array ``x`` is finite. For a contiguous array one BLAS dot product of ``x``
-    with itself proves it when finite (a NaN or an infinity makes it non-finite) — several times faster than
-    testing value by value; only a non-finite result (a bad value, or finite values whose squares overflow) and
-    strided arrays take the value-by-value check."""
-    if x.flags.c_contiguous:
+    """Whether every value of the float array ``x`` is finite. Large contiguous arrays: a dot product of ``x`` with
+    itself, and only a non-finite result (a bad value, or finite values whose squares overflow) takes the
+    value-by-value check."""
+    if x.size >= DOT_PRODUCT_FROM and x.flags.c_contiguous:
         flat = x.reshape(-1)
         with np.errstate(over="ignore", invalid="ignore"):
             square_sum = np.dot(flat, flat)
         if np.isfinite(square_sum):
             return True
-    return bool(np.isfinite(x).all())
+    return bool(np.logical_and.reduce(np.isfinite(x), axis=None))
 
 
 def positive_int(where: str, field: str, value, minimum: int = 1) -> int:
