@@ -309,6 +309,7 @@ class MaxPool2d(_Pool2d):
         offset = np.zeros(out.shape, offset_type)
         scaled = np.empty(out.shape, offset_type)  # better · (i·W + j)
         better = np.empty(out.shape, np.bool_)
+        flag = better.view(np.uint8) if offset_type == np.uint8 else better  # 0/1, a product without a cast
         maximum, not_equal, multiply = np.maximum, np.not_equal, np.multiply
         for i in range(kh):
             for j in range(kw):
@@ -316,7 +317,7 @@ class MaxPool2d(_Pool2d):
                     out, previous = previous, out
                     maximum(previous, windows[i, j], out=out)
                     not_equal(out, previous, out=better)
-                    maximum(offset, multiply(better, offset_type.type(i * w + j), out=scaled), out=offset)
+                    maximum(offset, multiply(flag, offset_type.type(i * w + j), out=scaled), out=offset)
         if planes:
             out = np.ascontiguousarray(out.reshape(h_out, w_out, n, c).transpose(2, 3, 0, 1))
             offset = offset.reshape(h_out, w_out, n, c).transpose(2, 3, 0, 1)
