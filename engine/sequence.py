@@ -60,16 +60,18 @@ class SequenceModel(Module):
         rnn = self.rnn
         rnn(x)
         features = rnn.hidden_states[-1]  # time-major (L, N, D·H), contiguous
+        # the head's forward directly, as Sequential calls its layers: Module.__call__ would check the states for
+        # NaN/inf (a pass over them) and fail a diverging network halfway instead of letting the loss report it
         if self.readout == "last_step":
-            y = self.head(features[-1])  # (N, out)
+            y = self.head.forward(features[-1])  # (N, out)
             return y[0] if rnn._unbatched else y
         L, N, width = features.shape
         if self._head_reads_batch_first():
             # one copy of the states, batch-first, so the logits come out (N, L, out) in memory: a loss reads them
             # as (N·L, out) rows and returns their gradient so, where time-major logits cost it two copies
             features = np.ascontiguousarray(features.transpose(1, 0, 2))
-            return self.head(features.reshape(N * L, width)).reshape(N, L, -1)
-        y = self.head(features.reshape(L * N, width)).reshape(L, N, -1)
+            return self.head.forward(features.reshape(N * L, width)).reshape(N, L, -1)
+        y = self.head.forward(features.reshape(L * N, width)).reshape(L, N, -1)
         if rnn._unbatched:
             return y[:, 0]
         return y.transpose(1, 0, 2) if rnn.batch_first else y
