@@ -229,16 +229,22 @@ class RNNBase(Module):
         return out, finals
 
     # --- backward ------------------------------------------------------------------------------------------
-    def _run_backward(self, grad_output: np.ndarray, grad_finals: tuple) -> tuple[np.ndarray, list[np.ndarray]]:
+    def _run_backward(self, grad_output: np.ndarray, grad_finals: tuple,
+                      feature_major: bool = False) -> tuple[np.ndarray, list[np.ndarray]]:
         """Backprop through time; ``grad_finals`` are the gradients of the final states (None: zeros).
-        Returns grad_x and the gradients of the initial states, shaped as they were given."""
+        Returns grad_x and the gradients of the initial states, shaped as they were given.
+
+        ``feature_major``: ``grad_output`` is ``(L, D·H_out, N)`` (N = 1 unbatched), the layout the time loops
+        read, which a readout can write directly (engine/sequence.py): it is then used, and completed, in place
+        instead of copied."""
         where = self._where()
         if self.output is None:
             raise ValueError(f"{where}: backward called before forward; expected a forward pass first")
         dtype = self.dtype
         grad_output = np.asarray(grad_output)
-        if grad_output.shape != self.output.shape:
-            raise ValueError(f"{where}: grad_output has shape {grad_output.shape}; expected {self.output.shape} "
+        expected = self.hidden_states[-1].transpose(0, 2, 1).shape if feature_major else self.output.shape
+        if grad_output.shape != expected:
+            raise ValueError(f"{where}: grad_output has shape {grad_output.shape}; expected {expected} "
                              "(the shape of output)")
         carried = []
         for name, grad, final in zip(self.state_names, grad_finals, self._finals):
@@ -250,7 +256,9 @@ class RNNBase(Module):
                                      f"(the shape of {final_name})")
                 grad = grad[:, None, :] if self._unbatched else grad
             carried.append(grad)
-        if self._unbatched:
+        if feature_major:
+            pass
+        elif self._unbatched:
             grad_output = grad_output[:, None, :]
         elif self.batch_first:
             grad_output = grad_output.transpose(1, 0, 2)
@@ -272,7 +280,10 @@ class RNNBase(Module):
             for d, (w_ih, w_hh, b_ih, b_hh) in enumerate(self._cells[k]):
                 index = k * D + d
                 cols = slice(d * H, (d + 1) * H)
-                grad_h_d = grad_h[:, :, cols].transpose(0, 2, 1).astype(dtype, order="C")  # always a copy
+                if feature_major and k == self.num_layers - 1:
+                    grad_h_d = grad_h[:, cols]  # (L, H, N), each step's (H, N) contiguous
+                else:
+                    grad_h_d = grad_h[:, :, cols].transpose(0, 2, 1).astype(dtype, order="C")  # always a copy
                 grad_states[k].append(grad_h_d)
                 d_ih, d_hh, grads_start = self._cell_backward(
                     self._caches[k][d], grad_h_d, [None if g is None else g[index].T for g in carried],
