@@ -346,9 +346,13 @@ def test_forward_and_backward_match_torch():
         np.testing.assert_allclose(conv.weight.grad, tw.grad.numpy(), rtol=1e-10, atol=1e-12)
         if bias:
             np.testing.assert_allclose(conv.bias.grad, tb.grad.numpy(), rtol=1e-10, atol=1e-12)
-    for kernel, stride in [(2, None), (3, 2), (2, 1), ((2, 3), (1, 2))]:
+    # (3, None), (4, None) and (3, 2) run MaxPool2d's planes-innermost passes (kH·kW >= 9); width 300 needs
+    # offsets (i·W + j) past uint8's range.
+    for kernel, stride, shape in [(2, None, (2, 3, 8, 9)), (3, 2, (2, 3, 8, 9)), (2, 1, (2, 3, 8, 9)),
+                                  ((2, 3), (1, 2), (2, 3, 8, 9)), (3, None, (4, 5, 10, 9)), (4, None, (3, 2, 9, 8)),
+                                  (2, None, (1, 2, 4, 300)), (3, None, (1, 2, 6, 300))]:
         # ReLU-like input, full of ties at zero: the winners (and so the gradients) must still match torch's.
-        x = np.maximum(rng.standard_normal((2, 3, 8, 9)), 0.0)
+        x = np.maximum(rng.standard_normal(shape), 0.0)
         for pool, reference in [(MaxPool2d(kernel, stride), functional.max_pool2d),
                                 (AvgPool2d(kernel, stride), functional.avg_pool2d)]:
             out = pool(x)
