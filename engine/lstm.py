@@ -29,7 +29,7 @@ import numpy as np
 
 from .parameter import DEFAULT_DTYPE
 from .recurrent import RNNBase, per_layer
-from .rnn_steps import multiply_by_previous, rows, time_steps
+from .rnn_steps import rows, time_steps, with_previous
 
 # torch's blocks i, f, g, o → the loop's o, i, f, g
 _LOOP_BLOCKS = np.array([3, 0, 1, 2])
@@ -133,7 +133,7 @@ class LSTM(RNNBase):
         np.subtract(i, g_factor, out=g_factor)
         np.subtract(1.0, f, out=f_factor)
         f_factor *= f
-        multiply_by_previous(f_factor, cells, c0, reverse)  # ⊙ c_{t−1}
+        with_previous(np.multiply, cells, c0, f_factor, reverse, out=f_factor)  # ⊙ c_{t−1}
         dh_factors, dc_factors = factors[:, :2], factors[:, 2:]
         grad_gates = np.empty((4 * H, L, N), dtype=dtype)
         # each step's [dc do di df dg] in one contiguous scratch, [do di df dg] its last 4·H rows: the product

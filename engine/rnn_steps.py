@@ -24,25 +24,17 @@ def time_steps(length: int, reverse: bool, backward: bool = False) -> range:
     return range(length - 1, -1, -1) if reverse != backward else range(length)
 
 
-def previous_steps(states: np.ndarray, initial: np.ndarray, reverse: bool) -> np.ndarray:
-    """``(L, H, N)``: the state each step started from (h_{t−1}, or h_{t+1} in reverse; ``initial`` (H, N)
-    first)."""
-    previous = np.empty_like(states)
+def with_previous(op, states: np.ndarray, initial: np.ndarray, values: np.ndarray, reverse: bool,
+                  out: np.ndarray) -> np.ndarray:
+    """``out[t] = op(state step t started from, values[t])`` for every step, without building the shifted states:
+    h_{t−1} (h_{t+1} in reverse), ``initial`` (H, N) at the first step. ``op`` is a ufunc, e.g. np.subtract."""
     if reverse:
-        previous[:-1], previous[-1] = states[1:], initial
+        op(states[1:], values[:-1], out=out[:-1])
+        op(initial, values[-1], out=out[-1])
     else:
-        previous[1:], previous[0] = states[:-1], initial
-    return previous
-
-
-def multiply_by_previous(values: np.ndarray, states: np.ndarray, initial: np.ndarray, reverse: bool) -> None:
-    """``values[t] *= `` the state step t started from (as ``previous_steps``), in place, without building it."""
-    if reverse:
-        values[:-1] *= states[1:]
-        values[-1] *= initial
-    else:
-        values[1:] *= states[:-1]
-        values[0] *= initial
+        op(states[:-1], values[1:], out=out[1:])
+        op(initial, values[0], out=out[0])
+    return out
 
 
 def rows(array: np.ndarray, order: np.ndarray | None) -> np.ndarray:
