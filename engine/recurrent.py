@@ -8,8 +8,9 @@ training mode. The reverse direction walks t = L−1 … 0.
 
 Backward walks the same steps in reverse. Each cell turns dLoss/dh_t (from above, plus what step t+1 sends
 back) into the gradients of its gate pre-activations, split in an input side ``d_ih`` and a recurrent side
-``d_hh`` (equal except in the GRU), both (G·H, L, N); every weight gradient is then one matmul over all steps
-(the time loops' layout: engine/rnn_steps.py):
+``d_hh`` (equal except in the GRU, whose ``d_hh`` comes in its own row order: ``_recurrent_order``), both
+(G·H, L, N); every weight gradient is then one matmul over all steps (the time loops' layout:
+engine/rnn_steps.py; with token ids, dW_ih is a segment sum per id and db_ih its row sums):
 
     dW_ih += Σ_t d_ih,tᵀ x_t      dW_hh += Σ_t d_hh,tᵀ h_{t−1}      db_ih += Σ d_ih      db_hh += Σ d_hh
     dx_t   = d_ih,t W_ih

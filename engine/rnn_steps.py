@@ -11,7 +11,8 @@ pre-activations ``(G·H, N)``, so each gate block is one contiguous slab and the
     per-step caches       (L, ·, N)     what a step writes and its backward reads, one contiguous slab a step
 
 The layer's output and the gradients it receives stay torch's ``(L, N, D·H)``; each direction's states
-cross between the layouts once, in one transposed copy.
+cross between the layouts once, in one transposed copy. A readout that writes dLoss/dh_t feature-major
+``(L, D·H, N)`` itself (engine/sequence.py: one batched product) hands it to the loops without that copy.
 """
 
 from __future__ import annotations
