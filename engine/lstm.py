@@ -121,8 +121,8 @@ class LSTM(RNNBase):
         # and i ⊙ g (kept by forward) to save passes:
         #   dc += dh ⊙ o(1 − tanh²c) = dh ⊙ (o − h ⊙ tanh c)        do = dh ⊙ o(1−o) tanh c = dh ⊙ (1−o) ⊙ h
         #   di = dc ⊙ i(1−i) g = dc ⊙ (1−i) ⊙ ig    df = dc ⊙ f(1−f) c_{t−1}    dg = dc ⊙ i(1−g²) = dc ⊙ (i − ig ⊙ g)
-        factors = np.empty((L, 5, H, N), dtype=dtype)  # per step [c o i f g]: dh's two, then dc's three
-        c_factor, o_factor, i_factor, f_factor, g_factor = (factors[:, k] for k in range(5))
+        # dh's two factors, then dc's three, each a contiguous (L, H, N)
+        c_factor, o_factor, i_factor, f_factor, g_factor = np.empty((5, L, H, N), dtype=dtype)
         np.multiply(states, tanh_cells, out=c_factor)
         np.subtract(o, c_factor, out=c_factor)
         np.subtract(1.0, o, out=o_factor)
