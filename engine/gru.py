@@ -24,7 +24,7 @@ import numpy as np
 
 from .parameter import DEFAULT_DTYPE
 from .recurrent import RNNBase
-from .rnn_steps import time_steps, with_previous
+from .rnn_steps import row_sums, time_steps, with_previous
 
 
 class GRU(RNNBase):
@@ -104,7 +104,7 @@ class GRU(RNNBase):
     def _recurrent_bias_grad(self, d_hh, grad_bias):
         # rows n, r, z: the r and z rows are the input side's
         H = self.hidden_size
-        return np.concatenate((np.add.reduce(d_hh[:H].reshape(H, -1), axis=1), grad_bias[:2 * H]))
+        return np.concatenate((row_sums(d_hh[:H]), grad_bias[:2 * H]))
 
     def _cell_backward(self, cache, grad_h, grad_finals, w_hh, reverse):
         gates, recurrent_n, states, h0 = cache

@@ -29,7 +29,7 @@ from . import _checks
 from .module import Module
 from .parameter import DEFAULT_DTYPE, Parameter, check_dtype
 from .random import resolve_rng
-from .rnn_steps import SortedIds, add_rows, input_terms, outer_sum, rows
+from .rnn_steps import SortedIds, add_rows, input_terms, outer_sum, row_sums, rows
 
 NONLINEARITIES = ("tanh", "relu")
 PARAMETER_KINDS = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
@@ -302,7 +302,7 @@ class RNNBase(Module):
                 if b_ih is not None:
                     # with ids each step adds its gradient to exactly one column of dW_ih: dW_ih's row sums are
                     # the bias gradient, a sum over V columns instead of L·N
-                    grad_bias = np.add.reduce(grad_w_ih if ids else d_ih.reshape(d_ih.shape[0], -1), axis=1)
+                    grad_bias = row_sums(grad_w_ih if ids else d_ih)
                     add_rows(b_ih.grad, order, grad_bias)
                     add_rows(b_hh.grad, recurrent_order, grad_bias if d_hh is d_ih
                              else self._recurrent_bias_grad(d_hh, grad_bias))
@@ -345,7 +345,7 @@ class RNNBase(Module):
 
     def _recurrent_bias_grad(self, d_hh: np.ndarray, grad_bias: np.ndarray) -> np.ndarray:
         """db_hh = Σ d_hh, in ``_recurrent_order``, when ``d_hh`` is not ``d_ih`` (whose sums are ``grad_bias``)."""
-        return np.add.reduce(d_hh.reshape(d_hh.shape[0], -1), axis=1)
+        return row_sums(d_hh)
 
     def _loop_weights(self, order, w_ih, w_hh, b_ih, b_hh):
         """``(w_in (G·H, H_in), w_rec (G·H, H), bias (G·H,) or None, recurrent-only bias or None)`` as the time

@@ -89,6 +89,13 @@ class SortedIds:
         return out
 
 
+def row_sums(a: np.ndarray) -> np.ndarray:
+    """Σ over every axis but the first, ``(P, …) -> (P,)``, as a matrix-vector product: several times faster
+    than a reduction over many short rows."""
+    flat = a.reshape(a.shape[0], -1)
+    return np.dot(flat, np.ones(flat.shape[1], dtype=flat.dtype))
+
+
 def outer_sum(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Σ over steps and batch of a_t b_t: ``(P, L, N), (L, N, Q) -> (P, Q)``, one matrix product."""
     # merging (L, N) is a view, also for one direction's columns (L, N, H) of a bidirectional state
