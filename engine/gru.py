@@ -24,7 +24,7 @@ import numpy as np
 
 from .parameter import DEFAULT_DTYPE
 from .recurrent import RNNBase
-from .rnn_steps import previous_steps, time_steps
+from .rnn_steps import row_sums, time_steps, with_previous
 
 
 class GRU(RNNBase):
@@ -104,19 +104,18 @@ class GRU(RNNBase):
     def _recurrent_bias_grad(self, d_hh, grad_bias):
         # rows n, r, z: the r and z rows are the input side's
         H = self.hidden_size
-        return np.concatenate((np.add.reduce(d_hh[:H].reshape(H, -1), axis=1), grad_bias[:2 * H]))
+        return np.concatenate((row_sums(d_hh[:H]), grad_bias[:2 * H]))
 
     def _cell_backward(self, cache, grad_h, grad_finals, w_hh, reverse):
         gates, recurrent_n, states, h0 = cache
         L, H, N = states.shape
         dtype = states.dtype
         r, z, n = gates[:, :H], gates[:, H:2 * H], gates[:, 2 * H:]
-        previous = previous_steps(states, h0, reverse)
         # for all steps at once, in place (each pass over (L, H, N) counts: these arrays outgrow the cache)
-        z_factor = np.subtract(previous, n, out=previous)       # dz = dh ⊙ z_factor
+        z_factor = with_previous(np.subtract, states, h0, n, reverse, out=np.empty_like(states))  # h_{t−1} − n
         z_factor *= z
         one_minus_z = np.subtract(1.0, z)
-        z_factor *= one_minus_z
+        z_factor *= one_minus_z                                 # dz = dh ⊙ z_factor
         n_factor = np.multiply(n, n)                            # dn = dh ⊙ n_factor
         np.subtract(1.0, n_factor, out=n_factor)
         n_factor *= one_minus_z

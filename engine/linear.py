@@ -86,7 +86,8 @@ class Linear(Module):
         grad_w += np.dot(g.T, x)
         if self.bias is not None:
             grad_b = self.bias.grad
-            grad_b += np.add.reduce(g, axis=0)  # g.sum(0) without the Python wrapper
+            # Σ over the rows as a vector-matrix product: a reduction over many short rows is several times slower
+            grad_b += np.dot(np.ones(g.shape[0], dtype=g.dtype), g)
         if not input_grad:
             return None
         grad_x = np.dot(g, weight.data)

@@ -72,7 +72,7 @@ class MSELoss:
 
 class CrossEntropyLoss:
     """``CrossEntropyLoss(reduction="mean" | "sum")``: logits ``(N, C)``, integer class targets ``(N,)`` in
-    [0, C). ``self.probs`` (N, C) keeps the softmax probabilities of the last call."""
+    [0, C). ``self.probs`` (N, C): the softmax probabilities of the last call."""
 
     def __init__(self, reduction: str = "mean"):
         self.reduction = _check_reduction("CrossEntropyLoss", reduction)
@@ -86,28 +86,39 @@ class CrossEntropyLoss:
                 or logits.size == 0):
             self._reject(logits, target)
         n, c = logits.shape
-        if target.min() < 0 or target.max() >= c:
-            raise ValueError(f"CrossEntropyLoss: target holds classes {int(target.min())}..{int(target.max())}; "
+        low, high = np.minimum.reduce(target), np.maximum.reduce(target)
+        if low < 0 or high >= c:
+            raise ValueError(f"CrossEntropyLoss: target holds classes {int(low)}..{int(high)}; "
                              f"expected classes in [0, {c - 1}] for {c} logits")
         # log p_y = (z_y − m) − log Σ e^(z − m) for any shift m. One shift for the whole batch (its largest
         # logit) is a whole-array pass; per-row maxima reduce and broadcast along short rows, several times
         # slower. A row far below the batch's largest logit (by ~700) would underflow to Σ = 0: then, and for
         # non-finite logits, the per-row maxima are used.
         # (ufunc reductions directly: .max()/.sum() add a Python wrapper per call, which shows at small batches)
-        shifted = logits - np.maximum.reduce(logits, axis=None)
-        exp = np.exp(shifted)
+        shift = np.maximum.reduce(logits, axis=None)
+        exp = np.subtract(logits, shift)
+        np.exp(exp, out=exp)
         total = np.dot(exp, np.ones(c, dtype=exp.dtype))  # row sums as a matrix-vector product: no short-row loop
-        if not total.min() > _SMALLEST_TOTAL:
-            shifted = logits - np.maximum.reduce(logits, axis=1, keepdims=True)
-            exp = np.exp(shifted, out=exp)
-            total = np.add.reduce(exp, axis=1)
         rows = np.arange(n)
-        loss = float(np.log(total).sum() - shifted[rows, target].sum())
+        if not total.min() > _SMALLEST_TOTAL:
+            shift = np.maximum.reduce(logits, axis=1, keepdims=True)
+            np.exp(np.subtract(logits, shift, out=exp), out=exp)
+            total = np.add.reduce(exp, axis=1)
+            shift = shift[:, 0]
+        loss = float(np.log(total).sum() - np.add.reduce(logits[rows, target] - shift))
         if self.reduction == "mean":
             loss /= n
-        exp *= (1.0 / total)[:, None]
-        self.logits, self.target, self.probs, self._rows = logits, target, exp, rows
+        # e^(z − m) and 1/Σ kept apart: backward scales them in one pass, where normalising here would take two
+        self.logits, self.target, self._exp, self._inverse_total, self._rows = logits, target, exp, 1.0 / total, rows
+        self._probs = None
         return loss
+
+    @property
+    def probs(self) -> np.ndarray:
+        """The softmax probabilities (N, C) of the last call."""
+        if self._probs is None:
+            self._probs = self._exp * self._inverse_total[:, None]
+        return self._probs
 
     def _reject(self, logits, target) -> None:
         if not isinstance(logits, np.ndarray) or logits.ndim != 2 or logits.dtype.kind != "f" or logits.size == 0:
@@ -123,7 +134,7 @@ class CrossEntropyLoss:
     def backward(self) -> np.ndarray:
         """dLoss/dlogits (N, C) = (softmax − onehot) / N (without /N for "sum")."""
         scale = 1.0 / len(self.target) if self.reduction == "mean" else 1.0
-        grad = self.probs * scale
+        grad = self._exp * (self._inverse_total * scale)[:, None]
         grad[self._rows, self.target] -= scale
         return grad
 

@@ -29,7 +29,7 @@ import numpy as np
 
 from .parameter import DEFAULT_DTYPE
 from .recurrent import RNNBase, per_layer
-from .rnn_steps import multiply_by_previous, rows, time_steps
+from .rnn_steps import rows, time_steps, with_previous
 
 # torch's blocks i, f, g, o → the loop's o, i, f, g
 _LOOP_BLOCKS = np.array([3, 0, 1, 2])
@@ -121,8 +121,8 @@ class LSTM(RNNBase):
         # and i ⊙ g (kept by forward) to save passes:
         #   dc += dh ⊙ o(1 − tanh²c) = dh ⊙ (o − h ⊙ tanh c)        do = dh ⊙ o(1−o) tanh c = dh ⊙ (1−o) ⊙ h
         #   di = dc ⊙ i(1−i) g = dc ⊙ (1−i) ⊙ ig    df = dc ⊙ f(1−f) c_{t−1}    dg = dc ⊙ i(1−g²) = dc ⊙ (i − ig ⊙ g)
-        factors = np.empty((L, 5, H, N), dtype=dtype)  # per step [c o i f g]: dh's two, then dc's three
-        c_factor, o_factor, i_factor, f_factor, g_factor = (factors[:, k] for k in range(5))
+        # dh's two factors, then dc's three, each a contiguous (L, H, N)
+        c_factor, o_factor, i_factor, f_factor, g_factor = np.empty((5, L, H, N), dtype=dtype)
         np.multiply(states, tanh_cells, out=c_factor)
         np.subtract(o, c_factor, out=c_factor)
         np.subtract(1.0, o, out=o_factor)
@@ -133,13 +133,13 @@ class LSTM(RNNBase):
         np.subtract(i, g_factor, out=g_factor)
         np.subtract(1.0, f, out=f_factor)
         f_factor *= f
-        multiply_by_previous(f_factor, cells, c0, reverse)  # ⊙ c_{t−1}
-        dh_factors, dc_factors = factors[:, :2], factors[:, 2:]
+        with_previous(np.multiply, cells, c0, f_factor, reverse, out=f_factor)  # ⊙ c_{t−1}
         grad_gates = np.empty((4 * H, L, N), dtype=dtype)
         # each step's [dc do di df dg] in one contiguous scratch, [do di df dg] its last 4·H rows: the product
         # reads them faster, and one strided copy into grad_gates costs less than writing there piece by piece
         scratch = np.empty((5, H, N), dtype=dtype)
-        dc, d4 = scratch[0], scratch[1:].reshape(4 * H, N)
+        dc, do, di, df, dg = scratch
+        d4 = scratch[1:].reshape(4 * H, N)
         carry_buffer, carry_c_buffer = np.empty((H, N), dtype=dtype), np.empty((H, N), dtype=dtype)
         w_hh_t = np.ascontiguousarray(w_hh.T)
         dot, multiply = np.dot, np.multiply
@@ -148,10 +148,14 @@ class LSTM(RNNBase):
             dh = grad_h[t]
             if carry is not None:
                 dh += carry
-            multiply(dh, dh_factors[t], out=scratch[:2])
+            # separate products: a broadcast over the blocks is slower than the calls it saves
+            multiply(dh, c_factor[t], out=dc)
+            multiply(dh, o_factor[t], out=do)
             if carry_c is not None:
                 dc += carry_c
-            multiply(dc, dc_factors[t], out=scratch[2:])
+            multiply(dc, i_factor[t], out=di)
+            multiply(dc, f_factor[t], out=df)
+            multiply(dc, g_factor[t], out=dg)
             carry_c = multiply(dc, f[t], out=carry_c_buffer)
             carry = dot(w_hh_t, d4, out=carry_buffer)
             grad_gates[:, t] = d4

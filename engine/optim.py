@@ -165,6 +165,7 @@ class Adam(Optimizer):
 
     def __init__(self, params, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8, weight_decay: float = 0.0):
         self.step_count = 0
+        self._scratch = None
         super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay))
         self.state = {"exp_avg": np.zeros_like(self.flat.data), "exp_avg_sq": np.zeros_like(self.flat.data)}
 
@@ -190,10 +191,15 @@ class Adam(Optimizer):
             g = g + weight_decay * w
         self.step_count += 1
         t = self.step_count
+        # one scratch array for every intermediate, reused from step to step: fresh temporaries of the buffer's
+        # size would each be new memory to fault in and pull through the cache
+        scratch = self._scratch
+        if scratch is None or scratch.shape != w.shape:
+            scratch = self._scratch = np.empty_like(w)
         # m.lerp_(g, 1 − β1) as torch writes it (same rounding as torch, not just the same maths)
         weight = 1.0 - beta1
         if weight < 0.5:
-            step = g - m
+            step = np.subtract(g, m, out=scratch)
             step *= weight
             m += step
         else:
@@ -201,11 +207,13 @@ class Adam(Optimizer):
             m *= 1.0 - weight
             m += g
         v *= beta2
-        v += (1.0 - beta2) * (g * g)
-        denom = np.sqrt(v)
+        square = np.multiply(g, g, out=scratch)
+        square *= 1.0 - beta2
+        v += square
+        denom = np.sqrt(v, out=scratch)
         denom /= math.sqrt(1.0 - beta2 ** t)
         denom += eps
-        update = m / denom
+        update = np.divide(m, denom, out=scratch)
         update *= lr / (1.0 - beta1 ** t)
         w -= update
 

@@ -8,8 +8,9 @@ training mode. The reverse direction walks t = L−1 … 0.
 
 Backward walks the same steps in reverse. Each cell turns dLoss/dh_t (from above, plus what step t+1 sends
 back) into the gradients of its gate pre-activations, split in an input side ``d_ih`` and a recurrent side
-``d_hh`` (equal except in the GRU), both (G·H, L, N); every weight gradient is then one matmul over all steps
-(the time loops' layout: engine/rnn_steps.py):
+``d_hh`` (equal except in the GRU, whose ``d_hh`` comes in its own row order: ``_recurrent_order``), both
+(G·H, L, N); every weight gradient is then one matmul over all steps (the time loops' layout:
+engine/rnn_steps.py; with token ids, dW_ih is a segment sum per id and db_ih its row sums):
 
     dW_ih += Σ_t d_ih,tᵀ x_t      dW_hh += Σ_t d_hh,tᵀ h_{t−1}      db_ih += Σ d_ih      db_hh += Σ d_hh
     dx_t   = d_ih,t W_ih
@@ -28,7 +29,7 @@ from . import _checks
 from .module import Module
 from .parameter import DEFAULT_DTYPE, Parameter, check_dtype
 from .random import resolve_rng
-from .rnn_steps import SortedIds, add_rows, input_terms, outer_sum, rows
+from .rnn_steps import SortedIds, add_rows, input_terms, outer_sum, row_sums, rows
 
 NONLINEARITIES = ("tanh", "relu")
 PARAMETER_KINDS = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
@@ -229,16 +230,22 @@ class RNNBase(Module):
         return out, finals
 
     # --- backward ------------------------------------------------------------------------------------------
-    def _run_backward(self, grad_output: np.ndarray, grad_finals: tuple) -> tuple[np.ndarray, list[np.ndarray]]:
+    def _run_backward(self, grad_output: np.ndarray, grad_finals: tuple,
+                      feature_major: bool = False) -> tuple[np.ndarray, list[np.ndarray]]:
         """Backprop through time; ``grad_finals`` are the gradients of the final states (None: zeros).
-        Returns grad_x and the gradients of the initial states, shaped as they were given."""
+        Returns grad_x and the gradients of the initial states, shaped as they were given.
+
+        ``feature_major``: ``grad_output`` is ``(L, D·H_out, N)`` (N = 1 unbatched), the layout the time loops
+        read, which a readout can write directly (engine/sequence.py): it is then used, and completed, in place
+        instead of copied."""
         where = self._where()
         if self.output is None:
             raise ValueError(f"{where}: backward called before forward; expected a forward pass first")
         dtype = self.dtype
         grad_output = np.asarray(grad_output)
-        if grad_output.shape != self.output.shape:
-            raise ValueError(f"{where}: grad_output has shape {grad_output.shape}; expected {self.output.shape} "
+        expected = self.hidden_states[-1].transpose(0, 2, 1).shape if feature_major else self.output.shape
+        if grad_output.shape != expected:
+            raise ValueError(f"{where}: grad_output has shape {grad_output.shape}; expected {expected} "
                              "(the shape of output)")
         carried = []
         for name, grad, final in zip(self.state_names, grad_finals, self._finals):
@@ -250,7 +257,9 @@ class RNNBase(Module):
                                      f"(the shape of {final_name})")
                 grad = grad[:, None, :] if self._unbatched else grad
             carried.append(grad)
-        if self._unbatched:
+        if feature_major:
+            pass
+        elif self._unbatched:
             grad_output = grad_output[:, None, :]
         elif self.batch_first:
             grad_output = grad_output.transpose(1, 0, 2)
@@ -272,7 +281,10 @@ class RNNBase(Module):
             for d, (w_ih, w_hh, b_ih, b_hh) in enumerate(self._cells[k]):
                 index = k * D + d
                 cols = slice(d * H, (d + 1) * H)
-                grad_h_d = grad_h[:, :, cols].transpose(0, 2, 1).astype(dtype, order="C")  # always a copy
+                if feature_major and k == self.num_layers - 1:
+                    grad_h_d = grad_h[:, cols]  # (L, H, N), each step's (H, N) contiguous
+                else:
+                    grad_h_d = grad_h[:, :, cols].transpose(0, 2, 1).astype(dtype, order="C")  # always a copy
                 grad_states[k].append(grad_h_d)
                 d_ih, d_hh, grads_start = self._cell_backward(
                     self._caches[k][d], grad_h_d, [None if g is None else g[index].T for g in carried],
@@ -290,7 +302,7 @@ class RNNBase(Module):
                 if b_ih is not None:
                     # with ids each step adds its gradient to exactly one column of dW_ih: dW_ih's row sums are
                     # the bias gradient, a sum over V columns instead of L·N
-                    grad_bias = np.add.reduce(grad_w_ih if ids else d_ih.reshape(d_ih.shape[0], -1), axis=1)
+                    grad_bias = row_sums(grad_w_ih if ids else d_ih)
                     add_rows(b_ih.grad, order, grad_bias)
                     add_rows(b_hh.grad, recurrent_order, grad_bias if d_hh is d_ih
                              else self._recurrent_bias_grad(d_hh, grad_bias))
@@ -333,7 +345,7 @@ class RNNBase(Module):
 
     def _recurrent_bias_grad(self, d_hh: np.ndarray, grad_bias: np.ndarray) -> np.ndarray:
         """db_hh = Σ d_hh, in ``_recurrent_order``, when ``d_hh`` is not ``d_ih`` (whose sums are ``grad_bias``)."""
-        return np.add.reduce(d_hh.reshape(d_hh.shape[0], -1), axis=1)
+        return row_sums(d_hh)
 
     def _loop_weights(self, order, w_ih, w_hh, b_ih, b_hh):
         """``(w_in (G·H, H_in), w_rec (G·H, H), bias (G·H,) or None, recurrent-only bias or None)`` as the time

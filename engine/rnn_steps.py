@@ -11,7 +11,8 @@ pre-activations ``(G·H, N)``, so each gate block is one contiguous slab and the
     per-step caches       (L, ·, N)     what a step writes and its backward reads, one contiguous slab a step
 
 The layer's output and the gradients it receives stay torch's ``(L, N, D·H)``; each direction's states
-cross between the layouts once, in one transposed copy.
+cross between the layouts once, in one transposed copy. A readout that writes dLoss/dh_t feature-major
+``(L, D·H, N)`` itself (engine/sequence.py: one batched product) hands it to the loops without that copy.
 """
 
 from __future__ import annotations
@@ -24,25 +25,17 @@ def time_steps(length: int, reverse: bool, backward: bool = False) -> range:
     return range(length - 1, -1, -1) if reverse != backward else range(length)
 
 
-def previous_steps(states: np.ndarray, initial: np.ndarray, reverse: bool) -> np.ndarray:
-    """``(L, H, N)``: the state each step started from (h_{t−1}, or h_{t+1} in reverse; ``initial`` (H, N)
-    first)."""
-    previous = np.empty_like(states)
+def with_previous(op, states: np.ndarray, initial: np.ndarray, values: np.ndarray, reverse: bool,
+                  out: np.ndarray) -> np.ndarray:
+    """``out[t] = op(state step t started from, values[t])`` for every step, without building the shifted states:
+    h_{t−1} (h_{t+1} in reverse), ``initial`` (H, N) at the first step. ``op`` is a ufunc, e.g. np.subtract."""
     if reverse:
-        previous[:-1], previous[-1] = states[1:], initial
+        op(states[1:], values[:-1], out=out[:-1])
+        op(initial, values[-1], out=out[-1])
     else:
-        previous[1:], previous[0] = states[:-1], initial
-    return previous
-
-
-def multiply_by_previous(values: np.ndarray, states: np.ndarray, initial: np.ndarray, reverse: bool) -> None:
-    """``values[t] *= `` the state step t started from (as ``previous_steps``), in place, without building it."""
-    if reverse:
-        values[:-1] *= states[1:]
-        values[-1] *= initial
-    else:
-        values[1:] *= states[:-1]
-        values[0] *= initial
+        op(states[:-1], values[1:], out=out[1:])
+        op(initial, values[0], out=out[0])
+    return out
 
 
 def rows(array: np.ndarray, order: np.ndarray | None) -> np.ndarray:
@@ -94,6 +87,13 @@ class SortedIds:
         out = np.zeros((P, self.size), dtype=grad.dtype)
         out[:, self.present] = np.add.reduceat(columns, self.starts, axis=1)
         return out
+
+
+def row_sums(a: np.ndarray) -> np.ndarray:
+    """Σ over every axis but the first, ``(P, …) -> (P,)``, as a matrix-vector product: several times faster
+    than a reduction over many short rows."""
+    flat = a.reshape(a.shape[0], -1)
+    return np.dot(flat, np.ones(flat.shape[1], dtype=flat.dtype))
 
 
 def outer_sum(a: np.ndarray, b: np.ndarray) -> np.ndarray:

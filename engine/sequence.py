@@ -60,16 +60,18 @@ class SequenceModel(Module):
         rnn = self.rnn
         rnn(x)
         features = rnn.hidden_states[-1]  # time-major (L, N, D·H), contiguous
+        # the head's forward directly, as Sequential calls its layers: Module.__call__ would check the states for
+        # NaN/inf (a pass over them) and fail a diverging network halfway instead of letting the loss report it
         if self.readout == "last_step":
-            y = self.head(features[-1])  # (N, out)
+            y = self.head.forward(features[-1])  # (N, out)
             return y[0] if rnn._unbatched else y
         L, N, width = features.shape
         if self._head_reads_batch_first():
             # one copy of the states, batch-first, so the logits come out (N, L, out) in memory: a loss reads them
             # as (N·L, out) rows and returns their gradient so, where time-major logits cost it two copies
             features = np.ascontiguousarray(features.transpose(1, 0, 2))
-            return self.head(features.reshape(N * L, width)).reshape(N, L, -1)
-        y = self.head(features.reshape(L * N, width)).reshape(L, N, -1)
+            return self.head.forward(features.reshape(N * L, width)).reshape(N, L, -1)
+        y = self.head.forward(features.reshape(L * N, width)).reshape(L, N, -1)
         if rnn._unbatched:
             return y[:, 0]
         return y.transpose(1, 0, 2) if rnn.batch_first else y
@@ -82,19 +84,24 @@ class SequenceModel(Module):
         if self.readout == "last_step":
             grad_features = np.zeros_like(features)
             grad_features[-1] = self.head.backward(grad_output.reshape(N, -1))
-        elif self._head_reads_batch_first():
-            grad_rows = np.ascontiguousarray(grad_output).reshape(N * L, -1)
-            rnn.backward(self.head.backward(grad_rows).reshape(N, L, width))
+            if rnn._unbatched:
+                grad_features = grad_features[:, 0]
+            elif rnn.batch_first:
+                grad_features = grad_features.transpose(1, 0, 2)
+            rnn.backward(grad_features)
             return
+        if self._head_reads_batch_first():
+            grad_rows = np.ascontiguousarray(grad_output).reshape(N * L, -1)
+            per_step = grad_rows.reshape(N, L, -1).transpose(1, 2, 0)  # (L, out, N)
         else:
             grad_tm = grad_output.transpose(1, 0, 2) if rnn.batch_first and not rnn._unbatched else grad_output
             grad_rows = np.ascontiguousarray(grad_tm).reshape(L * N, -1)
-            grad_features = self.head.backward(grad_rows).reshape(L, N, width)
-        if rnn._unbatched:
-            grad_features = grad_features[:, 0]
-        elif rnn.batch_first:
-            grad_features = grad_features.transpose(1, 0, 2)
-        rnn.backward(grad_features)
+            per_step = grad_rows.reshape(L, N, -1).transpose(0, 2, 1)
+        self.head.backward(grad_rows, input_grad=False)
+        # dLoss/dh_t = Wᵀ g_t for every step as one batched product, straight into the (L, width, N) layout the
+        # recurrent layer's time loops read (BLAS takes each step's g_t as a strided matrix): no transposed copy
+        rnn._run_backward(np.matmul(self.head.weight.data.T, per_step), (None,) * len(rnn.state_names),
+                          feature_major=True)
 
     def _head_reads_batch_first(self) -> bool:
         """Batch-first every-step readout whose logits outweigh half the states (a character model's: copying
