@@ -74,8 +74,12 @@ class GRU(RNNBase):
         recurrent_n = np.empty((L, H, N), dtype=dtype)  # hn_t = W_hn h_{t−1} + b_hn, kept for backward
         states = np.empty_like(recurrent_n)
         h = initial[0]
+        if b_hh is not None:
+            b_hh = np.repeat(b_hh, N, axis=1)  # (H, N): a contiguous addition, not a broadcast along short rows
+        step = np.empty((H, N), dtype=dtype)
+        dot, tanh, multiply = np.dot, np.tanh, np.multiply
         for t in time_steps(L, reverse):
-            a = np.dot(w_hh, h, out=gates[t])
+            a = dot(w_hh, h, out=gates[t])
             hn = recurrent_n[t]
             if b_hh is None:
                 hn[...] = a[2 * H:]
@@ -84,13 +88,13 @@ class GRU(RNNBase):
             x_t = x_terms[:, t]
             rz = a[:2 * H]
             rz += x_t[:2 * H]
-            np.tanh(rz, out=rz)
+            tanh(rz, out=rz)
             rz *= 0.5
             rz += 0.5
-            n = np.multiply(a[:H], hn, out=a[2 * H:])
+            n = multiply(a[:H], hn, out=a[2 * H:])
             n += x_t[2 * H:]
-            np.tanh(n, out=n)
-            step = h - n
+            tanh(n, out=n)
+            np.subtract(h, n, out=step)
             step *= a[H:2 * H]
             h = np.add(n, step, out=states[t])
         finals[0][...] = h
