@@ -21,6 +21,8 @@ class Activation(Module):
     """Base of the activation modules: no parameters, shape-preserving."""
 
     name = "activation"
+    kept = ("input", "output")
+    input = output = None  # until a forward
 
     def _check(self, x) -> None:
         # Cheap checks only (type and dtype): activations sit on the hot path between Linear layers.
@@ -176,6 +178,8 @@ class SiLU(Activation):
     """a = z·sigmoid(z) (also called swish); σ'(z) = s(1 + z(1 − s)) with s = sigmoid(z)."""
 
     name = "swish"
+    kept = ("input", "output", "sigmoid")
+    sigmoid = None  # until a forward
 
     @staticmethod
     def function(z):

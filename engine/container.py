@@ -2,7 +2,9 @@
 
 Besides torch's forward, ``backward(grad)`` runs the children's backward in reverse (a MaxPool2d after a ReLU runs
 both in one, cheaper, with the same numbers: ``MaxPool2d.backward_with``). The model's input is
-validated once here (type, dtype, finiteness); each child then only does its own cheap shape checks.
+validated once here (type, dtype, finiteness); each child then only does its own cheap shape checks. Before a pass,
+the children let go of what the last one kept (``Module.release_kept``), so its memory serves this pass while still
+in cache.
 Children are renumbered after ``insert``/``pop`` so ``state_dict`` keys are what torch would give the
 resulting model.
 """
@@ -37,6 +39,8 @@ class Sequential(Module):
         for i, m in enumerate(modules):
             self._modules[str(i)] = m
         self.__dict__["_chain"] = tuple(modules)
+        # Module.release_kept for each child that keeps arrays, as one dict update each (a pass runs them all)
+        self.__dict__["_releases"] = tuple((m.__dict__.update, dict.fromkeys(m.kept)) for m in modules if m.kept)
 
     # --- list-like access
     def __len__(self) -> int:
@@ -101,6 +105,10 @@ class Sequential(Module):
             self._reject(x)
         d = self.__dict__
         d["input"] = x
+        # The last pass's activations, columns and winners go before this pass allocates its own: freed just now,
+        # the same memory comes back still in cache (measured: 3–5 % of the ConvNetJS CNN's step).
+        for update, released in self._releases:
+            update(released)
         try:
             for m in self._chain:
                 x = m.forward(x)

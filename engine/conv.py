@@ -81,6 +81,8 @@ class Conv2d(Module):
     Inputs must already have the layer's dtype: nothing is cast silently.
     """
 
+    kept = ("input", "output", "_cols")
+
     def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0, bias: bool = True,
                  *, init: str = "default", nonlinearity: str = "relu", rng=None, dtype=np.float64):
         super().__init__()
@@ -234,6 +236,9 @@ class _Pool2d(Module):
     torch's other options keep their defaults here: no padding, dilation 1, ceil_mode False.
     """
 
+    kept = ("input", "output", "grad_output")
+    grad_output = None  # until a backward
+
     def __init__(self, kernel_size, stride=None):
         super().__init__()
         name = type(self).__name__
@@ -274,6 +279,8 @@ class MaxPool2d(_Pool2d):
     winner in its plane, as torch's ``return_indices``; on ties the first in row-major order wins
     and alone receives the gradient, as in torch.
     """
+
+    kept = ("input", "output", "grad_output", "_offset")
 
     def __init__(self, kernel_size, stride=None):
         super().__init__(kernel_size, stride)

@@ -48,6 +48,16 @@ class Module:
         object.__delattr__(self, name)
 
     # --- calling
+    # What forward keeps for backward and the views (activations, im2col columns, pool winners), each None before
+    # a forward: Sequential lets go of the last pass's before the next pass allocates its own (release_kept).
+    kept: tuple[str, ...] = ()
+
+    def release_kept(self) -> None:
+        """Set every attribute named in ``kept`` back to None, as before any forward (Sequential.forward does it
+        before a pass): the allocator then hands the next pass the memory just freed, still in cache, rather than
+        memory a whole step cold. Read them again after the next forward."""
+        self.__dict__.update(dict.fromkeys(self.kept))
+
     def __call__(self, *args, **kwargs):
         # A module called on its own checks its input for NaN/inf; inside a Sequential only the model's input is
         # checked (Sequential.forward calls children's forward directly), so a diverging network's inf

@@ -455,3 +455,34 @@ def test_layers_of_either_column_layout_match_torch(c_in, kernel, stride, paddin
     for ours, theirs in [(out, t_out), (grad_x, tx.grad), (conv.weight.grad, tw.grad), (conv.bias.grad, tb.grad)]:
         assert ours.dtype == dtype
         np.testing.assert_allclose(ours, theirs.detach().numpy(), rtol=tolerance, atol=tolerance)
+
+
+def test_sequential_lets_go_of_the_last_pass_arrays_before_the_next_pass_allocates_its_own():
+    # The memory the last pass kept (activations, im2col columns, pool winners) is freed before any layer of the
+    # next pass runs, so the allocator can hand it straight back, still in cache; after the pass every layer keeps
+    # this pass's arrays, as before.
+    import weakref
+
+    class Witness(engine.Module):
+        def forward(self, x):
+            self.__dict__["alive"] = [name for name, ref in refs.items() if ref() is not None]
+            return x
+
+        def backward(self, grad_output):
+            return grad_output
+
+    refs = {}
+    witness = Witness()
+    model = engine.Sequential(witness, Conv2d(1, 2, 3, padding=1, rng=0), engine.ReLU(), MaxPool2d(2),
+                              engine.Flatten(), engine.Linear(2 * 3 * 3, 2, rng=1))
+    rng = np.random.default_rng(3)
+    model(rng.standard_normal((2, 1, 6, 6)))
+    conv, relu, pool = model[1], model[2], model[3]
+    refs.update({"conv columns": weakref.ref(conv._cols), "conv output": weakref.ref(conv.output),
+            "relu output": weakref.ref(relu.output), "pool output": weakref.ref(pool.output),
+            "pool winners": weakref.ref(pool._offset)})
+    x = rng.standard_normal((2, 1, 6, 6))
+    model(x)
+    assert witness.alive == ["pool output"]  # only what Flatten and Linear (which keep nothing back) still view
+    assert conv.input is x and relu.input is conv.output and pool.input is relu.output
+    np.testing.assert_array_equal(pool.indices.shape, pool.output.shape)
