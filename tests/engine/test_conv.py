@@ -486,3 +486,15 @@ def test_sequential_lets_go_of_the_last_pass_arrays_before_the_next_pass_allocat
     assert witness.alive == ["pool output"]  # only what Flatten and Linear (which keep nothing back) still view
     assert conv.input is x and relu.input is conv.output and pool.input is relu.output
     np.testing.assert_array_equal(pool.indices.shape, pool.output.shape)
+
+
+def test_a_copy_of_a_model_lets_go_of_its_own_arrays_only():
+    import copy
+    model = engine.Sequential(Conv2d(1, 2, 3, rng=0), engine.ReLU(), MaxPool2d(2))
+    x = np.random.default_rng(4).standard_normal((1, 1, 6, 6))
+    model(x)
+    kept = [(m.input, m.output) for m in model]
+    twin = copy.deepcopy(model)
+    twin(x)
+    assert all(m.input is a and m.output is b for m, (a, b) in zip(model, kept))
+    np.testing.assert_array_equal(twin[2].output, model[2].output)
