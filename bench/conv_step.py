@@ -48,6 +48,7 @@ def step_ops(model, optimizer, loss_fn, x, y, run):
     chain = list(model)
     run("zero_grad", optimizer.zero_grad)
     run("input check", engine._checks.all_finite, x)  # Sequential.forward's check of the model's input
+    run("release kept", lambda: [m.release_kept() for m in chain])  # as Sequential.forward, before the pass
     for i, m in enumerate(chain):
         x = run(f"{i} {type(m).__name__} forward", m.forward, x)
     run("loss forward", loss_fn.forward, x, y)
