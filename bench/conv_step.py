@@ -3,7 +3,8 @@
     .venv/bin/python bench/conv_step.py [--dtype float32] [--steps 600]
 
 For each layer's forward and backward (run as Sequential runs them: a MaxPool2d after a ReLU does both backwards in
-one), the loss, zero_grad and Adam: the median µs per call over --steps steps, and how many Python-level operations
+one), the loss, zero_grad and Adam: the median µs per call over --steps steps (this thread's CPU time, so that load
+from elsewhere on the machine does not count), and how many Python-level operations
 (calls, arithmetic operators, indexing: each one numpy call or more, or a Python call) it executes inside engine/,
 counted over one step with an opcode tracer. The sum of the medians is near the whole step; a step run in the
 middle of the others is slower than the same op timed alone (the large im2col arrays push everything else out of
@@ -84,9 +85,9 @@ def main() -> None:
     times: dict[str, list[float]] = {}
 
     def timed(name, function, *args, **kwargs):
-        start = time.perf_counter()
+        start = time.thread_time()
         result = function(*args, **kwargs)
-        times.setdefault(name, []).append(time.perf_counter() - start)
+        times.setdefault(name, []).append(time.thread_time() - start)
         return result
     for _ in range(50):
         step_ops(model, optimizer, loss_fn, *next(data), timed)
