@@ -282,7 +282,13 @@ async def main(args) -> None:
             await asyncio.sleep(0.5)  # let it get going
             during = await measure(viewer, args.seconds, server.pid)
             stop.set()
-            process.join(30)
+            # joined off the event loop: the victim's client must keep reading and writing while an attacker winds
+            # down (a blocking join of up to 30 s froze it, and its Engine.IO write loop then gave up: "packet
+            # queue is empty, aborting", then a frame's attachment read without its header)
+            await asyncio.to_thread(process.join, 30)
+            if process.is_alive():
+                process.terminate()
+                await asyncio.to_thread(process.join, 5)
             opened = result.get(timeout=5) if not result.empty() else "?"
             await asyncio.sleep(1.0)  # the attacker's last connections close
             after = await measure(viewer, args.seconds, server.pid)
