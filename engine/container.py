@@ -39,9 +39,9 @@ class Sequential(Module):
         for i, m in enumerate(modules):
             self._modules[str(i)] = m
         self.__dict__["_chain"] = tuple(modules)
-        # Module.release_kept for each child that keeps arrays, as one dict update each (a pass runs them all).
-        # Modules, not their bound methods: a deepcopy of the model must release its own children.
-        self.__dict__["_releases"] = tuple((m, dict.fromkeys(m.kept)) for m in modules if m.kept)
+        # the children that keep arrays (Module.release_kept); modules, not bound methods: a deepcopy of the model
+        # must release its own children
+        self.__dict__["_keepers"] = tuple(m for m in modules if m.kept)
 
     # --- list-like access
     def __len__(self) -> int:
@@ -108,8 +108,8 @@ class Sequential(Module):
         d["input"] = x
         # The last pass's activations, columns and winners go before this pass allocates its own: freed just now,
         # the same memory comes back still in cache (measured: 3–5 % of the ConvNetJS CNN's step).
-        for m, released in self._releases:
-            m.__dict__.update(released)
+        for m in self._keepers:
+            m.release_kept()
         try:
             for m in self._chain:
                 x = m.forward(x)
