@@ -49,11 +49,43 @@ def test_cross_entropy_by_hand():
 
 
 @pytest.mark.parametrize("reduction", ["mean", "sum"])
-def test_cross_entropy_gradients(reduction):
+@pytest.mark.parametrize("shape", [(6, 4), (3, 4, 5), (2, 4, 3, 2)])
+def test_cross_entropy_gradients(reduction, shape):
     rng = np.random.default_rng(1)
-    logits = rng.standard_normal((6, 4)) * 2
-    target = rng.integers(0, 4, size=6)
-    assert gradcheck_loss(engine.CrossEntropyLoss(reduction), logits, target, h=1e-5) < TOL
+    logits = rng.standard_normal(shape) * 2
+    target = rng.integers(0, 4, size=shape[:1] + shape[2:])
+    # h = 1e-4: the loss sums a log over every position, whose roundoff a smaller step would amplify
+    assert gradcheck_loss(engine.CrossEntropyLoss(reduction), logits, target, h=1e-4) < TOL
+
+
+def _laid_out(a: np.ndarray, memory_order: tuple) -> np.ndarray:
+    """``a``'s values in a view whose memory holds the axes in ``memory_order`` (outermost first)."""
+    return np.ascontiguousarray(a.transpose(memory_order)).transpose(np.argsort(memory_order))
+
+
+# (N, C) rows; torch's (N, C, d1, …) form: a sequence model's (N, C, L), in the memory layouts a model hands over
+# (per step (L, C, N), time-major (L, N, C), class-major (C, N, L))
+@pytest.mark.parametrize("shape, memory_order", [
+    ((7, 5), (0, 1)), ((7, 5), (1, 0)), ((3, 5, 4), (0, 1, 2)), ((3, 5, 4), (2, 1, 0)), ((3, 5, 4), (2, 0, 1)),
+    ((3, 5, 4), (1, 0, 2)), ((2, 5, 3, 2), (2, 3, 0, 1)),
+])
+def test_cross_entropy_matches_torch_in_any_layout(shape, memory_order):
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(3)
+    values = rng.standard_normal(shape) * 10
+    target = rng.integers(0, shape[1], size=shape[:1] + shape[2:])
+    logits = _laid_out(values, memory_order)
+    for reduction in ("mean", "sum"):
+        lt = torch.from_numpy(values.copy()).requires_grad_()
+        ref = torch.nn.functional.cross_entropy(lt, torch.from_numpy(target), reduction=reduction)
+        ref.backward()
+        fn = engine.CrossEntropyLoss(reduction)
+        assert fn(logits, target) == pytest.approx(ref.item(), rel=1e-13)
+        grad = fn.backward()
+        np.testing.assert_allclose(grad, lt.grad.numpy(), rtol=1e-12, atol=1e-15)  # p − 1: an ulp of 1
+        assert grad.strides == logits.strides  # handed back in the logits' layout: nothing copied to reorder it
+        np.testing.assert_allclose(fn.probs.sum(axis=1), 1.0, rtol=1e-14)
+        np.testing.assert_allclose(fn.probs, torch.softmax(lt.detach(), dim=1).numpy(), rtol=1e-12, atol=1e-300)
 
 
 def test_cross_entropy_is_stable_for_huge_logits():
@@ -106,6 +138,9 @@ def test_mse_rejects_bad_input(pred, target, message):
     (np.zeros((2, 3)), np.array([-1, 0]), r"target holds classes -1..0; expected classes in \[0, 2\]"),
     (np.zeros((2, 3)), np.array([0.0, 1.0]), r"CrossEntropyLoss: target has dtype float64; expected integer class"),
     (np.zeros((2, 3)), np.array([0, 1, 2]), r"CrossEntropyLoss: target has shape \(3,\); expected \(2,\)"),
+    (np.zeros((2, 3, 4)), np.zeros((2, 3), dtype=int),
+     r"CrossEntropyLoss: target has shape \(2, 3\); expected \(2, 4\) to match logits \(2, 3, 4\)"),
+    (np.zeros((2, 3, 4)), np.array([[0, 1, 2, 3], [0, 0, 0, 0]]), r"target holds classes 0..3; expected classes in \[0, 2\]"),
     (np.zeros(3), np.array([0]), r"CrossEntropyLoss: logits have shape \(3,\) .*expected a float array \(N, C\)"),
     (np.zeros((2, 3), dtype=int), np.array([0, 1]), "CrossEntropyLoss: logits have shape .* dtype int64"),
 ])
