@@ -101,9 +101,9 @@ class GRU(RNNBase):
         return states, (gates, recurrent_n, states, initial[0])
 
     def _recurrent_order(self, order):
-        # d_hh's rows n, r, z: [dn ⊙ r  dr  dz] sits just before [dr dz dn] in one array (see _cell_backward)
-        H = self.hidden_size
-        return np.r_[2 * H:3 * H, 0:2 * H]
+        # d_hh's rows n, r, z (torch's r, z, n rotated): [dn ⊙ r  dr  dz] sits just before [dr dz dn] in one array
+        # (see _cell_backward)
+        return 2 * self.hidden_size
 
     def _recurrent_bias_grad(self, d_hh, grad_bias):
         # rows n, r, z: the r and z rows are the input side's

@@ -31,9 +31,6 @@ from .parameter import DEFAULT_DTYPE
 from .recurrent import RNNBase, per_layer
 from .rnn_steps import rows, time_steps, with_previous
 
-# torch's blocks i, f, g, o → the loop's o, i, f, g
-_LOOP_BLOCKS = np.array([3, 0, 1, 2])
-
 
 class LSTM(RNNBase):
     """torch.nn.LSTM: ``LSTM(input_size, hidden_size, num_layers=1, bias=True, batch_first=False, dropout=0.0,
@@ -53,9 +50,8 @@ class LSTM(RNNBase):
         super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
                          rng=rng, dtype=dtype)
 
-    def _loop_order(self) -> np.ndarray:
-        H = self.hidden_size
-        return (_LOOP_BLOCKS[:, None] * H + np.arange(H)).ravel()
+    def _loop_order(self) -> int:
+        return 3 * self.hidden_size  # torch's blocks i, f, g, o rotated to the loop's o, i, f, g
 
     @property
     def cell_states(self) -> list[np.ndarray]:
@@ -77,7 +73,7 @@ class LSTM(RNNBase):
     def _loop_weights(self, order, w_ih, w_hh, b_ih, b_hh):
         # blocks o, i, f, g; the sigmoid blocks' rows pre-scaled by ½ for σ(a) = ½ tanh(a/2) + ½
         sigmoid_rows = slice(0, 3 * self.hidden_size)
-        w_in, w_rec = w_ih[order], w_hh[order]  # fresh copies, scaled in place
+        w_in, w_rec = rows(w_ih, order), rows(w_hh, order)  # fresh copies, scaled in place
         w_in[sigmoid_rows] *= 0.5
         w_rec[sigmoid_rows] *= 0.5
         bias = None

@@ -207,8 +207,8 @@ class Adam(Optimizer):
             m *= 1.0 - weight
             m += g
         v *= beta2
-        square = np.multiply(g, g, out=scratch)
-        square *= 1.0 - beta2
+        square = np.multiply(g, 1.0 - beta2, out=scratch)  # v.addcmul_(g, g, value=1 − β2): (value·g)·g as torch
+        square *= g
         v += square
         denom = np.sqrt(v, out=scratch)
         denom /= math.sqrt(1.0 - beta2 ** t)

@@ -335,11 +335,12 @@ class RNNBase(Module):
     # --- the cell: subclasses ------------------------------------------------------------------------------
     state_names: tuple[str, ...] = ("h0",)
 
-    def _loop_order(self) -> np.ndarray | None:
-        """Rows of the stacked gate blocks in the order the cell's time loop wants them (None: torch's)."""
+    def _loop_order(self) -> int | None:
+        """The stacked gate blocks in the order the cell's time loop wants them: a rotation of torch's rows
+        (engine/rnn_steps.py ``rows``), None for torch's order."""
         return None
 
-    def _recurrent_order(self, order: np.ndarray | None) -> np.ndarray | None:
+    def _recurrent_order(self, order: int | None) -> int | None:
         """Rows of ``d_hh`` (and of the ``w_hh`` that ``_cell_backward`` gets): the loop's order but in the GRU."""
         return order
 

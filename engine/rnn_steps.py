@@ -38,17 +38,21 @@ def with_previous(op, states: np.ndarray, initial: np.ndarray, values: np.ndarra
     return out
 
 
-def rows(array: np.ndarray, order: np.ndarray | None) -> np.ndarray:
-    """The gate blocks of a stacked weight or bias in the loop's order (None: torch's)."""
-    return array if order is None else array[order]
+def rows(array: np.ndarray, order: int | None) -> np.ndarray:
+    """The gate blocks of a stacked weight or bias in the loop's order: ``order`` rotates them, the loop's row i
+    being torch's row (i + order) mod G·H (None: torch's order). A rotated array is a fresh copy."""
+    return array if not order else np.concatenate((array[order:], array[:order]))
 
 
-def add_rows(grad: np.ndarray, order: np.ndarray | None, value: np.ndarray) -> None:
-    """``grad += value`` where value's rows are in ``order`` (in place: grads may view a flat buffer)."""
-    if order is None:
+def add_rows(grad: np.ndarray, order: int | None, value: np.ndarray) -> None:
+    """``grad += value`` where value's rows are in the loop's ``order`` (see ``rows``): two contiguous slabs, in
+    place (grads may view a flat buffer)."""
+    if not order:
         grad += value
     else:
-        grad[order] += value
+        split = len(grad) - order
+        grad[order:] += value[:split]
+        grad[:order] += value[split:]
 
 
 def input_terms(weight: np.ndarray, bias: np.ndarray | None, layer_input: np.ndarray) -> np.ndarray:
@@ -84,8 +88,11 @@ class SortedIds:
         gathered once in id order, then one segment sum per id present."""
         P = grad.shape[0]
         columns = np.take(grad.reshape(P, -1), self.order, axis=1, mode="wrap")  # a permutation: in bounds
+        sums = np.add.reduceat(columns, self.starts, axis=1)
+        if len(self.present) == self.size:
+            return sums  # every id present (the usual case for a batch of text)
         out = np.zeros((P, self.size), dtype=grad.dtype)
-        out[:, self.present] = np.add.reduceat(columns, self.starts, axis=1)
+        out[:, self.present] = sums
         return out
 
 
