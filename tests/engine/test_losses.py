@@ -109,6 +109,25 @@ def test_cross_entropy_is_stable_for_huge_logits():
     np.testing.assert_allclose(grad[1], fn.backward()[0] / 2, rtol=1e-12)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("offset", [-600.0, -95.0, 95.0, 300.0, 550.0, 800.0])
+def test_cross_entropy_of_large_logits_is_finite_and_exact_in_either_dtype(dtype, offset):
+    # float32's exp overflows above ~88.7 and underflows below ~−103, float64's at ~709 and ~−745: whatever shift
+    # the loss saves passes with must hold for the dtype it is given
+    small = np.array([[0.5, -1.0, 2.0, 0.0], [1.5, 0.25, -0.75, 3.0]])
+    target = np.array([2, 1])
+    fn = engine.CrossEntropyLoss()
+    expected = fn(small, target)
+    expected_grad = fn.backward()
+    with np.errstate(over="raise", invalid="raise", divide="raise", under="ignore"):
+        loss = fn((small + offset).astype(dtype), target)
+        grad = fn.backward()
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    assert loss == pytest.approx(expected, rel=tol)
+    assert grad.dtype == dtype
+    np.testing.assert_allclose(grad, expected_grad, rtol=tol, atol=tol)
+
+
 def test_cross_entropy_keeps_probabilities_for_the_views():
     fn = engine.CrossEntropyLoss()
     fn(np.zeros((2, 4)), np.array([1, 3]))

@@ -1,6 +1,7 @@
 // Network view: neurons lit by their activation for the probe input, links coloured by sign with width and
 // opacity by |w|, every bias as a small square, and an arrow on each link for the way gradient descent is
-// pushing that weight. Hover shows a weight and its gradient; clicking a link or a bias opens the editor.
+// pushing that weight. Hover shows a weight and its gradient; clicking a link or a bias opens the editor
+// (network-pointer.js).
 // For 2-D datasets each neuron (inputs and outputs too) is drawn as its own map over the input plane, as TF
 // Playground draws them (network-maps.js; the "neuron maps" toggle), ringed and badged by its activation.
 //
@@ -12,9 +13,9 @@
 
 import { sizeCanvas } from '../../core/canvas.js';
 import { colors, colorLut, divergingScale, fontSize, glowScale, signColor } from '../../core/theme.js';
-import { parameterName } from './gradient-view.js';
-import { WEIGHT_SCALE_FLOOR, biasBox, collectLinks, hitTest, layOut, maxAbs } from './network-layout.js';
+import { WEIGHT_SCALE_FLOOR, biasBox, collectLinks, layOut, maxAbs } from './network-layout.js';
 import { NeuronMaps } from './network-maps.js';
+import { NetworkPointer } from './network-pointer.js';
 
 const NAME_FONT = () => `${fontSize(15)}px "DejaVu Sans", sans-serif`;
 
@@ -54,10 +55,8 @@ export class NetworkView {
     this.hooks = hooks;
     this.canvas = document.createElement('canvas');
     this.canvas.className = 'network-canvas';
-    this.tooltip = document.createElement('div');
-    this.tooltip.className = 'tooltip';
-    this.tooltip.hidden = true;
-    el.append(this.canvas, this.tooltip);
+    this.pointer = new NetworkPointer(this, hooks);
+    el.append(this.canvas, this.pointer.tooltip);
     this.showArrows = true;
     this.showMaps = true; // on by default; only 2-D datasets have maps
     this.maps = new NeuronMaps();
@@ -66,14 +65,10 @@ export class NetworkView {
     this.geometry = null;
     this.frame = null;
     this.links = null; // per drawn link: layer, out, in, and its end points (for hit-testing)
-    this.hovered = null;
     new ResizeObserver(() => {
       this.geometry = null;
       hooks.onResize?.();
     }).observe(el);
-    this.canvas.addEventListener('mousemove', (event) => this.onMove(event));
-    this.canvas.addEventListener('mouseleave', () => this.setHovered(null));
-    this.canvas.addEventListener('click', (event) => this.onClick(event));
   }
 
   setArrows(on) {
@@ -123,7 +118,7 @@ export class NetworkView {
     this.drawNeurons(ctx, frame, g);
     this.drawNames(ctx, frame, g);
     this.placeNeuronButtons(frame, g);
-    this.showTooltip();
+    this.pointer.show();
   }
 
   ensureGeometry(frame) {
@@ -184,8 +179,9 @@ export class NetworkView {
       ctx.lineTo(link.x1, link.y1);
       ctx.stroke();
     }
-    if (this.hovered?.kind === 'weight') {
-      const link = links.find((x) => x.layer === this.hovered.layer && x.row === this.hovered.row && x.col === this.hovered.col);
+    const hovered = this.pointer.hovered;
+    if (hovered?.kind === 'weight') {
+      const link = links.find((x) => x.layer === hovered.layer && x.row === hovered.row && x.col === hovered.col);
       if (link) {
         ctx.strokeStyle = colors.accent;
         ctx.lineWidth = 3;
@@ -240,7 +236,7 @@ export class NetworkView {
         const x = g.nodes[l].x[i];
         const y = g.nodes[l].y[i];
         const v = act[i] / actScale;
-        const hovered = this.isHovered('neuron', l, i);
+        const hovered = this.pointer.is('neuron', l, i);
         if (g.squares) {
           if (this.drawSquare(ctx, x, y, r, v, this.maps.get(l, i), hovered)) mapsDrawn += 1;
           // At the lower right: the bias square has the lower left.
@@ -260,7 +256,7 @@ export class NetworkView {
         }
         // The bias: a small square at the neuron's lower left, coloured by sign and size (over a square's corner,
         // as TF Playground has it).
-        if (l > 0) this.drawBias(ctx, biasBox(g, x, y), frame.biases[l - 1][i] / biasScale, this.isHovered('bias', l - 1, i));
+        if (l > 0) this.drawBias(ctx, biasBox(g, x, y), frame.biases[l - 1][i] / biasScale, this.pointer.is('bias', l - 1, i));
       }
     }
     this.mapsDrawn = mapsDrawn;
@@ -358,80 +354,7 @@ export class NetworkView {
     }
   }
 
-  isHovered(kind, layer, index) {
-    const h = this.hovered;
-    return h && h.kind === kind && h.layer === layer && (kind === 'neuron' ? h.index === index : h.row === index);
-  }
-
-  // ---------------- pointer ----------------
-
-  hitTest(px, py) {
-    return this.geometry && this.frame ? hitTest(this.geometry, this.links ?? [], px, py) : null;
-  }
-
-  onMove(event) {
-    const box = this.canvas.getBoundingClientRect();
-    this.setHovered(this.hitTest(event.clientX - box.left, event.clientY - box.top), event);
-  }
-
-  setHovered(hit, event) {
-    const same = JSON.stringify(hit) === JSON.stringify(this.hovered);
-    if (event) this.pointer = { x: event.clientX, y: event.clientY };
-    if (same) {
-      this.placeTooltip();
-      return;
-    }
-    const wasNeuron = this.hovered?.kind === 'neuron';
-    this.hovered = hit;
-    this.canvas.style.cursor = hit && hit.kind !== 'neuron' ? 'pointer' : 'default';
-    if (hit?.kind === 'neuron') this.hooks.onHoverNeuron({ layer: hit.layer, index: hit.index });
-    else if (wasNeuron) this.hooks.onHoverNeuron(null);
-    if (this.frame) this.update(this.frame);
-  }
-
-  onClick(event) {
-    const box = this.canvas.getBoundingClientRect();
-    const hit = this.hitTest(event.clientX - box.left, event.clientY - box.top);
-    if (hit && hit.kind !== 'neuron') this.hooks.onEdit({ ...hit, event });
-  }
-
-  /** The hovered thing's exact numbers, refreshed with every frame. */
-  showTooltip() {
-    const h = this.hovered;
-    const f = this.frame;
-    if (!h || !f) {
-      this.tooltip.hidden = true;
-      return;
-    }
-    let html;
-    if (h.kind === 'weight') {
-      const nIn = f.layerSizes[h.layer];
-      const w = f.weights[h.layer][h.row * nIn + h.col];
-      const grad = f.weightGrads[h.layer][h.row * nIn + h.col];
-      html = `<b>${parameterName(h, f.parameterNames)}</b> = ${w.toFixed(4)}<br>∂C/∂w = ${grad.toExponential(2)}<br><i>click to edit</i>`;
-    } else if (h.kind === 'bias') {
-      html = `<b>${parameterName(h, f.parameterNames)}</b> = ${f.biases[h.layer][h.row].toFixed(4)}<br>`
-        + `∂C/∂b = ${f.biasGrads[h.layer][h.row].toExponential(2)}<br><i>click to edit</i>`;
-    } else {
-      const a = f.activations[h.layer][h.index];
-      const name = h.layer === 0 ? (f.inputNames?.[h.index] ?? `input ${h.index}`)
-        : h.layer === f.layerSizes.length - 1 ? `output ${f.outputNames?.[h.index] ?? h.index}` : `neuron ${h.layer}.${h.index}`;
-      html = `<b>${name}</b><br>a = ${a.toFixed(4)}`;
-      if (h.layer > 0) html += `<br>z = ${f.preActivations[h.layer - 1][h.index].toFixed(4)}`;
-    }
-    this.tooltip.innerHTML = html;
-    this.tooltip.hidden = false;
-    this.placeTooltip();
-  }
-
-  placeTooltip() {
-    if (this.tooltip.hidden || !this.pointer) return;
-    const box = this.el.getBoundingClientRect();
-    const x = Math.min(this.pointer.x - box.left + 16, box.width - this.tooltip.offsetWidth - 4);
-    const y = Math.min(this.pointer.y - box.top + 16, box.height - this.tooltip.offsetHeight - 4);
-    this.tooltip.style.left = `${x}px`;
-    this.tooltip.style.top = `${y}px`;
-  }
+  // ---------------- points for scripts and tests ----------------
 
   /** Client-pixel point 60% along a drawn link (where its arrow sits), for scripts and tests. */
   linkPoint(layer, row, col) {
