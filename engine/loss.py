@@ -17,8 +17,10 @@ import math
 import numpy as np
 
 _REDUCTIONS = ("mean", "sum")
-_SMALLEST_TOTAL = 1e-280  # Σ e^(z − m) below this has lost digits to underflow: shift by each row's max
-_NO_SHIFT_BELOW = 600.0  # logits all below this: Σ e^z cannot overflow (for fewer than e^109 classes)
+# Per float dtype: (a) logits all below this, Σ e^z cannot overflow (float64: for fewer than e^109 classes, float32:
+# e^28), so no shift is needed; (b) Σ e^(z − m) below this has lost digits to underflow: shift by each row's max
+_NO_SHIFT_BELOW = {np.dtype(np.float64): 600.0, np.dtype(np.float32): 60.0}
+_SMALLEST_TOTAL = {np.dtype(np.float64): 1e-280, np.dtype(np.float32): 1e-30}
 
 
 def _check_reduction(where: str, reduction) -> str:
@@ -101,20 +103,21 @@ class CrossEntropyLoss:
             picked = tuple(np.arange(size).reshape((-1,) + (1,) * (target.ndim - 1 - k))
                            for k, size in enumerate(target.shape))
             picked = picked[:1] + (target,) + picked[1:]
-        # log p_y = (z_y − m) − log Σ e^(z − m) for any shift m. One shift for the whole batch: below e^600 no sum
-        # can overflow, so m = 0 there (no pass at all), else the batch's largest logit (a whole-array pass;
-        # per-row maxima reduce and broadcast along short rows, several times slower). A row whose Σ underflows
-        # (all its logits ~700 below m), and non-finite logits, take the per-row maxima instead.
+        # log p_y = (z_y − m) − log Σ e^(z − m) for any shift m. One shift for the whole batch: with every logit
+        # below _NO_SHIFT_BELOW (600; 60 in float32) no sum can overflow, so m = 0 (no pass at all), else the
+        # batch's largest logit (a whole-array pass; per-row maxima reduce and broadcast along short rows, several
+        # times slower). A row whose Σ underflows (all its logits far below m: ~650 in float64, ~70 in float32),
+        # and non-finite logits, take the per-row maxima instead.
         # (ufunc reductions directly: .max()/.sum() add a Python wrapper per call, which shows at small batches)
         shift = np.maximum.reduce(logits, axis=None)
-        if shift < _NO_SHIFT_BELOW:
+        if shift < _NO_SHIFT_BELOW.get(logits.dtype, -math.inf):
             shift = 0.0
             exp = np.exp(logits)
         else:
             exp = np.subtract(logits, shift)
             np.exp(exp, out=exp)
         total = _class_sums(exp)
-        if not total.min() > _SMALLEST_TOTAL:
+        if not total.min() > _SMALLEST_TOTAL.get(logits.dtype, 1e-280):
             shift = np.maximum.reduce(logits, axis=1, keepdims=True)
             np.exp(np.subtract(logits, shift, out=exp), out=exp)
             total = np.add.reduce(exp, axis=1)
