@@ -177,12 +177,13 @@ def _class_sums(exp: np.ndarray) -> np.ndarray:
         return np.dot(exp, ones)  # BLAS reads either memory order
     axes = sorted(range(exp.ndim), key=lambda axis: -exp.strides[axis])  # outermost in memory first
     view = exp.transpose(axes)
-    inner = axes.index(1)
-    if inner == exp.ndim - 1:
+    if axes[-1] == 1 and view.flags.c_contiguous:  # classes innermost: one product over every position
+        sums = np.dot(view.reshape(-1, exp.shape[1]), ones).reshape(view.shape[:-1])
+    elif axes[-1] == 1:
         sums = np.matmul(view, ones)
-    elif inner == exp.ndim - 2:
+    elif axes[-2] == 1:
         sums = np.matmul(ones, view)
     else:
         return np.add.reduce(exp, axis=1)
-    rest = [axis for axis in axes if axis != 1]
-    return sums.transpose(np.argsort(rest))
+    rest = [axis for axis in axes if axis != 1]  # the axes of sums, in memory order: back to the targets' order
+    return sums.transpose(sorted(range(len(rest)), key=rest.__getitem__))
