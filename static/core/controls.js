@@ -121,11 +121,15 @@ export class Controls {
   numberWidget(control, id, send) {
     const log = control.scale === 'log';
     const span = control.maximum - control.minimum;
+    // `zero_means`: the word 0 stands for (a training-set size of 0 is "all"), shown for 0 and read back as 0
+    const zero = control.zero_means;
+    const show = (v) => (zero && v === 0 ? zero : formatValue(v));
+    const read = (text) => (zero && text.trim().toLowerCase() === zero ? 0 : parseTyped(text, control.kind));
     const typed = el('input', { type: 'text', id, name: control.name, autocomplete: 'off', inputMode: 'decimal',
       className: 'typed' });
-    typed.addEventListener('change', () => send(parseTyped(typed.value, control.kind)));
+    typed.addEventListener('change', () => send(read(typed.value)));
     typed.addEventListener('keydown', (event) => { if (event.key === 'Enter') typed.blur(); });
-    if (!log && span > 10000) return { body: typed, set: (v) => { typed.value = formatValue(v); } };
+    if (!log && span > 10000) return { body: typed, set: (v) => { typed.value = show(v); } };
 
     const slider = el('input', { type: 'range', id: `${id}-slider`, tabIndex: -1 });
     const toSlider = log ? (v) => Math.log10(v) : (v) => v;
@@ -139,7 +143,7 @@ export class Controls {
     let lastSent = 0;
     slider.addEventListener('input', () => {
       const value = fromSlider(slider.value);
-      typed.value = formatValue(value);
+      typed.value = show(value);
       // While dragging, send at most ~10 updates a second; the final value always goes on 'change'.
       const now = performance.now();
       if (now - lastSent > 100) {
@@ -149,7 +153,7 @@ export class Controls {
     });
     slider.addEventListener('change', () => send(fromSlider(slider.value)));
     const set = (v) => {
-      typed.value = formatValue(v);
+      typed.value = show(v);
       slider.value = toSlider(v);
     };
     return { body: el('div', { className: 'row' }, [slider, typed]), set };

@@ -103,3 +103,17 @@ def test_a_refused_architecture_is_shown_under_the_layer_list(page: Page) -> Non
     expect(error).to_contain_text("layer 5 MaxPool2d", timeout=TIMEOUT)
     expect(error).to_contain_text("kernel 6 is larger than the input H = 4")
     assert page.evaluate("() => window.__nnp.state.settings.layers[3].padding") == 2
+
+
+def test_the_training_set_size_reads_all_for_zero_and_takes_a_number_or_all(page: Page) -> None:
+    open_page(page, "?lab=cnn")
+    box = page.locator("#train-size")
+    expect(box).to_have_value("all", timeout=TIMEOUT)  # 0: every training image
+    box.fill("300")
+    box.press("Enter")
+    page.wait_for_function("() => window.__nnp.state.settings.train_size === 300", timeout=TIMEOUT)
+    expect(box).to_have_value("300")
+    box.fill("All")
+    box.press("Enter")
+    page.wait_for_function("() => window.__nnp.state.settings.train_size === 0", timeout=TIMEOUT)
+    expect(box).to_have_value("all")

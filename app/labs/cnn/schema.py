@@ -24,7 +24,8 @@ CONTROLS: tuple[Control, ...] = (
             "Fraction of the data used for training; the rest is the test set.", minimum=0.1, maximum=0.9),
     Control("train_size", "integer", 0, "Training images", "data",
             "Train on only the first this many training images (0: all of them). A few hundred images make a "
-            "network overfit: watch the train and test curves part.", minimum=0, maximum=MAX_TRAIN_SIZE),
+            "network overfit: watch the train and test curves part.", minimum=0, maximum=MAX_TRAIN_SIZE,
+            extra={"zero_means": "all"}),
     Control("augment_shift", "integer", 0, "Random shifts ±k px", "data",
             "Data augmentation: every training image is moved by a random whole number of pixels in [−k, k] each "
             "way before it is used, a regularizer you can see in the strip of augmented samples.",
