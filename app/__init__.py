@@ -5,6 +5,8 @@ frame streaming, validation); ``sessions/`` the session lifecycle and the schedu
 model family (``labs/mlp/``, ``labs/cnn/``), registered in ``labs/__init__.py``.
 """
 
-from .server.factory import DEFAULT_CONFIG, ROOT, create_app, socketio
+from .server.channel import socketio
+from .server.config import DEFAULT_CONFIG, ROOT
+from .server.factory import create_app
 
 __all__ = ["DEFAULT_CONFIG", "ROOT", "create_app", "socketio"]

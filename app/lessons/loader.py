@@ -19,7 +19,7 @@ from pydantic import ValidationError
 from app.labs import DEFAULT_LAB, LABS
 from app.server import messages
 from app.server.errors import ControlError
-from app.server.factory import ROOT  # a checkout, or an installed wheel's copy (setup.py: PAGE_FOLDERS)
+from app.server.config import ROOT  # a checkout, or an installed wheel's copy (setup.py: PAGE_FOLDERS)
 
 from .conditions import Condition, ConditionError
 from .format import Lesson

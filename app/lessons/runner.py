@@ -19,7 +19,7 @@ import time
 
 import numpy as np
 
-from app.server import events as server_events
+from app.server import commands
 from app.server import messages
 from app.server.errors import ControlError
 
@@ -105,8 +105,8 @@ def open_step(session, loaded: LoadedLesson, k: int, seed: int | None = None) ->
         (event, payload), = item.items()
         try:
             message = messages.validate(event, (payload,), lab.event_models())
-            message = server_events.prepare(lab, event, message)
-            server_events.apply(session, event, message, HEADLESS_SID, lab)
+            message = commands.prepare(lab, event, message)
+            commands.apply(session, event, message, HEADLESS_SID, lab)
         except ControlError as error:
             raise StepError(loaded.problem(k, f"do.{i}.{event}", error.explanation or str(error))) from None
 
@@ -273,7 +273,7 @@ def _median_check(loaded, k, check, condition: Condition, seed_runs: dict | None
 # --- whole lessons, headless
 def headless_session(lab: str | None = None):
     """A session nobody watches, for a whole lesson (its steps may switch labs: build_lab makes one lab)."""
-    from app.server.factory import DEFAULT_CONFIG
+    from app.server.config import DEFAULT_CONFIG
     from app.sessions.session import Session
 
     return Session("lesson-" + "0" * 17, dict(DEFAULT_CONFIG), **({"lab": lab} if lab else {}))

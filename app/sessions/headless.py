@@ -15,7 +15,7 @@ import numpy as np
 
 from app.labs import DEFAULT_LAB
 from app.labs.base import Lab
-from app.server.factory import DEFAULT_CONFIG
+from app.server.config import DEFAULT_CONFIG
 from app.server.messages import validate
 
 from .session import Session

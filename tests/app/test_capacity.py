@@ -17,7 +17,7 @@ import socketio
 import app.labs.base
 import app.sessions.scheduler
 from app.server.client import Viewer
-from app.server.factory import DEFAULT_CONFIG
+from app.server.config import DEFAULT_CONFIG
 from app.sessions.manager import SessionManager
 from app.sessions.scheduler import next_deadline
 

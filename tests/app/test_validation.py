@@ -5,7 +5,7 @@ import pytest
 from app import DEFAULT_CONFIG
 from app.labs.mlp import Lab as MlpLab
 from app.server import messages
-from app.server.events import dispatch
+from app.server.commands import dispatch
 from app.server.errors import ControlError
 from app.sessions.session import Session
 from bad_messages import BAD_MESSAGES
