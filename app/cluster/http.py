@@ -9,7 +9,7 @@ import re
 
 from flask import Flask, Response, current_app, request
 
-from .node import REQUEST_TIMEOUT
+from .link import REQUEST_TIMEOUT
 
 SESSION_PATH = re.compile(r"^/api/session/([^/]+)/")
 JOIN_PATH = re.compile(r"^/join/([^/]+)(?:/qr\.svg)?$")

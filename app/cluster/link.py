@@ -22,6 +22,7 @@ from . import wire
 log = logging.getLogger(__name__)
 RETRY = 0.5           # s between two attempts to reach Redis again
 MAX_QUEUED = 10_000   # messages waiting to be published (beyond: the oldest are dropped)
+REQUEST_TIMEOUT = 10.0  # s an edge waits for the owner's reply to a control or a forwarded request
 
 
 class Unreachable(Exception):

@@ -38,12 +38,11 @@ from app.sessions.classroom import normalize_code
 
 from . import wire
 from .frames import RelayStream
-from .link import Link
+from .link import REQUEST_TIMEOUT, Link
 from .manager import ClusterClientManager
 
 log = logging.getLogger(__name__)
 VIRTUAL = "~"           # the first character of a virtual client's Engine.IO sid
-REQUEST_TIMEOUT = 10.0  # s an edge waits for the owner's reply to a control
 RECONNECTING = ("The class server is reconnecting (its link to the other server processes, Redis, is down); "
                 "training goes on there. Try again in a moment.")
 AWAY = ("The link to the server process that runs this session (Redis) is down: training goes on there, and this "

@@ -16,64 +16,16 @@ The docstring's first line is what docs/lessons.md and `nnplayground lessons --m
 
 from __future__ import annotations
 
-import inspect
 import math
-from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 
 from app.sessions import headless
 
-
-class MeasureError(ValueError):
-    """A measure cannot be read on this lab as asked (a layer that does not exist, a lab it does not know)."""
-
-
-@dataclass(frozen=True)
-class Measure:
-    name: str
-    function: Callable[..., float]
-    args: tuple[str, ...]
-    labs: tuple[str, ...]  # the labs it reads; () = every lab
-    names: dict[str, tuple[str, ...]] = field(default_factory=dict)  # arguments written as names: those allowed
-
-    @property
-    def doc(self) -> str:
-        return (inspect.getdoc(self.function) or "").split("\n\n")[0].replace("\n", " ")
-
-    def signature(self) -> str:
-        return f"{self.name}({', '.join(self.args)})" if self.args else self.name
-
-    def read(self, lab, args: tuple) -> float:
-        if self.labs and lab.name not in self.labs:
-            raise MeasureError(f"{self.signature()} reads the {', '.join(self.labs)} lab, not {lab.name}")
-        return float(self.function(lab, *args))
-
-
-MEASURES: dict[str, Measure] = {}
-
-
-def measure(name: str, labs: tuple[str, ...] = (), args: tuple[str, ...] = (),
-            names: dict[str, tuple[str, ...]] | None = None):
-    """Register ``function(lab, *args) -> float`` as the measure ``name``; ``names``: the arguments that are
-    names (each with the names allowed), the others are numbers."""
-    def register(function):
-        if name in MEASURES:
-            raise ValueError(f"measure {name!r} is registered twice")
-        MEASURES[name] = Measure(name, function, tuple(args), tuple(labs), dict(names or {}))
-        return function
-    return register
+from .registry import MEASURES, MeasureError, index_in, measure  # noqa: F401  (MEASURES: read from here)
 
 
 # --- helpers
-def _index(k: int, n: int, what: str) -> int:
-    """``k`` into a list of ``n`` (negative counts from the end, as in Python), or MeasureError."""
-    if not -n <= k < n:
-        raise MeasureError(f"{what} {k} does not exist (there are {n}: 0 … {n - 1}, or -1 … -{n})")
-    return k % n
-
-
 def _linears(lab):
     from engine.inspect import linear_positions
 
@@ -164,7 +116,7 @@ def grad_norm(lab, layer):
     """2-norm of Linear layer ``layer``'s gradient (weights and bias) from the last minibatch (frame's grad_norm).
 
     ``layer`` counts the Linear layers from 0; -1 is the output layer."""
-    linear = _linears(lab)[_index(int(layer), len(_linears(lab)), "layer")]
+    linear = _linears(lab)[index_in(int(layer), len(_linears(lab)), "layer")]
     w, b = linear.weight.grad, linear.bias.grad
     return math.sqrt(float(np.vdot(w, w) + np.vdot(b, b)))
 
@@ -172,22 +124,22 @@ def grad_norm(lab, layer):
 @measure("weight_norm", labs=("mlp",), args=("layer",))
 def weight_norm(lab, layer):
     """2-norm of Linear layer ``layer``'s weights (bias excluded)."""
-    linear = _linears(lab)[_index(int(layer), len(_linears(lab)), "layer")]
+    linear = _linears(lab)[index_in(int(layer), len(_linears(lab)), "layer")]
     return float(np.linalg.norm(linear.weight.data))
 
 
 @measure("weight", labs=("mlp",), args=("layer", "neuron", "input"))
 def weight(lab, layer, neuron, input):
     """One weight: Linear layer ``layer``, row ``neuron``, column ``input`` (PyTorch's weight[neuron, input])."""
-    w = _linears(lab)[_index(int(layer), len(_linears(lab)), "layer")].weight.data
-    return w[_index(int(neuron), w.shape[0], "neuron"), _index(int(input), w.shape[1], "input")]
+    w = _linears(lab)[index_in(int(layer), len(_linears(lab)), "layer")].weight.data
+    return w[index_in(int(neuron), w.shape[0], "neuron"), index_in(int(input), w.shape[1], "input")]
 
 
 @measure("bias", labs=("mlp",), args=("layer", "neuron"))
 def bias(lab, layer, neuron):
     """One bias: Linear layer ``layer``, neuron ``neuron``."""
-    b = _linears(lab)[_index(int(layer), len(_linears(lab)), "layer")].bias.data
-    return b[_index(int(neuron), b.shape[0], "neuron")]
+    b = _linears(lab)[index_in(int(layer), len(_linears(lab)), "layer")].bias.data
+    return b[index_in(int(neuron), b.shape[0], "neuron")]
 
 
 def _records(lab, inputs: np.ndarray):
@@ -213,8 +165,8 @@ def output(lab, layer, neuron, x1, x2):
     if d.input_kind != "points":
         raise MeasureError("output(layer, neuron, x1, x2) needs a 2-D dataset")
     records = _records(lab, featurize(np.array([[float(x1), float(x2)]]), d.feature_names))
-    a = records[_index(int(layer), len(records), "layer")].activation[0]
-    return a[_index(int(neuron), len(a), "neuron")]
+    a = records[index_in(int(layer), len(records), "layer")].activation[0]
+    return a[index_in(int(neuron), len(a), "neuron")]
 
 
 def _dead(lab, layer):
@@ -226,7 +178,7 @@ def _dead(lab, layer):
     records = _records(lab, lab.data.X_train[:HIST_SAMPLE])[:-1]
     if not records:
         raise MeasureError("the network has no hidden layer")
-    r = records[_index(int(layer), len(records), "hidden layer")]
+    r = records[index_in(int(layer), len(records), "hidden layer")]
     return dead_units(r.pre_activation, activation_after(model, linear_positions(model)[r.index]))
 
 
@@ -262,7 +214,7 @@ def _probe_cost(lab, model):
 
 def _output_weight(lab, neuron, input) -> tuple[int, int]:
     w = _linears(lab)[-1].weight.data
-    return _index(int(neuron), w.shape[0], "neuron"), _index(int(input), w.shape[1], "input")
+    return index_in(int(neuron), w.shape[0], "neuron"), index_in(int(input), w.shape[1], "input")
 
 
 def _probe_copy(lab):
@@ -361,7 +313,7 @@ def probability(lab, label, x1, x2):
         out = e / e.sum()
     elif len(out) == 1:  # one tanh output for two classes: class 1 is its positive side
         out = np.array([(1 - out[0]) / 2, (1 + out[0]) / 2])
-    return out[_index(int(label), len(out), "class")]
+    return out[index_in(int(label), len(out), "class")]
 
 
 @measure("probability_sum", labs=("mlp",), args=("x1", "x2"))
@@ -382,10 +334,11 @@ def probe_label(lab):
 @measure("small_weight_fraction", labs=("mlp",), args=("layer",))
 def small_weight_fraction(lab, layer):
     """Fraction of Linear layer ``layer``'s weights with |w| < 0.01: the weights L1 regularization has switched off."""
-    w = _linears(lab)[_index(int(layer), len(_linears(lab)), "layer")].weight.data
+    w = _linears(lab)[index_in(int(layer), len(_linears(lab)), "layer")].weight.data
     return float(np.mean(np.abs(w) < 0.01))
 
 
-# The CNN and RNN labs' measures (shapes of a real pass, the gradient through time) live beside this file;
-# importing them registers them.
-from . import search_measures, shape_measures  # noqa: E402,F401  (register on import; need the registry above)
+# The search, CNN and RNN labs' measures (trial counts, shapes of a real pass, the gradient through time) live
+# beside this file and register into the same registry; imported here, after this file's own, so the registry
+# lists every measure (in this order) wherever MEASURES is read from.
+from . import search_measures, shape_measures  # noqa: E402,F401  (register on import)

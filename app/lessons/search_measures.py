@@ -11,7 +11,7 @@ import math
 
 from app.labs.search.schema import PARAM_NAMES, SAMPLERS
 
-from .measures import MeasureError, measure
+from .registry import MeasureError, measure
 
 SAMPLER = {"sampler": SAMPLERS}
 

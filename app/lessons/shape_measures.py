@@ -5,7 +5,7 @@ Registered in app.lessons.measures' registry on import (that module imports this
 
 from __future__ import annotations
 
-from .measures import MeasureError, _index, measure
+from .registry import MeasureError, index_in, measure
 
 
 # --- convolutional networks: what one image becomes, layer by layer (the CNN lab's layer list)
@@ -17,7 +17,7 @@ def _axis(shape: tuple, axis) -> int:
 
 def _module(lab, layer):
     model = lab.trainer.model
-    return model[_index(int(layer), len(model), "layer")]
+    return model[index_in(int(layer), len(model), "layer")]
 
 
 @measure("layer_shape", labs=("cnn",), args=("layer", "axis"))
@@ -25,7 +25,7 @@ def layer_shape(lab, layer, axis):
     """Size of axis ``axis`` of layer ``layer``'s output for one image, measured by running one: (C, H, W) after a
     convolution or pooling (axis 0, 1, 2), (features,) after Flatten or Linear. Layers count the layer list from 0."""
     model = lab.trainer.model
-    k = _index(int(layer), len(model), "layer")
+    k = index_in(int(layer), len(model), "layer")
     x = lab.data.X_train[:1]
     model.eval()
     try:
@@ -104,7 +104,7 @@ def grad_h(lab, t):
     """‖∂C/∂h_t‖ of the first layer (forward direction) at time step ``t`` (0 … L−1, −1 the last), from the last
     minibatch, averaged over its sequences: how much step t's state still matters to the cost."""
     per_step = _gradient_through_time(lab)[0][0, 0]
-    return per_step[_index(int(t), len(per_step), "time step")]
+    return per_step[index_in(int(t), len(per_step), "time step")]
 
 
 @measure("grad_h0", labs=("rnn",))
