@@ -33,6 +33,12 @@ def _linears(lab):
     return [model[p] for p in linear_positions(model)]
 
 
+def _linear(lab, layer):
+    """Linear layer ``layer`` (counted from 0 over the Linear layers; negative from the end), or MeasureError."""
+    linears = _linears(lab)
+    return linears[index_in(int(layer), len(linears), "layer")]
+
+
 def _evaluate(lab, split: str) -> tuple[float, float | None]:
     """(loss, accuracy) over a whole split, cached per model version (a check reads several measures)."""
     key = (lab.model_version, lab.resets, lab.host.config_version, split)
@@ -116,7 +122,7 @@ def grad_norm(lab, layer):
     """2-norm of Linear layer ``layer``'s gradient (weights and bias) from the last minibatch (frame's grad_norm).
 
     ``layer`` counts the Linear layers from 0; -1 is the output layer."""
-    linear = _linears(lab)[index_in(int(layer), len(_linears(lab)), "layer")]
+    linear = _linear(lab, layer)
     w, b = linear.weight.grad, linear.bias.grad
     return math.sqrt(float(np.vdot(w, w) + np.vdot(b, b)))
 
@@ -124,21 +130,21 @@ def grad_norm(lab, layer):
 @measure("weight_norm", labs=("mlp",), args=("layer",))
 def weight_norm(lab, layer):
     """2-norm of Linear layer ``layer``'s weights (bias excluded)."""
-    linear = _linears(lab)[index_in(int(layer), len(_linears(lab)), "layer")]
+    linear = _linear(lab, layer)
     return float(np.linalg.norm(linear.weight.data))
 
 
 @measure("weight", labs=("mlp",), args=("layer", "neuron", "input"))
 def weight(lab, layer, neuron, input):
     """One weight: Linear layer ``layer``, row ``neuron``, column ``input`` (PyTorch's weight[neuron, input])."""
-    w = _linears(lab)[index_in(int(layer), len(_linears(lab)), "layer")].weight.data
+    w = _linear(lab, layer).weight.data
     return w[index_in(int(neuron), w.shape[0], "neuron"), index_in(int(input), w.shape[1], "input")]
 
 
 @measure("bias", labs=("mlp",), args=("layer", "neuron"))
 def bias(lab, layer, neuron):
     """One bias: Linear layer ``layer``, neuron ``neuron``."""
-    b = _linears(lab)[index_in(int(layer), len(_linears(lab)), "layer")].bias.data
+    b = _linear(lab, layer).bias.data
     return b[index_in(int(neuron), b.shape[0], "neuron")]
 
 
@@ -334,7 +340,7 @@ def probe_label(lab):
 @measure("small_weight_fraction", labs=("mlp",), args=("layer",))
 def small_weight_fraction(lab, layer):
     """Fraction of Linear layer ``layer``'s weights with |w| < 0.01: the weights L1 regularization has switched off."""
-    w = _linears(lab)[index_in(int(layer), len(_linears(lab)), "layer")].weight.data
+    w = _linear(lab, layer).weight.data
     return float(np.mean(np.abs(w) < 0.01))
 
 

@@ -58,13 +58,11 @@ class Trainer(BaseTrainer):
 
     def cost(self, output: np.ndarray, target: np.ndarray) -> tuple[float, np.ndarray]:
         """(loss, dLoss/doutput): mean squared error, or cross-entropy in nats per character."""
-        if self.data.loss == "cross_entropy":
-            if output.ndim == 3:
-                # torch's (N, C, L) form: the loss reads the logits in their own memory layout (time-major when the
-                # model is), so neither they nor their gradient is copied into (N·L, C) rows
-                loss = self.loss_fn(output.transpose(0, 2, 1), target)
-                return loss, self.loss_fn.backward().transpose(0, 2, 1)
-            return self.loss_fn(output, target), self.loss_fn.backward()
+        if self.data.loss == "cross_entropy" and output.ndim == 3:
+            # torch's (N, C, L) form: the loss reads the logits in their own memory layout (time-major when the
+            # model is), so neither they nor their gradient is copied into (N·L, C) rows
+            loss = self.loss_fn(output.transpose(0, 2, 1), target)
+            return loss, self.loss_fn.backward().transpose(0, 2, 1)
         return self.loss_fn(output, target), self.loss_fn.backward()
 
     def backward(self, grad: np.ndarray) -> None:
